@@ -1,0 +1,34 @@
+# NetViz: `make demo` sets up and runs the app on SQLite with an embedded broker;
+# `make test` runs every check and test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint install run worker bench clean-demo
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	bash scripts/demo.sh
+
+test: install
+	bash scripts/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+bench: install
+	$(PY) manage.py bench_engine --model vgg16 --json var/bench/vgg16.json
+	$(PY) manage.py bench_engine --model efficientnet_lite0 --json var/bench/efficientnet_lite0.json
+
+clean-demo:
+	rm -rf db.sqlite3 media var

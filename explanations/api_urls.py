@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("campaigns/", apis.CampaignListApi.as_view(), name="api-campaign-list"),
+    path("campaigns/<slug:slug>/", apis.CampaignDetailApi.as_view(), name="api-campaign-detail"),
+    path(
+        "campaigns/<slug:slug>/images/<int:image_id>/",
+        apis.ImageExplanationApi.as_view(),
+        name="api-image-explanation",
+    ),
+]

@@ -1,0 +1,190 @@
+"""Storage of models, campaigns, images and their INV explanations.
+
+Arrays (Grad-CAM maps, cluster maps, shares) are stored compactly as float16 ``.npy`` bytes
+(see :mod:`explanations.arrays`); images (uploads, overlays, reveal frames) are files under
+MEDIA_ROOT with unguessable names.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class ModelSpec(models.Model):
+    """A classifier NetViz can explain: architecture, weights, class names, preprocessing, layers."""
+
+    class Kind(models.TextChoices):
+        BUILTIN = "builtin", "Built-in"
+        TORCHVISION = "torchvision", "torchvision architecture"
+        TIMM = "timm", "timm architecture"
+        TORCHSCRIPT = "torchscript", "TorchScript file"
+        STATE_DICT = "state_dict", "State dict for a named architecture"
+
+    name = models.SlugField(max_length=100, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    architecture = models.CharField(max_length=200, blank=True)
+    weights_file = models.FileField(upload_to="models/", blank=True)
+    class_names_file = models.FileField(upload_to="models/", blank=True)
+    class_names = models.JSONField(default=list)
+    preprocessing = models.JSONField(default=dict)
+    explainable_layers = models.JSONField(default=list)
+    default_layers = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    class TargetMode(models.TextChoices):
+        PREDICTED = "predicted", "Predicted top-1 class"
+        TRUE = "true", "True class"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    model = models.ForeignKey(ModelSpec, on_delete=models.PROTECT, related_name="campaigns")
+    classes = models.JSONField(default=list, help_text="Class subset (model class names).")
+    aliases = models.JSONField(default=dict, help_text="Class name -> list of aliases.")
+    explained_layers = models.JSONField(default=list)
+    engine_params = models.JSONField(default=dict)
+    params_hash = models.CharField(max_length=64)
+    target_mode = models.CharField(
+        max_length=10, choices=TargetMode.choices, default=TargetMode.PREDICTED
+    )
+    target_rounds = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignImage(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to="images/")
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    true_class = models.CharField(max_length=200, blank=True)
+    # The image exactly as the model saw it (after resize and crop), as a PNG.
+    view_file = models.FileField(upload_to="views/", blank=True)
+    predicted_index = models.IntegerField(null=True, blank=True)
+    predicted_class = models.CharField(max_length=200, blank=True)
+    probability = models.FloatField(null=True, blank=True)
+    target_index = models.IntegerField(null=True, blank=True)
+    target_class = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "sha256"], name="uniq_image_per_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or f"image {self.pk}"
+
+
+class ExplanationJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="jobs")
+    params_hash = models.CharField(max_length=64)
+    engine_params = models.JSONField(default=dict)
+    layers = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    timings = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "params_hash"], name="uniq_job_per_params"),
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class LayerResult(models.Model):
+    job = models.ForeignKey(ExplanationJob, on_delete=models.CASCADE, related_name="layer_results")
+    image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="layer_results")
+    layer = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(help_text="0 = shallowest explained layer.")
+    n_channels = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    kept_channels = models.JSONField(default=list)
+    n_clusters_before_prune = models.PositiveIntegerField(default=0)
+    retained_weight = models.FloatField()
+    no_positive_evidence = models.BooleanField(default=False)
+    shares = models.BinaryField(help_text="float16 .npy, (K,) percent shares")
+    gradcam = models.BinaryField(help_text="float16 .npy, (H, W) in [0, 1]")
+    gradcam_overlay = models.FileField(upload_to="overlays/", blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "layer"], name="uniq_layer_per_job"),
+            models.UniqueConstraint(fields=["job", "position"], name="uniq_layer_position_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layer} of job {self.job_id}"
+
+
+class ClusterMap(models.Model):
+    """One weighted cluster map (image × layer × cluster): the unit of play in Deep Reveal."""
+
+    layer_result = models.ForeignKey(LayerResult, on_delete=models.CASCADE, related_name="clusters")
+    image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="clusters")
+    index = models.PositiveIntegerField(help_text="0 = heaviest cluster of the layer.")
+    channels = models.JSONField(default=list)
+    weight = models.FloatField(
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)], help_text="W_C in percent"
+    )
+    n_maps = models.PositiveIntegerField()
+    map = models.BinaryField(help_text="float16 .npy, (H, W) in [0, 1] at native resolution")
+    overlay = models.FileField(upload_to="overlays/")
+    frames = models.JSONField(default=list, help_text="Storage names of the reveal frames, step 0..5.")
+
+    class Meta:
+        ordering = ["layer_result", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["layer_result", "index"], name="uniq_cluster_index"),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0) & Q(weight__lte=100), name="cluster_weight_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cluster {self.index} of {self.layer_result}"

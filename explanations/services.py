@@ -1,0 +1,527 @@
+"""Writes for models, campaigns, images and explanations (HackSoft style: keyword-only args).
+
+Every function either completes or leaves nothing behind: database writes happen in one
+transaction, and files written for a transaction that fails are removed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from netviz_site.errors import ApplicationError
+from workers.inv.artifacts import ImageArtifacts, render_explanation
+from workers.inv.errors import EngineError
+from workers.inv.images import load_image
+from workers.inv.types import EngineParams, ImageExplanation
+
+from .arrays import array_to_bytes
+from .models import (
+    Campaign,
+    CampaignImage,
+    ClusterMap,
+    ExplanationJob,
+    LayerResult,
+    ModelSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+class FileBatch:
+    """Files written on behalf of one transaction; removed again if it does not commit."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def save(self, folder: str, content: bytes, *, suffix: str) -> str:
+        name = f"{folder}/{secrets.token_urlsafe(18)}{suffix}"
+        saved = default_storage.save(name, ContentFile(content))
+        self.names.append(saved)
+        return saved
+
+    def discard(self) -> None:
+        for name in self.names:
+            try:
+                default_storage.delete(name)
+            except OSError:  # pragma: no cover - best effort cleanup
+                logger.warning("could not remove %s", name)
+        self.names.clear()
+
+
+@contextmanager
+def files_for_transaction():
+    """Yield a :class:`FileBatch`; its files are deleted if the block raises."""
+    batch = FileBatch()
+    try:
+        yield batch
+    except BaseException:
+        batch.discard()
+        raise
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def _spec_fields_from_loaded(loaded) -> dict:
+    return {
+        "class_names": list(loaded.class_names),
+        "preprocessing": loaded.preprocessing.to_dict(),
+        "explainable_layers": list(loaded.explainable_layers),
+        "default_layers": list(loaded.default_layers),
+    }
+
+
+def model_spec_create(
+    *,
+    name: str,
+    kind: str,
+    architecture: str = "",
+    display_name: str = "",
+    weights: tuple[str, bytes] | None = None,
+    class_names: tuple[str, bytes] | None = None,
+) -> ModelSpec:
+    """Register a model after loading it once to check it (weights, class count, layers).
+
+    ``weights`` and ``class_names`` are (file name, content) pairs for uploaded files.
+    """
+    from explanations.selectors import model_source_for_fields
+    from workers.runtime import model_get
+
+    slug = slugify(name)
+    if not slug:
+        raise ApplicationError("A model needs a name made of letters, digits or dashes.")
+    if ModelSpec.objects.filter(name=slug).exists():
+        raise ApplicationError(f"A model named '{slug}' already exists.")
+    if kind not in ModelSpec.Kind.values:
+        raise ApplicationError(
+            f"Unknown model kind '{kind}'. Choose one of: {', '.join(ModelSpec.Kind.values)}."
+        )
+    with files_for_transaction() as files:
+        weights_name = files.save("models", weights[1], suffix=Path(weights[0]).suffix or ".pt") if weights else ""
+        classes_name = files.save("models", class_names[1], suffix=".txt") if class_names else ""
+        source = model_source_for_fields(
+            kind=kind,
+            name=slug,
+            architecture=architecture,
+            weights_path=default_storage.path(weights_name) if weights_name else None,
+            class_names_path=default_storage.path(classes_name) if classes_name else None,
+        )
+        try:
+            loaded = model_get(source, device="cpu")
+        except EngineError as exc:
+            raise ApplicationError(exc.message) from exc
+        with transaction.atomic():
+            return ModelSpec.objects.create(
+                name=slug,
+                display_name=display_name or name,
+                kind=kind,
+                architecture=architecture,
+                weights_file=weights_name,
+                class_names_file=classes_name,
+                **_spec_fields_from_loaded(loaded),
+            )
+
+
+def model_spec_get_or_create_builtin(*, name: str) -> ModelSpec:
+    """The registry entry for a built-in or torchvision model, created on first use."""
+    existing = ModelSpec.objects.filter(name=name).first()
+    if existing is not None:
+        return existing
+    from workers.inv.models import builtin_model_names
+
+    kind = ModelSpec.Kind.BUILTIN if name in builtin_model_names() else ModelSpec.Kind.TORCHVISION
+    return model_spec_create(name=name, kind=kind, display_name=name)
+
+
+# --- campaigns -------------------------------------------------------------------------------
+
+
+def _campaign_hash(*, model: ModelSpec, layers: list[str], params: EngineParams, target_mode: str) -> str:
+    payload = {
+        "model": model.name,
+        "weights": model.weights_file.name if model.weights_file else "",
+        "layers": layers,
+        "params": params.to_dict(),
+        "target_mode": target_mode,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def campaign_create(
+    *,
+    name: str,
+    model: ModelSpec,
+    classes: Iterable[str] | None = None,
+    aliases: dict[str, list[str]] | None = None,
+    explained_layers: Iterable[str] | None = None,
+    engine_params: dict | None = None,
+    target_mode: str = Campaign.TargetMode.PREDICTED,
+    target_rounds: int = 5,
+    description: str = "",
+) -> Campaign:
+    name = name.strip()
+    if not name:
+        raise ApplicationError("A campaign needs a name.")
+    if Campaign.objects.filter(name=name).exists():
+        raise ApplicationError(f"A campaign named '{name}' already exists.")
+    classes = list(classes or [])
+    unknown = sorted(set(classes) - set(model.class_names))
+    if unknown:
+        raise ApplicationError(
+            f"These classes are not among the model's classes: {', '.join(unknown)}."
+        )
+    aliases = {k: [a.strip() for a in v if a.strip()] for k, v in (aliases or {}).items()}
+    unknown = sorted(set(aliases) - set(model.class_names))
+    if unknown:
+        raise ApplicationError(f"Aliases given for unknown classes: {', '.join(unknown)}.")
+    layers = list(explained_layers or model.default_layers)
+    if not layers:
+        raise ApplicationError("Choose at least one layer to explain.")
+    bad = [layer for layer in layers if layer not in model.explainable_layers]
+    if bad:
+        raise ApplicationError(
+            f"Unknown layer name(s) {', '.join(bad)} for model '{model.name}'. "
+            f"Explainable layers: {', '.join(model.explainable_layers[:30])}"
+            + (" …" if len(model.explainable_layers) > 30 else "")
+        )
+    if len(set(layers)) != len(layers):
+        raise ApplicationError("A layer is listed twice.")
+    try:
+        params = EngineParams.from_dict(engine_params or {})
+    except ValueError as exc:
+        raise ApplicationError(f"Invalid engine parameters: {exc}") from exc
+    if target_mode not in Campaign.TargetMode.values:
+        raise ApplicationError("Target mode must be 'predicted' or 'true'.")
+    if not 1 <= int(target_rounds) <= 1000:
+        raise ApplicationError("Target rounds per item must be between 1 and 1000.")
+    base_slug = slugify(name)[:180] or "campaign"
+    slug, n = base_slug, 1
+    while Campaign.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base_slug}-{n}"
+    return Campaign.objects.create(
+        name=name,
+        slug=slug,
+        description=description,
+        model=model,
+        classes=classes,
+        aliases=aliases,
+        explained_layers=layers,
+        engine_params=params.to_dict(),
+        params_hash=_campaign_hash(model=model, layers=layers, params=params, target_mode=target_mode),
+        target_mode=target_mode,
+        target_rounds=int(target_rounds),
+    )
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def campaign_image_add(
+    *,
+    campaign: Campaign,
+    content: bytes,
+    original_name: str = "",
+    true_class: str = "",
+    enqueue: bool = True,
+) -> CampaignImage:
+    """Validate and store an image, and create (and enqueue, on commit) its explanation job.
+
+    Adding the same bytes twice to a campaign returns the existing image.
+    """
+    max_bytes = settings.NETVIZ_MAX_UPLOAD_BYTES
+    if not content:
+        raise ApplicationError(f"'{original_name or 'upload'}' is empty (0 bytes).")
+    if len(content) > max_bytes:
+        raise ApplicationError(
+            f"'{original_name}' is {len(content) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+        )
+    true_class = true_class.strip()
+    allowed = campaign.classes or campaign.model.class_names
+    if true_class and true_class not in allowed:
+        raise ApplicationError(
+            f"'{true_class}' is not one of the campaign's classes."
+        )
+    try:
+        image = load_image(content, max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS)
+    except EngineError as exc:
+        raise ApplicationError(f"'{original_name or 'upload'}': {exc.message}") from exc
+    digest = hashlib.sha256(content).hexdigest()
+    existing = CampaignImage.objects.filter(campaign=campaign, sha256=digest).first()
+    if existing is not None:
+        return existing
+    suffix = Path(original_name).suffix.lower() or ".img"
+    with files_for_transaction() as files, transaction.atomic():
+        stored = files.save(f"images/{digest[:2]}", content, suffix=suffix)
+        img = CampaignImage.objects.create(
+            campaign=campaign,
+            file=stored,
+            sha256=digest,
+            original_name=original_name[:255],
+            width=image.width,
+            height=image.height,
+            true_class=true_class,
+        )
+        job = explanation_job_create(image=img)
+        if enqueue:
+            explanation_job_enqueue(job=job)
+    return img
+
+
+def explanation_job_create(*, image: CampaignImage) -> ExplanationJob:
+    campaign = image.campaign
+    job, _ = ExplanationJob.objects.get_or_create(
+        image=image,
+        params_hash=campaign.params_hash,
+        defaults={"engine_params": campaign.engine_params, "layers": campaign.explained_layers},
+    )
+    return job
+
+
+def explanation_job_enqueue(*, job: ExplanationJob) -> None:
+    """Send the job to the workers once the current transaction commits."""
+    from workers.tasks import explain_image
+
+    job_id = job.pk
+    transaction.on_commit(
+        lambda: explain_image.apply_async(args=[job_id], queue=settings.NETVIZ_EXPLAIN_QUEUE)
+    )
+
+
+def explanation_job_retry(*, job: ExplanationJob) -> ExplanationJob:
+    """Reset a failed job to pending and enqueue it again."""
+    with transaction.atomic():
+        job = ExplanationJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != ExplanationJob.Status.FAILED:
+            raise ApplicationError("Only a failed job can be retried.")
+        job.status = ExplanationJob.Status.PENDING
+        job.error = ""
+        job.progress = 0.0
+        job.save(update_fields=["status", "error", "progress"])
+        explanation_job_enqueue(job=job)
+    return job
+
+
+def campaign_compute(*, campaign: Campaign) -> int:
+    """Create the missing jobs of a campaign and enqueue every job not done; returns the count."""
+    count = 0
+    with transaction.atomic():
+        for image in campaign.images.all():
+            job = explanation_job_create(image=image)
+            if job.status in (ExplanationJob.Status.PENDING, ExplanationJob.Status.RUNNING):
+                explanation_job_enqueue(job=job)
+                count += 1
+    return count
+
+
+# --- running a job -----------------------------------------------------------------------------
+
+
+def explanation_job_claim(*, job_id: int) -> ExplanationJob | None:
+    """Lock the job and mark it running; ``None`` when it is already done or failed."""
+    with transaction.atomic():
+        job = (
+            ExplanationJob.objects.select_for_update()
+            .select_related("image__campaign__model")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status in (ExplanationJob.Status.DONE, ExplanationJob.Status.FAILED):
+            return None
+        job.status = ExplanationJob.Status.RUNNING
+        job.attempts += 1
+        job.progress = 0.05
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "attempts", "progress", "started_at"])
+    return job
+
+
+def explanation_job_progress(*, job_id: int, progress: float) -> None:
+    ExplanationJob.objects.filter(pk=job_id, status=ExplanationJob.Status.RUNNING).update(
+        progress=progress
+    )
+
+
+def explanation_job_fail(*, job_id: int, error: str) -> None:
+    """Record a permanent failure (with its reason); results stay empty."""
+    with transaction.atomic():
+        job = ExplanationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status == ExplanationJob.Status.DONE:
+            return
+        job.layer_results.all().delete()
+        job.status = ExplanationJob.Status.FAILED
+        job.error = error[:4000]
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+
+
+@dataclass(frozen=True)
+class ComputedExplanation:
+    explanation: ImageExplanation
+    artifacts: ImageArtifacts
+    class_names: tuple[str, ...]
+    seconds: dict[str, float]
+
+
+def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> ComputedExplanation:
+    """Run the engine for one job (no database writes). Raises EngineError on bad input."""
+    from explanations.selectors import model_source_for_spec
+    from workers.inv.explain import explain_batch
+    from workers.runtime import model_get
+
+    image = job.image
+    campaign = image.campaign
+    t0 = time.perf_counter()
+    loaded = model_get(model_source_for_spec(campaign.model), device=device)
+    t_model = time.perf_counter()
+    with image.file.open("rb") as fh:
+        content = fh.read()
+    pil = load_image(content, max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS)
+    view = loaded.preprocessing.model_view(pil)
+    params = EngineParams.from_dict(job.engine_params)
+    target = None
+    if campaign.target_mode == Campaign.TargetMode.TRUE and image.true_class:
+        target = loaded.class_names.index(image.true_class)
+    (explanation,) = explain_batch(
+        loaded, [view], layers=job.layers, params=params, targets=[target]
+    )
+    empty = [layer.layer for layer in explanation.layers if layer.no_positive_evidence]
+    if empty:
+        raise EngineError(
+            f"Layer(s) {', '.join(empty)} yield no positive gradient for class "
+            f"'{loaded.class_names[explanation.target_index]}': nothing to explain there."
+        )
+    t_engine = time.perf_counter()
+    explanation_job_progress(job_id=job.pk, progress=0.6)
+    artifacts = render_explanation(view, explanation, params=params)
+    t_render = time.perf_counter()
+    seconds = {
+        "model_load": t_model - t0,
+        "engine": t_engine - t_model,
+        "render": t_render - t_engine,
+        **{f"engine_{k}": v for k, v in explanation.timings.items()},
+    }
+    return ComputedExplanation(explanation, artifacts, loaded.class_names, seconds)
+
+
+def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
+    """Store a computed explanation for a job, exactly once. Returns False if already stored."""
+    exp = computed.explanation
+    t0 = time.perf_counter()
+    with files_for_transaction() as files, transaction.atomic():
+        job = ExplanationJob.objects.select_for_update().select_related("image").get(pk=job_id)
+        if job.status == ExplanationJob.Status.DONE:
+            files.discard()
+            return False
+        image = job.image
+        # A crashed earlier attempt cannot have stored rows (one transaction), but be explicit.
+        job.layer_results.all().delete()
+        if image.view_file:
+            old_view = image.view_file.name
+        else:
+            old_view = ""
+        image.view_file = files.save("views", computed.artifacts.view_png, suffix=".png")
+        image.predicted_index = exp.predicted_index
+        image.predicted_class = computed.class_names[exp.predicted_index]
+        image.probability = exp.probability
+        image.target_index = exp.target_index
+        image.target_class = computed.class_names[exp.target_index]
+        image.save(
+            update_fields=[
+                "view_file",
+                "predicted_index",
+                "predicted_class",
+                "probability",
+                "target_index",
+                "target_class",
+            ]
+        )
+        layer_rows = []
+        for position, (layer, art) in enumerate(zip(exp.layers, computed.artifacts.layers, strict=True)):
+            layer_rows.append(
+                LayerResult(
+                    job=job,
+                    image=image,
+                    layer=layer.layer,
+                    position=position,
+                    n_channels=layer.n_channels,
+                    height=layer.height,
+                    width=layer.width,
+                    kept_channels=list(layer.kept_channels),
+                    n_clusters_before_prune=layer.n_clusters_before_prune,
+                    retained_weight=float(layer.retained_weight),
+                    no_positive_evidence=layer.no_positive_evidence,
+                    shares=array_to_bytes(layer.shares, dtype="float32"),
+                    gradcam=array_to_bytes(layer.gradcam),
+                    gradcam_overlay=files.save("overlays", art.gradcam_overlay_jpeg, suffix=".jpg"),
+                )
+            )
+        LayerResult.objects.bulk_create(layer_rows)
+        cluster_rows = []
+        for layer_row, layer, art in zip(layer_rows, exp.layers, computed.artifacts.layers, strict=True):
+            for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
+                cluster_rows.append(
+                    ClusterMap(
+                        layer_result=layer_row,
+                        image=image,
+                        index=cluster.index,
+                        channels=[int(c) for c in cluster.channels],
+                        weight=float(cluster.weight),
+                        n_maps=len(cluster.channels),
+                        map=array_to_bytes(cluster.map),
+                        overlay=files.save("overlays", cart.overlay_jpeg, suffix=".jpg"),
+                        frames=[files.save("frames", f, suffix=".jpg") for f in cart.frames_jpeg],
+                    )
+                )
+        ClusterMap.objects.bulk_create(cluster_rows)
+        job.status = ExplanationJob.Status.DONE
+        job.progress = 1.0
+        job.error = ""
+        job.finished_at = timezone.now()
+        job.timings = {
+            **{k: round(v, 4) for k, v in computed.seconds.items()},
+            "store": round(time.perf_counter() - t0, 4),
+        }
+        job.save(update_fields=["status", "progress", "error", "finished_at", "timings"])
+        if old_view:
+            transaction.on_commit(lambda: default_storage.delete(old_view))
+    return True
+
+
+def explanation_job_run(*, job_id: int, device: str | None = None) -> str:
+    """Claim, compute and store one job. Engine errors become a failed job with the reason.
+
+    Returns the outcome: "done", "skipped" (already done or failed) or "failed".
+    Transient errors (database, storage) propagate so the task can retry.
+    """
+    job = explanation_job_claim(job_id=job_id)
+    if job is None:
+        return "skipped"
+    try:
+        computed = explanation_compute(job=job, device=device)
+    except EngineError as exc:
+        explanation_job_fail(job_id=job_id, error=exc.message)
+        return "failed"
+    except (ValueError, KeyError) as exc:
+        explanation_job_fail(job_id=job_id, error=f"Invalid job: {exc}")
+        return "failed"
+    explanation_store(job_id=job_id, computed=computed)
+    return "done"

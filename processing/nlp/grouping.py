@@ -1,0 +1,614 @@
+"""Grouping of synonymous labels and canonical labels (METHOD §6.4, §6.5).
+
+Strings in, groups out; no I/O and no framework code.
+
+Distances. Each distinct string i has a unit embedding e_i and, when ``head_weight`` α > 0, a
+unit embedding h_i of its head word (the last content word before a preposition: "man" in
+"bin man", "wheel" in "black wheel"). The distance of two strings is
+
+    d(i, j) = 1 − ((1 − α) · e_i·e_j + α · h_i·h_j)
+
+(α = 0: the plain cosine distance of METHOD §6.4). Sharing a head pulls "wheel" and "black
+wheel" together; different heads push "bin" and "bin man" apart.
+
+Modes.
+* ``threshold`` (NetViz default): agglomerative clustering with ``linkage``, merging while the
+  linkage distance is ≤ ``threshold``. The defaults in :class:`GroupingSettings` were calibrated
+  on tests/processing/data/label_pairs.tsv by processing/bench_grouping.py (see there).
+  Up to ``max_exact`` distinct strings the clustering is exact (scipy, O(n²) memory); above,
+  the ``max_exact`` most frequent strings are clustered exactly and the others join the nearest
+  group within the threshold in one vectorised pass, the remainder being grouped recursively.
+* ``paper``: complete linkage on the cosine distance; the number of groups is the argmax of the
+  silhouette (cosine) over n = 2..N−1 (ties → the smaller n). Fewer than 3 strings: each string
+  is its own group (the silhouette is undefined).
+
+Incremental use. With average linkage the distance of a new string to a group equals
+1 − ((1−α) e·c + α h·c_h) where c and c_h are the *unnormalised means* of the members'
+embeddings and head embeddings (``LabelGroup.centroid`` / ``head_centroid``), so
+:func:`assign_to_groups` joining the nearest group within the threshold is exact for one
+string against fixed groups; a full regroup (:func:`group_labels`) is one call.
+
+Canonical label (§6.5): among the non-stop-word tokens and two-word phrases of a group's
+strings, the one with the highest Σ_i n_i · cos(candidate, string_i) (n_i = mentions of string
+i). Canonical forms are lemmas; groups whose canonical lemmas are equal are unified, and the
+label shown is the most frequent surface form players typed for that lemma.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from processing.nlp.lemma import STOP_WORDS
+
+__all__ = [
+    "DEFAULT_HEAD_WEIGHT",
+    "DEFAULT_LINKAGE",
+    "DEFAULT_THRESHOLD",
+    "Assignment",
+    "GroupingSettings",
+    "LabelGroup",
+    "assign_to_groups",
+    "canonical_label",
+    "group_labels",
+    "head_word",
+    "pairwise_distances",
+    "update_centroid",
+]
+
+# Calibrated on tests/processing/data/label_pairs.tsv (processing/bench_grouping.py).
+DEFAULT_LINKAGE = "average"
+DEFAULT_THRESHOLD = 0.35
+DEFAULT_HEAD_WEIGHT = 0.0
+
+MODES = ("threshold", "paper")
+LINKAGES = ("average", "complete", "single", "weighted")
+
+# Words after which a noun phrase's head has ended ("wheel of a car", "dog with collar").
+_PREPOSITIONS = frozenset(
+    "of with without on in at for from by near under over behind above below between around "
+    "across along through into onto".split()
+)
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class GroupingSettings:
+    """Every parameter of grouping; stored with each result.
+
+    mode: "threshold" (default) or "paper". linkage, threshold, head_weight: threshold mode
+    (head_weight also applies to the paper mode's distance when > 0). spell_correct and
+    us_spelling: lemmatiser options used before embedding. max_exact: above this many distinct
+    strings per class, the scalable path is used. max_groups: paper mode's largest n (None:
+    N−1).
+    """
+
+    mode: str = "threshold"
+    linkage: str = DEFAULT_LINKAGE
+    threshold: float = DEFAULT_THRESHOLD
+    head_weight: float = DEFAULT_HEAD_WEIGHT
+    spell_correct: bool = True
+    us_spelling: bool = True
+    max_exact: int = 4000
+    max_groups: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.linkage not in LINKAGES:
+            raise ValueError(f"linkage must be one of {LINKAGES}, not {self.linkage!r}")
+        if not 0.0 <= self.threshold <= 2.0:
+            raise ValueError("threshold is a cosine distance in [0, 2]")
+        if not 0.0 <= self.head_weight <= 1.0:
+            raise ValueError("head_weight must be in [0, 1]")
+        if self.max_exact < 2:
+            raise ValueError("max_exact must be at least 2")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LabelGroup:
+    """One group of synonymous labels.
+
+    canonical: the label shown (most frequent surface form of ``canonical_lemma``).
+    canonical_lemma: the canonical form as a lemma string (the unification key).
+    members: the distinct grouped strings (lemma keys), most mentioned first.
+    member_counts: mentions of each member (same order).
+    surfaces: distinct surface forms typed (corrected, not lemmatised), most frequent first.
+    count: total mentions. score: the canonical candidate's Σ n_i·cos.
+    centroid: (d,) unnormalised mean of the members' embeddings (for incremental assignment).
+    head_centroid: (d,) the same for head-word embeddings, or None when heads were not used.
+    """
+
+    canonical: str
+    canonical_lemma: str
+    members: tuple[str, ...]
+    member_counts: tuple[int, ...]
+    surfaces: tuple[str, ...] = ()
+    count: int = 0
+    score: float = 0.0
+    centroid: np.ndarray | None = field(default=None, compare=False, repr=False)
+    head_centroid: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct member strings (the weight of ``centroid``)."""
+        return len(self.members)
+
+    def to_dict(self) -> dict:
+        return {
+            "canonical": self.canonical,
+            "canonical_lemma": self.canonical_lemma,
+            "count": self.count,
+            "members": [
+                {"text": m, "count": c} for m, c in zip(self.members, self.member_counts)
+            ],
+            "surfaces": list(self.surfaces),
+        }
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Result of :func:`assign_to_groups`: ``index`` of the group to join (None: a new group)."""
+
+    index: int | None
+    distance: float
+
+
+def head_word(text: str) -> str:
+    """The head word of a label: the last content word before the first preposition.
+
+    >>> head_word("bin man"), head_word("wheel of a car"), head_word("furry")
+    ('man', 'wheel', 'furry')
+    """
+    tokens = text.split()
+    segment: list[str] = []
+    for token in tokens:
+        if token in _PREPOSITIONS and segment:
+            break
+        segment.append(token)
+    content = [t for t in segment if t not in STOP_WORDS and _HAS_LETTER.search(t)]
+    if content:
+        return content[-1]
+    content = [t for t in tokens if t not in STOP_WORDS and _HAS_LETTER.search(t)]
+    return content[-1] if content else text
+
+
+def _similarity(
+    emb: np.ndarray, heads: np.ndarray | None, head_weight: float, rows: slice | None = None
+) -> np.ndarray:
+    a = emb if rows is None else emb[rows]
+    sim = a @ emb.T
+    if heads is not None and head_weight > 0:
+        h = heads if rows is None else heads[rows]
+        sim = (1.0 - head_weight) * sim + head_weight * (h @ heads.T)
+    return sim
+
+
+def pairwise_distances(
+    embeddings: np.ndarray, head_embeddings: np.ndarray | None = None, head_weight: float = 0.0
+) -> np.ndarray:
+    """(n, n) float64 distances d(i, j) (see the module docstring), zero diagonal, ≥ 0."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    heads = None if head_embeddings is None else np.asarray(head_embeddings, dtype=np.float64)
+    dist = 1.0 - _similarity(emb, heads, head_weight)
+    np.clip(dist, 0.0, 2.0, out=dist)
+    dist = (dist + dist.T) / 2.0
+    np.fill_diagonal(dist, 0.0)
+    return dist
+
+
+def _condensed(dist: np.ndarray) -> np.ndarray:
+    from scipy.spatial.distance import squareform
+
+    return squareform(dist, checks=False)
+
+
+def _threshold_labels_exact(dist: np.ndarray, linkage: str, threshold: float) -> np.ndarray:
+    n = dist.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    from scipy.cluster.hierarchy import fcluster
+    from scipy.cluster.hierarchy import linkage as scipy_linkage
+
+    z = scipy_linkage(_condensed(dist), method=linkage)
+    return fcluster(z, t=threshold, criterion="distance").astype(np.int64) - 1
+
+
+def _paper_labels(dist: np.ndarray, max_groups: int | None) -> np.ndarray:
+    """Complete linkage; n groups maximising the mean silhouette over 2..N−1 (ties: smaller)."""
+    n = dist.shape[0]
+    if n < 3:
+        return np.arange(n, dtype=np.int64)
+    from scipy.cluster.hierarchy import linkage as scipy_linkage
+
+    z = scipy_linkage(_condensed(dist), method="complete")
+    k_max = n - 1 if max_groups is None else max(2, min(max_groups, n - 1))
+
+    # Leaves of the nodes we will split (the top k_max − 1 merges), computed bottom-up.
+    children = z[:, :2].astype(np.int64)
+    members: dict[int, np.ndarray] = {}
+
+    def leaves(node: int) -> np.ndarray:
+        if node < n:
+            return np.array([node], dtype=np.int64)
+        if node not in members:
+            stack, out = [node], []
+            while stack:
+                x = stack.pop()
+                if x < n:
+                    out.append(x)
+                else:
+                    stack.extend(children[x - n])
+            members[node] = np.array(sorted(out), dtype=np.int64)
+        return members[node]
+
+    # Undo merges from the top: going from k−1 to k groups splits node n + (n − k).
+    sums = np.zeros((n, k_max), dtype=np.float64)  # sums[i, s] = Σ_{j in slot s} d(i, j)
+    sizes = np.zeros(k_max, dtype=np.int64)
+    labels = np.zeros(n, dtype=np.int64)
+    slot_of: dict[int, int] = {2 * n - 2: 0}
+    sums[:, 0] = dist.sum(axis=1)
+    sizes[0] = n
+    rows = np.arange(n)
+    best_k, best_score, best_labels = 2, -math.inf, None
+    for k in range(2, k_max + 1):
+        node = n + (n - k)
+        a, b = (int(c) for c in children[node - n])
+        slot = slot_of.pop(node)
+        new = k - 1
+        leaves_a, leaves_b = leaves(a), leaves(b)
+        sum_a = dist[:, leaves_a].sum(axis=1)
+        sums[:, new] = sums[:, slot] - sum_a
+        sums[:, slot] = sum_a
+        sizes[new] = len(leaves_b)
+        sizes[slot] = len(leaves_a)
+        labels[leaves_b] = new
+        slot_of[a], slot_of[b] = slot, new
+        # mean silhouette for this cut
+        own = labels
+        own_size = sizes[own]
+        a_i = np.where(own_size > 1, sums[rows, own] / np.maximum(own_size - 1, 1), 0.0)
+        means = sums[:, :k] / sizes[:k]
+        means[rows, own] = np.inf
+        b_i = means.min(axis=1)
+        denom = np.maximum(a_i, b_i)
+        s_i = np.where((own_size > 1) & (denom > 0), (b_i - a_i) / np.where(denom > 0, denom, 1), 0.0)
+        score = float(s_i.mean())
+        if score > best_score + 1e-12:
+            best_k, best_score, best_labels = k, score, labels.copy()
+    assert best_labels is not None
+    del best_k
+    return best_labels
+
+
+def _group_large(
+    emb: np.ndarray,
+    heads: np.ndarray | None,
+    order: np.ndarray,
+    settings: GroupingSettings,
+) -> np.ndarray:
+    """Scalable threshold grouping: exact on the ``max_exact`` first strings of ``order``
+    (most frequent first), then the rest join the nearest group within the threshold; what
+    stays unassigned is grouped recursively."""
+    n = emb.shape[0]
+    labels = np.full(n, -1, dtype=np.int64)
+    next_label = 0
+    remaining = order
+    while len(remaining):
+        core, rest = remaining[: settings.max_exact], remaining[settings.max_exact :]
+        sub_heads = None if heads is None else heads[core]
+        dist = pairwise_distances(emb[core], sub_heads, settings.head_weight)
+        core_labels = _threshold_labels_exact(dist, settings.linkage, settings.threshold)
+        k = int(core_labels.max()) + 1
+        labels[core] = core_labels + next_label
+        if not len(rest):
+            break
+        onehot = np.zeros((k, len(core)), dtype=np.float32)
+        onehot[core_labels, np.arange(len(core))] = 1.0
+        onehot /= onehot.sum(axis=1, keepdims=True)
+        centroids = onehot @ emb[core]
+        sim = emb[rest] @ centroids.T
+        if heads is not None and settings.head_weight > 0:
+            head_centroids = onehot @ heads[core]
+            sim = (1 - settings.head_weight) * sim + settings.head_weight * (
+                heads[rest] @ head_centroids.T
+            )
+        nearest = sim.argmax(axis=1)
+        ok = 1.0 - sim[np.arange(len(rest)), nearest] <= settings.threshold
+        labels[rest[ok]] = nearest[ok] + next_label
+        next_label += k
+        remaining = rest[~ok]
+    return labels
+
+
+def _candidates(key: str) -> list[tuple[str, int, int]]:
+    """(phrase, start, length) for non-stop-word tokens and two-word phrases of ``key``."""
+    tokens = key.split(" ")
+    ok = [t not in STOP_WORDS and bool(_HAS_LETTER.search(t)) for t in tokens]
+    out = [(t, i, 1) for i, t in enumerate(tokens) if ok[i]]
+    out += [
+        (f"{tokens[i]} {tokens[i + 1]}", i, 2)
+        for i in range(len(tokens) - 1)
+        if ok[i] and ok[i + 1]
+    ]
+    return out
+
+
+def canonical_label(
+    members: Sequence[str],
+    counts: Sequence[int],
+    embeddings: np.ndarray,
+    *,
+    surfaces: Mapping[str, Mapping[str, int]] | None = None,
+    embed: EmbedFn | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
+) -> tuple[str, str, float]:
+    """(shown label, canonical lemma, score) of one group (METHOD §6.5).
+
+    members: the group's distinct strings (lemma keys), embeddings: their (n, d) unit rows,
+    counts: their mentions. Candidates are the members' non-stop-word tokens and two-word
+    phrases; a candidate's score is Σ_i counts_i · cos(candidate, member_i). Candidates that are
+    not members need ``embed`` (or ``known``); without either only whole members compete.
+    Ties: fewer words, then more frequent, then alphabetical. The shown label is the most
+    frequent surface span aligned with the candidate (``surfaces[key]`` maps surface strings of
+    that key to their counts; default: the key itself).
+    """
+    if not members:
+        raise ValueError("a group has at least one member")
+    emb = np.asarray(embeddings, dtype=np.float32)
+    weights = np.asarray(counts, dtype=np.float64)
+    vectors: dict[str, np.ndarray] = dict(known or {})
+    vectors.update({m: emb[i] for i, m in enumerate(members)})
+    cand_freq: Counter[str] = Counter()
+    for m, c in zip(members, counts):
+        for phrase, _, _ in _candidates(m):
+            cand_freq[phrase] += c
+    if not cand_freq:  # only stop words: the most frequent member itself
+        cand_freq = Counter(dict(zip(members, counts)))
+    missing = [c for c in cand_freq if c not in vectors]
+    if missing and embed is not None:
+        new = embed(missing)
+        vectors.update(dict(zip(missing, new)))
+    names = [c for c in cand_freq if c in vectors]
+    if not names:  # candidates without vectors (no embed given): whole members compete
+        cand_freq = Counter(dict(zip(members, counts)))
+        names = list(members)
+    matrix = np.stack([vectors[c] for c in names]).astype(np.float64)
+    scores = (matrix @ emb.T.astype(np.float64)) @ weights
+    best = min(
+        range(len(names)),
+        key=lambda i: (-round(float(scores[i]), 9), names[i].count(" "), -cand_freq[names[i]], names[i]),
+    )
+    lemma = names[best]
+    return _surface_of(lemma, members, counts, surfaces), lemma, float(scores[best])
+
+
+def _surface_of(
+    lemma: str,
+    members: Sequence[str],
+    counts: Sequence[int],
+    surfaces: Mapping[str, Mapping[str, int]] | None,
+) -> str:
+    length = lemma.count(" ") + 1
+    tally: Counter[str] = Counter()
+    for m, c in zip(members, counts):
+        tokens = m.split(" ")
+        spans = [i for i in range(len(tokens) - length + 1) if " ".join(tokens[i : i + length]) == lemma]
+        if not spans:
+            continue
+        variants = (surfaces or {}).get(m) or {m: c}
+        for surface, sc in variants.items():
+            s_tokens = surface.split(" ")
+            if len(s_tokens) != len(tokens):
+                continue
+            for i in spans:
+                tally[" ".join(s_tokens[i : i + length])] += sc
+    if not tally:
+        return lemma
+    return min(tally, key=lambda s: (-tally[s], len(s), s))
+
+
+def group_labels(
+    strings: Sequence[str],
+    embeddings: np.ndarray,
+    *,
+    counts: Sequence[int] | None = None,
+    surfaces: Mapping[str, Mapping[str, int]] | None = None,
+    settings: GroupingSettings | None = None,
+    mode: str | None = None,
+    linkage: str | None = None,
+    threshold: float | None = None,
+    head_weight: float | None = None,
+    head_embeddings: np.ndarray | None = None,
+    embed: EmbedFn | None = None,
+) -> tuple[LabelGroup, ...]:
+    """Group distinct label strings into synonym groups with canonical labels.
+
+    strings: distinct strings (lemma keys; duplicates are merged, their counts summed).
+    embeddings: (n, d) unit rows, row i for strings[i]. counts: mentions per string (default
+    1). surfaces: per string, the surface forms typed and their counts (for display).
+    settings (or the keyword overrides mode/linkage/threshold/head_weight): see
+    :class:`GroupingSettings`. head_embeddings: (n, d) unit embeddings of ``head_word`` of each
+    string; computed with ``embed`` when needed and not given. embed: embeds candidate
+    phrases for canonical labels (and heads).
+
+    Returns groups sorted by total mentions (then canonical label); deterministic for a given
+    input set, whatever its order.
+    """
+    settings = settings or GroupingSettings()
+    overrides = {
+        k: v
+        for k, v in dict(
+            mode=mode, linkage=linkage, threshold=threshold, head_weight=head_weight
+        ).items()
+        if v is not None
+    }
+    if overrides:
+        settings = GroupingSettings(**{**settings.as_dict(), **overrides})
+    strings = list(strings)
+    emb_in = np.asarray(embeddings, dtype=np.float32)
+    if emb_in.ndim != 2 or emb_in.shape[0] != len(strings):
+        raise ValueError("embeddings must be (len(strings), d)")
+    if not strings:
+        return ()
+    counts_in = [1] * len(strings) if counts is None else [int(c) for c in counts]
+
+    # Deduplicate and sort for determinism.
+    total: dict[str, int] = defaultdict(int)
+    row: dict[str, int] = {}
+    for i, (s, c) in enumerate(zip(strings, counts_in)):
+        total[s] += c
+        row.setdefault(s, i)
+    keys = sorted(total)
+    emb = emb_in[[row[k] for k in keys]]
+    key_counts = np.array([total[k] for k in keys], dtype=np.int64)
+
+    heads = None
+    known: dict[str, np.ndarray] = {k: emb[i] for i, k in enumerate(keys)}
+    if settings.head_weight > 0:
+        if head_embeddings is not None:
+            heads = np.asarray(head_embeddings, dtype=np.float32)[[row[k] for k in keys]]
+        else:
+            head_words = [head_word(k) for k in keys]
+            missing = sorted({h for h in head_words if h not in known})
+            if missing:
+                if embed is None:
+                    raise ValueError("head_weight > 0 needs head_embeddings or embed")
+                known.update(dict(zip(missing, embed(missing))))
+            heads = np.stack([known[h] for h in head_words]).astype(np.float32)
+
+    n = len(keys)
+    if settings.mode == "paper":
+        dist = pairwise_distances(emb, heads, settings.head_weight)
+        labels = _paper_labels(dist, settings.max_groups)
+    elif n <= settings.max_exact:
+        dist = pairwise_distances(emb, heads, settings.head_weight)
+        labels = _threshold_labels_exact(dist, settings.linkage, settings.threshold)
+    else:
+        order = np.array(sorted(range(n), key=lambda i: (-key_counts[i], keys[i])), dtype=np.int64)
+        labels = _group_large(emb, heads, order, settings)
+
+    # Canonical labels: embed all missing candidates of all groups in one batch.
+    by_label: dict[int, list[int]] = defaultdict(list)
+    for i, lab in enumerate(labels):
+        by_label[int(lab)].append(i)
+    if embed is not None:
+        needed: set[str] = set()
+        for idx in by_label.values():
+            phrases = {p for i in idx for p, _, _ in _candidates(keys[i])}
+            if len(idx) == 1 and keys[idx[0]] in phrases:
+                continue  # a lone string that is its own candidate always wins (cos = 1)
+            needed |= phrases
+        missing = sorted(needed - set(known))
+        if missing:
+            known.update(dict(zip(missing, embed(missing))))
+
+    raw_groups = []
+    for idx in by_label.values():
+        members = [keys[i] for i in idx]
+        shown, lemma, score = canonical_label(
+            members,
+            key_counts[idx].tolist(),
+            emb[idx],
+            surfaces=surfaces,
+            known=known,
+        )
+        raw_groups.append((lemma, idx))
+
+    # Unify groups whose canonical lemmas are equal.
+    unified: dict[str, list[int]] = defaultdict(list)
+    for lemma, idx in raw_groups:
+        unified[lemma].extend(idx)
+
+    groups = []
+    for lemma, idx in unified.items():
+        idx = sorted(idx, key=lambda i: (-key_counts[i], keys[i]))
+        members = [keys[i] for i in idx]
+        member_counts = key_counts[idx].tolist()
+        shown = _surface_of(lemma, members, member_counts, surfaces)
+        m_emb = emb[idx].astype(np.float64)
+        weights = np.asarray(member_counts, dtype=np.float64)
+        score = float((m_emb @ known[lemma].astype(np.float64)) @ weights) if lemma in known else 0.0
+        surface_tally: Counter[str] = Counter()
+        for m, c in zip(members, member_counts):
+            surface_tally.update((surfaces or {}).get(m) or {m: c})
+        centroid = emb[idx].mean(axis=0)
+        centroid.setflags(write=False)
+        head_centroid = None
+        if heads is not None:
+            head_centroid = heads[idx].mean(axis=0)
+            head_centroid.setflags(write=False)
+        groups.append(
+            LabelGroup(
+                canonical=shown,
+                canonical_lemma=lemma,
+                members=tuple(members),
+                member_counts=tuple(member_counts),
+                surfaces=tuple(sorted(surface_tally, key=lambda s: (-surface_tally[s], s))),
+                count=int(sum(member_counts)),
+                score=score,
+                centroid=centroid,
+                head_centroid=head_centroid,
+            )
+        )
+    groups.sort(key=lambda g: (-g.count, g.canonical, g.canonical_lemma))
+    return tuple(groups)
+
+
+def assign_to_groups(
+    new_string: str,
+    embedding: np.ndarray,
+    centroids: np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    head_embedding: np.ndarray | None = None,
+    head_centroids: np.ndarray | None = None,
+    head_weight: float = 0.0,
+    members: Sequence[Sequence[str]] | None = None,
+) -> Assignment:
+    """The group a new label joins: the nearest within ``threshold``, else a new group.
+
+    embedding: (d,) unit embedding of ``new_string``; centroids: (k, d) unnormalised member
+    means (``LabelGroup.centroid``); with ``head_weight`` > 0, also the head word's embedding
+    and (k, d) ``head_centroids``. members: optional member strings per group; a string that
+    is already a member joins its group directly. Exact average-linkage distance for one
+    string against fixed groups (an approximation for other linkages).
+    """
+    if members is not None:
+        for i, group_members in enumerate(members):
+            if new_string in group_members:
+                return Assignment(index=i, distance=0.0)
+    centroids = np.asarray(centroids, dtype=np.float64)
+    if centroids.size == 0:
+        return Assignment(index=None, distance=math.inf)
+    centroids = centroids.reshape(-1, np.asarray(embedding).shape[-1])
+    sim = centroids @ np.asarray(embedding, dtype=np.float64)
+    if head_weight > 0:
+        if head_embedding is None or head_centroids is None:
+            raise ValueError("head_weight > 0 needs head_embedding and head_centroids")
+        head_sim = np.asarray(head_centroids, dtype=np.float64).reshape(centroids.shape) @ np.asarray(
+            head_embedding, dtype=np.float64
+        )
+        sim = (1 - head_weight) * sim + head_weight * head_sim
+    best = int(np.argmax(sim))
+    distance = float(1.0 - sim[best])
+    if distance <= threshold:
+        return Assignment(index=best, distance=distance)
+    return Assignment(index=None, distance=distance)
+
+
+def update_centroid(centroid: np.ndarray, size: int, embedding: np.ndarray) -> tuple[np.ndarray, int]:
+    """(new unnormalised mean, new size) after adding one distinct member."""
+    centroid = np.asarray(centroid, dtype=np.float64)
+    new = (centroid * size + np.asarray(embedding, dtype=np.float64)) / (size + 1)
+    return new.astype(np.float32), size + 1

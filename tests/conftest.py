@@ -1,0 +1,120 @@
+"""Shared fixtures: an isolated MEDIA_ROOT per test and a tiny TorchScript classifier."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def is_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def services_required() -> bool:
+    return os.environ.get("NETVIZ_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    """Every test writes its files to its own MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def build_tiny_model(*, negative_head: bool = False):
+    """A tiny CNN: conv(3→4)·ReLU → conv(4→6)·ReLU → global average pool → linear(6→3).
+
+    With ``negative_head`` every head weight is −1 after non-negative ReLU features, so the
+    gradient of every logit w.r.t. the last conv's ReLU output is negative everywhere: that layer
+    has no positive evidence.
+    """
+    import torch
+    from torch import nn
+
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+            self.act1 = nn.ReLU()
+            self.conv2 = nn.Conv2d(4, 6, 3, padding=1, stride=2)
+            self.act2 = nn.ReLU()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(6, 3)
+
+        def forward(self, x):
+            x = self.act2(self.conv2(self.act1(self.conv1(x))))
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    if negative_head:
+        with torch.no_grad():
+            model.fc.weight.fill_(-1.0)
+            model.fc.bias.zero_()
+    return model
+
+
+def tiny_torchscript_bytes(*, negative_head: bool = False) -> bytes:
+    import torch
+
+    scripted = torch.jit.script(build_tiny_model(negative_head=negative_head))
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+
+
+TINY_CLASSES = ("red thing", "green thing", "blue thing")
+
+
+@pytest.fixture
+def tiny_model_files(tmp_path) -> tuple[Path, Path]:
+    weights = tmp_path / "tiny.pt"
+    weights.write_bytes(tiny_torchscript_bytes())
+    classes = tmp_path / "classes.txt"
+    classes.write_text("\n".join(TINY_CLASSES) + "\n")
+    return weights, classes
+
+
+def photo_png(name: str = "chelsea", size: int | None = None) -> bytes:
+    """A real photo from scikit-image as PNG bytes."""
+    from PIL import Image
+    from skimage import data
+
+    array = getattr(data, name)()
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    image = Image.fromarray(array[..., :3])
+    if size:
+        image = image.resize((size, size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def tiny_spec(db):
+    from explanations.services import model_spec_create
+
+    return model_spec_create(
+        name="tiny",
+        kind="torchscript",
+        weights=("tiny.pt", tiny_torchscript_bytes()),
+        class_names=("classes.txt", ("\n".join(TINY_CLASSES) + "\n").encode()),
+    )
+
+
+@pytest.fixture
+def tiny_campaign(tiny_spec):
+    from explanations.services import campaign_create
+
+    return campaign_create(
+        name="Tiny campaign",
+        model=tiny_spec,
+        classes=list(TINY_CLASSES),
+        engine_params={"mode": "fast", "game_size": 128},
+    )

@@ -1,0 +1,127 @@
+"""Capture activations and gradients of named layers in one forward and one partial backward.
+
+Usage::
+
+    with capture(module, ["features.11", "features.13"]) as cap:
+        logits = cap.forward(x)                          # hooks record the activations
+        acts, grads = cap.gradients(logits, targets)     # one backward for the whole batch
+
+How it works (METHOD §1):
+
+* A forward hook on each named module takes the module's output (after its nonlinearity when the
+  module is the nonlinearity, e.g. VGG's in-place ReLU) and **clones** it, so later in-place
+  operations cannot change it, and returns a second copy as the module's output, so downstream
+  in-place operations act on that copy.
+* The forward pass runs under ``torch.no_grad()``. The first hook whose output is not part of an
+  autograd graph (normally the earliest explained layer in execution order) turns its clone into a
+  leaf that requires grad and switches grad mode on: nothing before the earliest explained layer is
+  recorded, and the backward pass ends there. Parameters never get ``.grad``: the backward is
+  ``torch.autograd.grad(Σ_i y_i^{c_i}, captured)``, i.e. only gradients w.r.t. the captured
+  activations are computed.
+* Summing the per-image target logits gives independent per-image gradients (the model must be in
+  eval mode: no batch statistics).
+* Hooks are always removed when the context exits, also after an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+
+from .errors import EngineError, LayerError
+
+
+class Capture:
+    """Holds the activations captured during one forward pass (see :func:`capture`)."""
+
+    def __init__(self, layers: Sequence[str]) -> None:
+        self.layers = tuple(layers)
+        self.activations: dict[str, torch.Tensor] = {}
+        self.order: list[str] = []  # execution order of the captured layers
+
+    def _make_hook(self, name: str):
+        def hook(module, inputs, output):
+            if not isinstance(output, torch.Tensor) or output.dim() != 4:
+                raise LayerError(
+                    f"layer {name!r} cannot be explained: its output is not a 4-D feature map "
+                    "(batch, channels, height, width)"
+                )
+            if name in self.activations:
+                raise LayerError(
+                    f"layer {name!r} cannot be explained: it runs more than once per forward pass"
+                )
+            if output.requires_grad:
+                a = output.clone()
+            else:
+                # Earliest explained layer (or one not connected to the graph yet): start the
+                # graph here; nothing before it is recorded or back-propagated.
+                a = output.detach().clone().requires_grad_(True)
+                torch.set_grad_enabled(True)
+            self.activations[name] = a
+            self.order.append(name)
+            return a.clone()
+
+        return hook
+
+    def forward(self, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Run the model; returns the logits (N, C) with grad history from the earliest layer."""
+        with torch.no_grad():
+            out = module(x)
+        if isinstance(out, list | tuple):
+            out = out[0]
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            raise EngineError("the model must return logits of shape (batch, classes)")
+        missing = [name for name in self.layers if name not in self.activations]
+        if missing:
+            raise LayerError(
+                f"layer(s) {', '.join(repr(m) for m in missing)} did not run in the forward pass"
+            )
+        return out
+
+    def gradients(
+        self, logits: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """One backward of Σ_i logits[i, targets[i]] to the captured activations.
+
+        Returns (activations, gradients), each a list of detached (N, K, H, W) float tensors in
+        the order of ``layers``. A layer the target does not depend on gets zero gradients.
+        """
+        acts = [self.activations[name] for name in self.layers]
+        if logits.requires_grad:
+            picked = logits.gather(1, targets.view(-1, 1).to(logits.device)).sum()
+            grads = torch.autograd.grad(picked, acts, allow_unused=True)
+        else:  # no captured layer influences the logits
+            grads = (None,) * len(acts)
+        out_g = [
+            torch.zeros_like(a).detach() if g is None else g.detach()
+            for a, g in zip(acts, grads)
+        ]
+        out_a = [a.detach() for a in acts]
+        self.activations.clear()
+        return out_a, out_g
+
+
+@contextmanager
+def capture(module: torch.nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
+    """Register capture hooks on the named submodules of ``module``; always removes them."""
+    names = tuple(layers)
+    if not names:
+        raise LayerError("no layer to explain")
+    if len(set(names)) != len(names):
+        raise LayerError("a layer is listed twice")
+    modules = dict(module.named_modules())
+    unknown = [n for n in names if n not in modules or n == ""]
+    if unknown:
+        raise LayerError(f"unknown layer(s): {', '.join(repr(u) for u in unknown)}")
+    cap = Capture(names)
+    handles = []
+    try:
+        for name in names:
+            handles.append(modules[name].register_forward_hook(cap._make_hook(name)))
+        yield cap
+    finally:
+        for h in handles:
+            h.remove()
+        cap.activations.clear()

@@ -1,0 +1,42 @@
+"""Per-process caches for heavy objects (models, embedder) and the device choice.
+
+Nothing here runs at import time: a model is loaded on first use in a process and kept for the
+life of that process (a Celery worker child, a management command).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from django.conf import settings
+
+from workers.inv.models import LoadedModel, ModelSource, load_model
+
+_lock = threading.Lock()
+
+
+def device_get() -> str:
+    """The engine device of this process: ``settings.NETVIZ_DEVICE`` ("cpu" or "cuda")."""
+    device = str(settings.NETVIZ_DEVICE).strip().lower()
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("NETVIZ_DEVICE is 'cuda' but no CUDA device is available here.")
+    return device
+
+
+@lru_cache(maxsize=4)
+def _cached_model(source: ModelSource, device: str) -> LoadedModel:
+    return load_model(source, device=device)
+
+
+def model_get(source: ModelSource, *, device: str | None = None) -> LoadedModel:
+    """Load (once per process) and return the model for ``source`` on ``device``."""
+    with _lock:
+        return _cached_model(source, device or device_get())
+
+
+def model_cache_clear() -> None:
+    _cached_model.cache_clear()
