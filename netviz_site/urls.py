@@ -12,4 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("explanations.api_urls")),
+    path("accounts/", include("allauth.urls")),
+    path("game/", include("game.urls")),
+    path("api/game/", include("game.api_urls")),
 ]

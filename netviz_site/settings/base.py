@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "allauth",
+    "allauth.account",
     "explanations",
     "game",
     "processing",
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -176,3 +179,46 @@ LOGGING = {
 }
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+# --- Accounts (django-allauth) and the game -------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+# allauth's rate limits (cache-backed) stay at its defaults: e.g. login 30/m per address, failed
+# logins 10/m per address and 5 per 5 minutes per account, sign-up 20/m per address.
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "game:play"
+ACCOUNT_SIGNUP_REDIRECT_URL = "game:play"
+ACCOUNT_LOGOUT_REDIRECT_URL = "game:home"
+
+# Cache (rate limits, throttles): Redis when REDIS_URL is set (needed with several processes).
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "netviz"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# DRF throttles for game actions: per player (user or guest) and per client address.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "game_player": env("NETVIZ_GAME_RATE_PLAYER", "120/min"),
+    "game_ip": env("NETVIZ_GAME_RATE_IP", "1200/min"),
+}
+# Number of trusted reverse proxies in front of the app (0: use REMOTE_ADDR, ignore X-Forwarded-For).
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
+
+# Deep Reveal: an active round expires after this long; an expired round keeps counting against
+# its item's target for the grace period; a round waiting for characteristics is closed after.
+NETVIZ_GAME_ROUND_TTL_SECONDS = env_int("NETVIZ_GAME_ROUND_TTL_SECONDS", 900)
+NETVIZ_GAME_EXPIRY_GRACE_SECONDS = env_int("NETVIZ_GAME_EXPIRY_GRACE_SECONDS", 60)
+NETVIZ_GAME_LABELLING_TTL_SECONDS = env_int("NETVIZ_GAME_LABELLING_TTL_SECONDS", 1800)

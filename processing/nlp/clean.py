@@ -82,10 +82,11 @@ _LETTER_RE = re.compile(r"[^\W\d_]")  # any Unicode letter
 _WORD = r"[^\W_]"  # a letter or digit (the \b of this module)
 
 _LEADING_ARTICLE_RE = re.compile(r"^(?:(?:a|an|the|some)\s+)+")
-_STOP_ONLY = frozenset(
-    "a an the of with and or in on at to for from by its it is this that these those his her "
-    "their some very".split()
-)
+_STOP_ONLY_TEXT = """
+a an the of with and or in on at to for from by its it is this that these those his her
+their some very
+"""
+_STOP_ONLY = frozenset(_STOP_ONLY_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,11 @@ def clean(
     text, removed = compile_class_terms(class_names, aliases).remove(normalised)
     if removed and (not text or all(w in _STOP_ONLY for w in text.split())):
         return CleanResult(
-            raw=raw, text="", refused_reason="only_class_name", normalised=normalised, removed=removed
+            raw=raw,
+            text="",
+            refused_reason="only_class_name",
+            normalised=normalised,
+            removed=removed,
         )
     text = _LEADING_ARTICLE_RE.sub("", text)
     if all(w in _STOP_ONLY for w in text.split()):
@@ -288,7 +293,9 @@ def clean(
         return CleanResult(
             raw=raw, text="", refused_reason=reason, normalised=normalised, removed=removed
         )
-    return CleanResult(raw=raw, text=text, refused_reason=None, normalised=normalised, removed=removed)
+    return CleanResult(
+        raw=raw, text=text, refused_reason=None, normalised=normalised, removed=removed
+    )
 
 
 def validate_characteristic(
@@ -320,5 +327,7 @@ def validate_characteristic(
         return REASON_MESSAGES["no_content"]
     found = compile_class_terms(class_names, aliases).find(text)
     if found is not None:
-        return f"\u201c{found}\u201d names the class: please describe what you saw without naming it."
+        return (
+            f"\u201c{found}\u201d names the class: please describe what you saw without naming it."
+        )
     return None

@@ -20,7 +20,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Embedder", "HashingEmbedder", "SentenceEmbedder", "default_model_path", "l2_normalise"]
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceEmbedder",
+    "TemplatedEmbedder",
+    "default_model_path",
+    "l2_normalise",
+]
 
 
 @runtime_checkable
@@ -77,7 +84,9 @@ class SentenceEmbedder:
 
     @property
     def model_id(self) -> str:
-        return self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
+        return (
+            self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
+        )
 
     @property
     def model(self):
@@ -96,8 +105,9 @@ class SentenceEmbedder:
     @property
     def dimension(self) -> int:
         model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         return int(getter())
 
@@ -145,3 +155,23 @@ class HashingEmbedder:
         if not strings:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return l2_normalise(np.stack([self._vector(s) for s in strings]))
+
+
+class TemplatedEmbedder:
+    """Embeds ``template.format(s)`` instead of ``s`` ("a photo of {}": a short context that
+    makes a sentence encoder compare single words by meaning rather than by form)."""
+
+    def __init__(self, embedder: Embedder, template: str = "{}"):
+        if "{}" not in template:
+            raise ValueError('template must contain "{}"')
+        self.embedder = embedder
+        self.template = template
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def embed(self, strings: Sequence[str]) -> np.ndarray:
+        if self.template == "{}":
+            return self.embedder.embed(strings)
+        return self.embedder.embed([self.template.format(s) for s in strings])

@@ -24,18 +24,20 @@ __all__ = [
     "US_SPELLING",
     "LemmaResult",
     "Lemmatiser",
+    "concept_key",
+    "derivational_root",
     "lemmatise",
     "lemmatise_word",
 ]
 
 # Function words never used as canonical labels nor as head nouns.
-STOP_WORDS = frozenset(
-    """a an the of with without and or but in on at to for from by into onto over under near
-    behind above below between around across along through its it is are was were be been
-    this that these those his her their my your our some any very much many more most lot
-    lots kind sort type bit few like looks look looking as than so too also just only
-    not no""".split()
-)
+_STOP_WORDS_TEXT = """
+a an the of with without and or but in on at to for from by into onto over under near
+behind above below between around across along through its it is are was were be been
+this that these those his her their my your our some any very much many more most lot
+lots kind sort type bit few like looks look looking as than so too also just only not no
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 # British -> American spelling, applied to every token (a normalisation, not a correction).
 US_SPELLING: dict[str, str] = {
@@ -70,7 +72,13 @@ US_SPELLING: dict[str, str] = {
 }
 
 # Noun lemmas lemminflect leaves ambiguous: choose the concrete sense.
-_NOUN_OVERRIDES = {"leaves": "leaf", "axes": "axe", "dice": "dice", "glasses": "glasses"}
+_NOUN_OVERRIDES = {
+    "leaves": "leaf",
+    "axes": "axe",
+    "dice": "dice",
+    "glasses": "glasses",
+    "people": "person",
+}
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*'?")
 _ALPHA_RE = re.compile(r"^[a-z]+$")
@@ -124,6 +132,91 @@ def lemmatise_word(word: str) -> str:
         if candidates:
             return word if word in candidates else candidates[0]
     return word
+
+
+def _is_base_word(word: str) -> bool:
+    import lemminflect
+
+    if len(word) < 3 or word in STOP_WORDS:
+        return False
+    return any(word in lemmas for lemmas in lemminflect.getAllLemmas(word).values())
+
+
+# Adjective- and noun-forming suffixes, and the stem edits tried after removing them.
+_DERIVATIONS: tuple[tuple[str, str], ...] = (
+    ("iness", "y"),  # shininess -> shiny (then shine)
+    ("ness", ""),  # darkness -> dark
+    ("ular", "le"),  # circular -> circle
+    ("ful", ""),  # colorful -> color
+    ("ish", ""),  # greenish -> green, reddish -> red, bluish -> blue
+    ("ic", ""),  # metallic -> metal
+    ("en", ""),  # wooden -> wood, golden -> gold
+    ("ed", ""),  # striped -> stripe, spotted -> spot
+    ("y", ""),  # furry -> fur, shiny -> shine, fluffy -> fluff
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def derivational_root(word: str) -> str:
+    """The base word an adjective or abstract noun derives from, or the word itself.
+
+    Conservative: only words of 5+ letters that lemminflect lists as adjectives and not as
+    nouns (or as verbs for -ed participles, or does not know at all, e.g. "metallic"), and
+    only when the stem is a base word lemminflect knows: "furry" -> "fur", "spotted" ->
+    "spot", "shiny" -> "shine", "wooden" -> "wood", "darkness" -> "dark", "circular" ->
+    "circle"; "belly" (a noun) stays.
+    """
+    import lemminflect
+
+    if len(word) < 5 or not _ALPHA_RE.match(word):
+        return word
+    lemmas = lemminflect.getAllLemmas(word)
+    for suffix, replacement in _DERIVATIONS:
+        if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+            continue
+        if suffix in ("ness", "iness"):
+            allowed = "NOUN" in lemmas or not lemmas
+        elif suffix == "ular":
+            allowed = "ADJ" in lemmas or not lemmas
+        elif suffix == "ed":
+            allowed = "ADJ" in lemmas or "VERB" in lemmas or not lemmas
+        elif suffix == "y":
+            allowed = set(lemmas) == {"ADJ"} or not lemmas  # not early (ADV), ready (VERB)
+        else:
+            allowed = ("ADJ" in lemmas and "NOUN" not in lemmas) or not lemmas
+        if not allowed:
+            continue
+        stem = word[: -len(suffix)] + replacement
+        candidates = [stem + "e", stem]
+        if len(stem) > 3 and stem[-1] == stem[-2]:
+            candidates.append(stem[:-1])
+        for candidate in candidates:
+            if suffix in ("ness", "iness") and candidate.endswith("y"):
+                root = derivational_root(candidate)
+                if root != candidate or _is_base_word(candidate):
+                    return root
+            if _is_base_word(candidate):
+                return candidate
+    return word
+
+
+def concept_key(key: str) -> str:
+    """A key equal for strings that differ only by derivation, spacing or hyphens.
+
+    Applied to a lemma key: each token is replaced by its :func:`derivational_root`, tokens
+    unknown to the lexicon lose a plural "s", and spaces and hyphens are dropped, so "wood
+    chips" and "woodchips", "t-shirt" and "t shirt", "spots" and "spotted" share a key.
+    """
+    import lemminflect
+
+    parts = []
+    for token in key.replace("-", " ").split():
+        root = derivational_root(token)
+        unknown = root == token and len(token) > 3 and not lemminflect.getAllLemmas(token)
+        if unknown and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            root = token[:-1]
+        parts.append(root)
+    return "".join(parts)
 
 
 def _lcs_len(a: str, b: str) -> int:
@@ -231,6 +324,8 @@ def _default_lemmatiser(spell_correct: bool, protect: frozenset[str]) -> Lemmati
     return Lemmatiser(spell_correct=spell_correct, protect=protect)
 
 
-def lemmatise(text: str, *, spell_correct: bool = False, protect: Iterable[str] = ()) -> LemmaResult:
+def lemmatise(
+    text: str, *, spell_correct: bool = False, protect: Iterable[str] = ()
+) -> LemmaResult:
     """Lemmatise one cleaned text (see :class:`Lemmatiser`)."""
     return _default_lemmatiser(spell_correct, frozenset(protect))(text)

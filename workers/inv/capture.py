@@ -3,10 +3,10 @@
 Usage::
 
     with capture(module, ["features.11", "features.13"]) as cap:
-        logits = cap.forward(x)                          # hooks record the activations
+        logits = cap.forward(module, x)                  # records the activations
         acts, grads = cap.gradients(logits, targets)     # one backward for the whole batch
 
-How it works (METHOD §1):
+Eager modules (METHOD §1):
 
 * A forward hook on each named module takes the module's output (after its nonlinearity when the
   module is the nonlinearity, e.g. VGG's in-place ReLU) and **clones** it, so later in-place
@@ -17,37 +17,56 @@ How it works (METHOD §1):
   leaf that requires grad and switches grad mode on: nothing before the earliest explained layer is
   recorded, and the backward pass ends there. Parameters never get ``.grad``: the backward is
   ``torch.autograd.grad(Σ_i y_i^{c_i}, captured)``, i.e. only gradients w.r.t. the captured
-  activations are computed.
+  activations are computed (no full backward module hooks).
 * Summing the per-image target logits gives independent per-image gradients (the model must be in
   eval mode: no batch statistics).
 * Hooks are always removed when the context exits, also after an exception.
+
+TorchScript modules (no Python hooks): a copy of the ``forward`` graph is made in which the
+method calls of the ancestors of the requested layers are inlined (``Graph.insertGraph``) until
+every requested layer is a top-level ``prim::CallMethod[forward]``; each such call's output is
+returned as an extra graph output and downstream uses get an ``aten::clone`` of it (in-place ops
+downstream cannot change it). The rewritten graph becomes a ScriptFunction (cached per module and
+layer list) called with the module; the model is not modified. The input is made to require grad
+(so the taps are on the autograd graph even with frozen parameters); ``torch.autograd.grad``
+w.r.t. the returned activations only runs the backward down to the earliest of them. A layer called inside
+control flow, or more than once, cannot be captured (LayerError).
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
 from .errors import EngineError, LayerError
 
 
+def _not_a_feature_map(name: str) -> LayerError:
+    return LayerError(
+        f"layer {name!r} cannot be explained: its output is not a 4-D feature map "
+        "(batch, channels, height, width)"
+    )
+
+
 class Capture:
     """Holds the activations captured during one forward pass (see :func:`capture`)."""
 
-    def __init__(self, layers: Sequence[str]) -> None:
+    def __init__(self, layers: Sequence[str], script_fn: Any = None) -> None:
         self.layers = tuple(layers)
         self.activations: dict[str, torch.Tensor] = {}
-        self.order: list[str] = []  # execution order of the captured layers
+        self.order: list[str] = []  # execution order of the captured layers (eager only)
+        self._script_fn = script_fn
 
     def _make_hook(self, name: str):
         def hook(module, inputs, output):
             if not isinstance(output, torch.Tensor) or output.dim() != 4:
-                raise LayerError(
-                    f"layer {name!r} cannot be explained: its output is not a 4-D feature map "
-                    "(batch, channels, height, width)"
-                )
+                raise _not_a_feature_map(name)
             if name in self.activations:
                 raise LayerError(
                     f"layer {name!r} cannot be explained: it runs more than once per forward pass"
@@ -67,8 +86,20 @@ class Capture:
 
     def forward(self, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Run the model; returns the logits (N, C) with grad history from the earliest layer."""
-        with torch.no_grad():
-            out = module(x)
+        if self._script_fn is not None:
+            # The input requires grad so that every tap is on the autograd graph even when the
+            # parameters are frozen; autograd.grad w.r.t. the taps never runs past the earliest.
+            with torch.enable_grad():
+                outs = self._script_fn(module._c, x.detach().requires_grad_(True))
+            out = outs[0]
+            for name, a in zip(self.layers, outs[1:]):
+                if not isinstance(a, torch.Tensor) or a.dim() != 4:
+                    raise _not_a_feature_map(name)
+                self.activations[name] = a
+                self.order.append(name)
+        else:
+            with torch.no_grad():
+                out = module(x)
         if isinstance(out, list | tuple):
             out = out[0]
         if not isinstance(out, torch.Tensor) or out.dim() != 2:
@@ -89,23 +120,125 @@ class Capture:
         the order of ``layers``. A layer the target does not depend on gets zero gradients.
         """
         acts = [self.activations[name] for name in self.layers]
-        if logits.requires_grad:
+        needs = [a.requires_grad for a in acts]
+        grads: list[torch.Tensor | None] = [None] * len(acts)
+        if logits.requires_grad and any(needs):
             picked = logits.gather(1, targets.view(-1, 1).to(logits.device)).sum()
-            grads = torch.autograd.grad(picked, acts, allow_unused=True)
-        else:  # no captured layer influences the logits
-            grads = (None,) * len(acts)
+            got = torch.autograd.grad(
+                picked, [a for a, nd in zip(acts, needs) if nd], allow_unused=True
+            )
+            it = iter(got)
+            grads = [next(it) if nd else None for nd in needs]
         out_g = [
-            torch.zeros_like(a).detach() if g is None else g.detach()
-            for a, g in zip(acts, grads)
+            torch.zeros_like(a).detach() if g is None else g.detach() for a, g in zip(acts, grads)
         ]
         out_a = [a.detach() for a in acts]
         self.activations.clear()
         return out_a, out_g
 
 
+# ---------------------------------------------------------------------------------- TorchScript
+
+_SCRIPT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SCRIPT_LOCK = threading.Lock()
+_SCRIPT_IDS = itertools.count()
+
+
+def _is_script_module(module: torch.nn.Module) -> bool:
+    return isinstance(module, torch.jit.ScriptModule)
+
+
+def _script_capture_fn(module: torch.jit.ScriptModule, layers: tuple[str, ...]):
+    with _SCRIPT_LOCK:
+        per_module = _SCRIPT_CACHE.setdefault(module, {})
+        fn = per_module.get(layers)
+        if fn is None:
+            fn = _build_script_capture(module, layers)
+            per_module[layers] = fn
+        return fn
+
+
+def _build_script_capture(module: torch.jit.ScriptModule, layers: tuple[str, ...]):
+    try:
+        graph = module.forward.graph.copy()
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot capture
+        raise LayerError("this TorchScript model has no scriptable forward method") from exc
+    modules = dict(module.named_modules())
+    self_id = next(graph.inputs()).unique()
+
+    def path_of(value) -> str | None:
+        if value.unique() == self_id:
+            return ""
+        node = value.node()
+        if node.kind() != "prim::GetAttr":
+            return None
+        parent = path_of(next(node.inputs()))
+        if parent is None:
+            return None
+        name = node.s("name")
+        return name if parent == "" else f"{parent}.{name}"
+
+    def is_ancestor(path: str) -> bool:
+        return path == "" or any(layer.startswith(path + ".") for layer in layers)
+
+    found: dict[str, Any] = {}
+    for _ in range(10_000):  # inline ancestors until the requested calls are top-level
+        found.clear()
+        inlined = False
+        for node in list(graph.nodes()):
+            if node.kind() != "prim::CallMethod":
+                continue
+            inputs = list(node.inputs())
+            path = path_of(inputs[0])
+            method = node.s("name")
+            if path is None:
+                continue
+            if path in layers and method == "forward":
+                if path in found:
+                    raise LayerError(
+                        f"layer {path!r} cannot be explained: it runs more than once per forward "
+                        "pass"
+                    )
+                found[path] = node
+            elif is_ancestor(path) and path in modules:
+                callee = getattr(modules[path], method).graph
+                graph.setInsertPoint(node)
+                outputs = graph.insertGraph(callee, inputs)
+                for old, new in zip(node.outputs(), outputs):
+                    old.replaceAllUsesWith(new)
+                node.destroy()
+                inlined = True
+                break
+        if not inlined:
+            break
+    missing = [layer for layer in layers if layer not in found]
+    if missing:
+        raise LayerError(
+            f"layer(s) {', '.join(repr(m) for m in missing)} cannot be captured in this "
+            "TorchScript model (not called directly by its forward pass)"
+        )
+    for layer in layers:
+        node = found[layer]
+        value = node.output()
+        graph.setInsertPoint(node)
+        none = graph.insertConstant(None)
+        clone = graph.create("aten::clone", [value, none], 1)
+        clone.insertAfter(node)
+        clone.output().setType(value.type())
+        value.replaceAllUsesWith(clone.output())
+        clone.replaceInput(0, value)
+        graph.registerOutput(value)
+    graph.makeMultiOutputIntoTuple()
+    graph.lint()
+    return torch._C._create_function_from_graph(f"__netviz_capture_{next(_SCRIPT_IDS)}", graph)
+
+
+# ---------------------------------------------------------------------------------- the context
+
+
 @contextmanager
 def capture(module: torch.nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
-    """Register capture hooks on the named submodules of ``module``; always removes them."""
+    """Prepare capturing the named submodules of ``module``; always removes what it installed."""
     names = tuple(layers)
     if not names:
         raise LayerError("no layer to explain")
@@ -115,11 +248,24 @@ def capture(module: torch.nn.Module, layers: Sequence[str]) -> Iterator[Capture]
     unknown = [n for n in names if n not in modules or n == ""]
     if unknown:
         raise LayerError(f"unknown layer(s): {', '.join(repr(u) for u in unknown)}")
+    if _is_script_module(module):
+        cap = Capture(names, script_fn=_script_capture_fn(module, names))
+        try:
+            yield cap
+        finally:
+            cap.activations.clear()
+        return
     cap = Capture(names)
     handles = []
     try:
         for name in names:
-            handles.append(modules[name].register_forward_hook(cap._make_hook(name)))
+            try:
+                handles.append(modules[name].register_forward_hook(cap._make_hook(name)))
+            except RuntimeError as exc:  # e.g. a scripted submodule inside an eager model
+                raise LayerError(
+                    f"layer {name!r} cannot be explained: its activations cannot be captured "
+                    "(forward hooks are not supported on it)"
+                ) from exc
         yield cap
     finally:
         for h in handles:

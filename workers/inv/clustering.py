@@ -18,6 +18,8 @@ Modes (stored with every result via :class:`EngineParams`; never a silent substi
   coordinates (no t-SNE): deterministic and several times faster, but its clusters only partly
   agree with the paper mode.
 
+BLAS and OpenMP run single-threaded during clustering (see :func:`single_threaded`).
+
 Edge cases (both modes): no kept map → no cluster; fewer than min_clusters + 1 kept maps (default:
 fewer than 4) → one cluster; all vectors identical → one cluster; a k whose labelling has no valid
 silhouette (fewer than 2 distinct labels, or as many as points, or a non-finite score) is skipped,
@@ -30,12 +32,29 @@ Pruning: W_C = Σ_{k∈C} ŵ_k; a cluster is pruned iff W_C < τ, τ = max(max_C
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
+from threadpoolctl import ThreadpoolController
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def single_threaded():
+    """Context manager: BLAS and OpenMP pools limited to one thread.
+
+    The problems here are small; multithreaded OpenBLAS / OpenMP (t-SNE's Barnes-Hut gradient)
+    next to torch's OpenMP pool or other busy processes on a 2-core machine was measured up to
+    100× slower (spin-waiting threads), and one thread makes results bitwise reproducible.
+    """
+    return _threadpools().limit(limits=1)
 
 
 def normalize_vectors(maps: np.ndarray) -> np.ndarray:
@@ -115,11 +134,9 @@ def cluster_vectors(
         return np.zeros(n, dtype=np.int64), 1
     if np.all(x == x[0]):
         return np.zeros(n, dtype=np.int64), 1
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded():
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        y = pca_coordinates(
-            x, n_components=pca_components(n, x.shape[1], pca_cap), seed=seed
-        )
+        y = pca_coordinates(x, n_components=pca_components(n, x.shape[1], pca_cap), seed=seed)
         if mode == "paper":
             points = tsne_embedding(
                 y, seed=seed, perplexity_cap=tsne_perplexity, iterations=tsne_iterations

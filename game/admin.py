@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from .models import Characteristic, Player, Round
+
+
+@admin.register(Player)
+class PlayerAdmin(admin.ModelAdmin):
+    list_display = [
+        "nickname",
+        "user",
+        "points",
+        "rounds_finished",
+        "wins",
+        "is_blocked",
+        "created_at",
+    ]
+    list_filter = ["is_blocked"]
+    search_fields = ["nickname", "user__username"]
+    readonly_fields = ["points", "rounds_finished", "wins", "losses", "resigns", "step_sum"]
+
+
+class CharacteristicInline(admin.TabularInline):
+    model = Characteristic
+    extra = 0
+    fields = ["position", "text", "hidden"]
+    readonly_fields = ["position", "text"]
+
+
+@admin.register(Round)
+class RoundAdmin(admin.ModelAdmin):
+    list_display = ["id", "player", "campaign", "status", "outcome", "step", "points", "started_at"]
+    list_filter = ["status", "outcome", "campaign"]
+    raw_id_fields = ["player", "image", "cluster_map"]
+    readonly_fields = ["token"]
+    inlines = [CharacteristicInline]
+
+
+@admin.register(Characteristic)
+class CharacteristicAdmin(admin.ModelAdmin):
+    list_display = ["text", "player", "round", "hidden", "created_at"]
+    list_filter = ["hidden"]
+    search_fields = ["text"]
+    raw_id_fields = ["round", "player"]

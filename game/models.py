@@ -1,0 +1,148 @@
+"""Deep Reveal (METHOD §5): players, rounds and the characteristics players type.
+
+An *item* is one ClusterMap of a DONE ExplanationJob whose ``params_hash`` equals its campaign's
+``params_hash``, in a campaign whose status is ``published``. Items are not copied into a table
+of their own: a Round points at its ClusterMap and carries the denormalised image, campaign and
+layer position that assignment, uniqueness and leaderboards need.
+
+The class a round is about (the "answer") is ``image.true_class`` when set, otherwise
+``image.target_class`` (the class the explanation was computed for).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from explanations.models import Campaign, CampaignImage, ClusterMap
+
+
+class Player(models.Model):
+    """Someone who plays: a registered user, or a guest bound to a browser session.
+
+    Totals are denormalised (updated with F() expressions when a round finishes) so that the
+    all-time leaderboard and a player's rank are single indexed reads.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="player",
+    )
+    nickname = models.CharField(max_length=30)
+    points = models.PositiveIntegerField(default=0)
+    rounds_finished = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    losses = models.PositiveIntegerField(default=0)
+    resigns = models.PositiveIntegerField(default=0)
+    step_sum = models.PositiveIntegerField(
+        default=0, help_text="Sum of the reveal step of finished rounds (resign counts as 5)."
+    )
+    is_blocked = models.BooleanField(default=False, help_text="Blocked players cannot play.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_played_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-points", "id"]
+        indexes = [models.Index(fields=["-points", "id"], name="player_points_idx")]
+
+    def __str__(self) -> str:
+        return self.nickname
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
+
+class Round(models.Model):
+    """One play of one item by one player.
+
+    Life cycle (``status``):
+
+    * ``active``: revealing; SHOW MORE, GUESS and RESIGN are allowed until ``expires_at``.
+    * ``labelling``: guessed (``outcome`` win or loss); waiting for 1-5 characteristics.
+    * ``done``: finished (after characteristics, after a resign, or a labelling round closed).
+    * ``expired``: abandoned while active; it never counts towards the item's target.
+
+    ``step`` is the reveal step 0..5 (after a resign it is recorded as 5, METHOD §5).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        LABELLING = "labelling", "Waiting for characteristics"
+        DONE = "done", "Done"
+        EXPIRED = "expired", "Expired"
+
+    class Outcome(models.TextChoices):
+        NONE = "", "None yet"
+        WIN = "win", "Win"
+        LOSS = "loss", "Loss"
+        RESIGN = "resign", "Resign"
+
+    token = models.CharField(max_length=43, unique=True, editable=False)
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="rounds")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rounds")
+    image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="rounds")
+    cluster_map = models.ForeignKey(ClusterMap, on_delete=models.CASCADE, related_name="rounds")
+    layer_position = models.PositiveIntegerField(help_text="Copy of the layer's position.")
+    answer = models.CharField(max_length=200, help_text="True class of the image for the game.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    outcome = models.CharField(max_length=6, choices=Outcome.choices, default="", blank=True)
+    step = models.PositiveSmallIntegerField(default=0)
+    guess = models.CharField(max_length=200, blank=True)
+    points_base = models.PositiveIntegerField(default=0)
+    points_bonus = models.PositiveIntegerField(default=0)
+    points = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    guessed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # A player never gets two items of the same image (the first reveals the answer).
+            models.UniqueConstraint(fields=["player", "image"], name="round_one_per_player_image"),
+            # At most one open round per player.
+            models.UniqueConstraint(
+                fields=["player"],
+                condition=Q(status__in=["active", "labelling"]),
+                name="round_one_open_per_player",
+            ),
+            models.CheckConstraint(condition=Q(step__lte=5), name="round_step_range"),
+        ]
+        indexes = [
+            models.Index(fields=["cluster_map", "status"], name="round_item_status_idx"),
+            models.Index(fields=["finished_at"], name="round_finished_idx"),
+            models.Index(fields=["campaign", "layer_position"], name="round_layer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == self.Status.DONE
+
+
+class Characteristic(models.Model):
+    """A short free text of what the player saw, as typed (the raw text is always kept)."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="characteristics")
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="characteristics")
+    position = models.PositiveSmallIntegerField(help_text="0-based order within the round.")
+    text = models.CharField(max_length=200)
+    hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["round", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "position"], name="characteristic_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

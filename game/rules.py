@@ -1,0 +1,88 @@
+"""The rules of Deep Reveal as plain functions and tables (METHOD §5; no Django).
+
+Scoring (NetViz, METHOD §5): a win at reveal step p scores round(100 · (6 − p) / 6); a loss or a
+resign scores 0; every accepted characteristic adds 5 points, for at most 3 per round.
+
+Levels: a player's level follows from their total points (table below, documented in
+docs/game.md). Each threshold roughly doubles the previous one, so a level takes about as many
+rounds as all the levels before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_STEP = 5
+# Percent of the pixels revealed at step p = 0..5.
+REVEAL_PERCENT: tuple[float, ...] = (2.0, 4.5, 8.0, 13.0, 20.0, 30.0)
+MIN_CHARACTERISTICS = 1
+MAX_CHARACTERISTICS = 5
+POINTS_PER_CHARACTERISTIC = 5
+MAX_SCORED_CHARACTERISTICS = 3
+
+
+def win_points(step: int) -> int:
+    """round(100 · (6 − p) / 6), rounding halves up: 100, 83, 67, 50, 33, 17."""
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(f"step must be in 0..{MAX_STEP}, got {step}")
+    return math.floor(100 * (6 - step) / 6 + 0.5)
+
+
+def characteristic_bonus(n_accepted: int) -> int:
+    return POINTS_PER_CHARACTERISTIC * min(max(n_accepted, 0), MAX_SCORED_CHARACTERISTICS)
+
+
+@dataclass(frozen=True)
+class Level:
+    number: int
+    name: str
+    min_points: int
+
+
+LEVELS: tuple[Level, ...] = (
+    Level(1, "Novice", 0),
+    Level(2, "Observer", 100),
+    Level(3, "Spotter", 300),
+    Level(4, "Tracker", 700),
+    Level(5, "Analyst", 1500),
+    Level(6, "Interpreter", 3000),
+    Level(7, "Expert", 6000),
+    Level(8, "Master", 12000),
+    Level(9, "Oracle", 25000),
+)
+
+
+@dataclass(frozen=True)
+class LevelProgress:
+    level: Level
+    next_level: Level | None
+    points: int
+
+    @property
+    def points_to_next(self) -> int | None:
+        return None if self.next_level is None else self.next_level.min_points - self.points
+
+    @property
+    def fraction(self) -> float:
+        """Progress from this level's threshold to the next one, in [0, 1]."""
+        if self.next_level is None:
+            return 1.0
+        span = self.next_level.min_points - self.level.min_points
+        return (self.points - self.level.min_points) / span
+
+
+def level_for_points(points: int) -> LevelProgress:
+    points = max(int(points), 0)
+    current = LEVELS[0]
+    for level in LEVELS:
+        if points >= level.min_points:
+            current = level
+    nxt = LEVELS[current.number] if current.number < len(LEVELS) else None
+    return LevelProgress(level=current, next_level=nxt, points=points)
+
+
+def class_label(name: str) -> str:
+    """Human-readable name of a class: ImageNet names hold synonyms after commas; show the first."""
+    first = name.split(",")[0].strip()
+    return first or name.strip()

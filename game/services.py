@@ -1,0 +1,443 @@
+"""Writes for Deep Reveal (METHOD §5): players, round life cycle, characteristics, scoring.
+
+The server holds the whole round state. Every action locks its round row
+(``select_for_update``) and checks the state before it changes it, so concurrent or repeated
+requests cannot skip a step, guess twice, guess after a resign or replay a finished round.
+
+Assignment is race-free: the requesting player's row is locked (one start at a time per
+player), each candidate item's ClusterMap row is locked with SKIP LOCKED and its counted rounds
+are recounted under that lock before a round is created. Counted rounds are the finished ones
+plus the active ones that have not expired (with a grace period longer than any request), so an
+item is never handed out beyond its campaign's target, and an abandoned round frees its slot
+once it expires. A player never gets two items of one image (a unique constraint backs this).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from explanations.models import Campaign, ClusterMap
+from netviz_site.errors import ApplicationError
+from processing.nlp.clean import MAX_LENGTH, validate_characteristic
+
+from . import rules, selectors
+from .models import Characteristic, Player, Round
+from .signals import round_finished
+
+logger = logging.getLogger(__name__)
+
+SESSION_PLAYER_KEY = "game_player_id"
+_NICKNAME_RE = re.compile(r"^[\w .\-]{2,30}$")
+_RAW_CHARACTERISTIC_LIMIT = 200
+
+
+# --- players ---------------------------------------------------------------------------------
+
+
+def nickname_clean(*, nickname: str) -> str:
+    nickname = " ".join((nickname or "").split())
+    if not _NICKNAME_RE.fullmatch(nickname) or not any(ch.isalnum() for ch in nickname):
+        raise ApplicationError(
+            "A nickname has 2 to 30 characters: letters, digits, spaces, '.', '-' or '_'."
+        )
+    return nickname
+
+
+def player_create_guest(*, nickname: str) -> Player:
+    return Player.objects.create(nickname=nickname_clean(nickname=nickname))
+
+
+def player_rename(*, player: Player, nickname: str) -> Player:
+    player.nickname = nickname_clean(nickname=nickname)
+    player.save(update_fields=["nickname"])
+    return player
+
+
+def player_ensure_for_user(*, user) -> Player:
+    """The player of a registered user (created on first use, nickname = username)."""
+    player = selectors.player_for_user(user=user)
+    if player is not None:
+        return player
+    try:
+        with transaction.atomic():
+            return Player.objects.create(user=user, nickname=(user.get_username() or "player")[:30])
+    except IntegrityError:  # created concurrently
+        return Player.objects.get(user=user)
+
+
+def player_resolve(*, user, session) -> Player | None:
+    """The player behind a request: the user's player, else the session's guest, else None."""
+    if user is not None and user.is_authenticated:
+        return player_ensure_for_user(user=user)
+    pid = session.get(SESSION_PLAYER_KEY)
+    if not pid:
+        return None
+    player = selectors.player_get(player_id=pid)
+    if player is None or player.user_id is not None:
+        return None
+    return player
+
+
+def _player_recount(*, player_id: int) -> None:
+    agg = Round.objects.filter(player_id=player_id, status=Round.Status.DONE).aggregate(
+        points=Sum("points"),
+        n=Count("id"),
+        wins=Count("id", filter=Q(outcome=Round.Outcome.WIN)),
+        losses=Count("id", filter=Q(outcome=Round.Outcome.LOSS)),
+        resigns=Count("id", filter=Q(outcome=Round.Outcome.RESIGN)),
+        steps=Sum("step"),
+    )
+    Player.objects.filter(pk=player_id).update(
+        points=agg["points"] or 0,
+        rounds_finished=agg["n"] or 0,
+        wins=agg["wins"] or 0,
+        losses=agg["losses"] or 0,
+        resigns=agg["resigns"] or 0,
+        step_sum=agg["steps"] or 0,
+    )
+
+
+@transaction.atomic
+def player_claim_guest(*, user, guest_id: int | None) -> Player:
+    """Keep a guest's play when they sign up or log in.
+
+    Sign-up (the user has no player yet): the guest player becomes the user's player, with its
+    nickname, rounds, characteristics and points. Log-in to an account that already plays: the
+    guest's rounds move to the account, except rounds of images the account has already had
+    (a player never holds two items of one image); those stay with the detached guest. An open
+    round of the guest is closed first when the account has one open too.
+    """
+    guest = (
+        Player.objects.select_for_update().filter(pk=guest_id, user__isnull=True).first()
+        if guest_id
+        else None
+    )
+    account = Player.objects.select_for_update().filter(user=user).first()
+    if guest is None:
+        return account or player_ensure_for_user(user=user)
+    if account is None:
+        guest.user = user
+        guest.save(update_fields=["user"])
+        return guest
+    now = timezone.now()
+    if selectors.round_open_for_player(player=account) is not None:
+        for open_round in Round.objects.filter(
+            player=guest, status__in=[Round.Status.ACTIVE, Round.Status.LABELLING]
+        ):
+            _round_close(round=open_round, now=now)
+    taken = Round.objects.filter(player=account).values("image_id")
+    movable = Round.objects.filter(player=guest).exclude(image_id__in=taken)
+    moved_ids = list(movable.values_list("id", flat=True))
+    Round.objects.filter(id__in=moved_ids).update(player=account)
+    Characteristic.objects.filter(round_id__in=moved_ids).update(player=account)
+    _player_recount(player_id=account.pk)
+    _player_recount(player_id=guest.pk)
+    account.refresh_from_db()
+    return account
+
+
+# --- rounds: start ---------------------------------------------------------------------------
+
+
+def _round_close(*, round: Round, now) -> None:
+    """Close an open round without the player: active -> expired, labelling -> done."""
+    if round.status == Round.Status.ACTIVE:
+        Round.objects.filter(pk=round.pk, status=Round.Status.ACTIVE).update(
+            status=Round.Status.EXPIRED, finished_at=now
+        )
+        round.status = Round.Status.EXPIRED
+    elif round.status == Round.Status.LABELLING:
+        _round_finish(round=round, now=now, n_accepted=0)
+
+
+def _check_can_play(player: Player) -> None:
+    if player.is_blocked:
+        raise ApplicationError("This player has been blocked and cannot play.", status=403)
+
+
+def round_start(
+    *,
+    player: Player,
+    campaign: Campaign | None = None,
+    skip_labelling: bool = False,
+    attempts: int = 5,
+) -> Round:
+    """Give the player a round: their open round if any, else a new item.
+
+    An active round is always resumed (no skipping to a better item). A round waiting for
+    characteristics is resumed too, unless ``skip_labelling``: then it is closed (done, no
+    characteristics, no bonus) and a new round starts.
+    """
+    _check_can_play(player)
+    if campaign is not None and campaign.status != Campaign.Status.PUBLISHED:
+        raise ApplicationError("This campaign is not open for play.", status=404)
+    for attempt in range(attempts):
+        outcome = _round_start_once(player=player, campaign=campaign, skip_labelling=skip_labelling)
+        if outcome is not None:
+            return outcome
+        time.sleep(0.01 * (attempt + 1))  # every free candidate was being assigned: retry
+    raise ApplicationError(
+        "No new picture is available for you right now. Thank you for playing! "
+        "Come back later for more.",
+        status=409,
+    )
+
+
+def _round_start_once(
+    *, player: Player, campaign: Campaign | None, skip_labelling: bool
+) -> Round | None:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Player.objects.select_for_update().get(pk=player.pk)
+        open_round = selectors.round_open_for_player(player=locked)
+        if open_round is not None:
+            if open_round.status == Round.Status.ACTIVE and open_round.expires_at > now:
+                return open_round
+            if open_round.status == Round.Status.LABELLING and not skip_labelling:
+                return open_round
+            _round_close(round=open_round, now=now)
+        candidates = selectors.item_candidates(player=locked, campaign=campaign, now=now)
+        if not candidates:
+            raise ApplicationError(
+                "No new picture is available for you right now. Thank you for playing! "
+                "Come back later for more.",
+                status=409,
+            )
+        for cand in candidates:
+            got = list(
+                ClusterMap.objects.select_for_update(skip_locked=True)
+                .filter(pk=cand.cluster_map_id)
+                .values_list("pk", "frames")
+            )
+            if not got:
+                continue  # another request is assigning this item right now
+            frames = got[0][1]
+            if not isinstance(frames, list) or len(frames) != rules.MAX_STEP + 1:
+                continue
+            if (
+                selectors.item_counted_rounds(cluster_map_id=cand.cluster_map_id, now=now)
+                >= cand.target
+            ):
+                continue
+            return Round.objects.create(
+                token=secrets.token_urlsafe(24),
+                player=locked,
+                campaign_id=cand.campaign_id,
+                image_id=cand.image_id,
+                cluster_map_id=cand.cluster_map_id,
+                layer_position=cand.layer_position,
+                answer=cand.answer,
+                started_at=now,
+                expires_at=now + selectors.round_ttl(),
+            )
+    return None
+
+
+# --- rounds: actions -------------------------------------------------------------------------
+
+
+def _round_lock(*, player: Player, token: str) -> Round:
+    _check_can_play(player)
+    round = (
+        Round.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .filter(player=player, token=token)
+        .first()
+    )
+    if round is None:
+        raise ApplicationError("This round does not exist or is not yours.", status=404)
+    return round
+
+
+def _require_active(round: Round, *, now) -> None:
+    """Refuse any reveal, guess or resign unless the round is active and not expired.
+
+    An expired round is not written here (the refusal rolls the transaction back); it no longer
+    counts against its item once the grace period is over, and the player's next start, or
+    ``manage.py game_expire_rounds``, records it as expired.
+    """
+    if round.status == Round.Status.ACTIVE and round.expires_at <= now:
+        raise ApplicationError("This round has expired. Start a new one.", status=409)
+    if round.status == Round.Status.EXPIRED:
+        raise ApplicationError("This round has expired. Start a new one.", status=409)
+    if round.status == Round.Status.LABELLING:
+        raise ApplicationError(
+            "You have already guessed in this round: tell us what you saw.", status=409
+        )
+    if round.status == Round.Status.DONE:
+        raise ApplicationError("This round is over.", status=409)
+
+
+def round_reveal(*, player: Player, token: str) -> Round:
+    """SHOW MORE: the next reveal step (one at a time, up to 5)."""
+    now = timezone.now()
+    with transaction.atomic():
+        round = _round_lock(player=player, token=token)
+        _require_active(round, now=now)
+        if round.step >= rules.MAX_STEP:
+            raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
+        round.step += 1
+        round.save(update_fields=["step"])
+    return round
+
+
+def round_guess(*, player: Player, token: str, choice: str) -> Round:
+    """GUESS: one of the campaign's classes, once per round. Scores the win at the current step."""
+    now = timezone.now()
+    with transaction.atomic():
+        round = _round_lock(player=player, token=token)
+        _require_active(round, now=now)
+        choices = selectors.campaign_choices(campaign=round.campaign)
+        if choice not in choices:
+            raise ApplicationError("Please choose one of the listed classes.")
+        won = choice == round.answer
+        round.guess = choice
+        round.outcome = Round.Outcome.WIN if won else Round.Outcome.LOSS
+        round.points_base = rules.win_points(round.step) if won else 0
+        round.points = round.points_base
+        round.status = Round.Status.LABELLING
+        round.guessed_at = now
+        round.save(
+            update_fields=["guess", "outcome", "points_base", "points", "status", "guessed_at"]
+        )
+    return round
+
+
+def round_resign(*, player: Player, token: str) -> Round:
+    """RESIGN: the round ends with 0 points, recorded at step 5 (METHOD §5)."""
+    now = timezone.now()
+    with transaction.atomic():
+        round = _round_lock(player=player, token=token)
+        _require_active(round, now=now)
+        round.outcome = Round.Outcome.RESIGN
+        round.step = rules.MAX_STEP
+        round.points_base = 0
+        round.points = 0
+        round.save(update_fields=["outcome", "step", "points_base", "points"])
+        _round_finish(round=round, now=now, n_accepted=0)
+    return round
+
+
+def _characteristic_key(text: str) -> str:
+    return " ".join(text.casefold().split()).strip(" .,;:!?")
+
+
+def round_characteristics_submit(*, player: Player, token: str, texts: list[str]) -> Round:
+    """After a guess: 1-5 characteristics, all accepted or none stored.
+
+    Each text is checked with :func:`processing.nlp.clean.validate_characteristic` against the
+    round's answer and the player's guess (and their campaign aliases). Refusals raise an
+    ApplicationError whose ``extra["errors"]`` lists one message (or None) per text.
+    """
+    now = timezone.now()
+    if not isinstance(texts, list):
+        raise ApplicationError("Send a list of characteristics.")
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    if len(texts) > rules.MAX_CHARACTERISTICS:
+        raise ApplicationError(f"Please write at most {rules.MAX_CHARACTERISTICS} characteristics.")
+    # Blank fields of a form are not characteristics: they are skipped, not refused.
+    filled = [i for i, t in enumerate(texts) if t.strip()]
+    if len(filled) < rules.MIN_CHARACTERISTICS:
+        raise ApplicationError(
+            "Please write at least one characteristic of what you saw.",
+            extra={
+                "errors": ["Please type a characteristic of what you saw."]
+                + [None] * (len(texts) - 1)
+            }
+            if texts
+            else {},
+        )
+    with transaction.atomic():
+        round = _round_lock(player=player, token=token)
+        if round.status != Round.Status.LABELLING:
+            if round.status == Round.Status.ACTIVE:
+                raise ApplicationError("Guess first, then tell us what you saw.", status=409)
+            raise ApplicationError("This round is over.", status=409)
+        aliases = round.campaign.aliases or {}
+        names = [round.answer] + ([round.guess] if round.guess else [])
+        alias_list = [a for name in names for a in aliases.get(name, [])]
+        errors: list[str | None] = []
+        seen: set[str] = set()
+        for raw in texts:
+            if not raw.strip():
+                errors.append(None)
+                continue
+            if len(raw) > _RAW_CHARACTERISTIC_LIMIT:
+                message: str | None = f"Too long: please use at most {MAX_LENGTH} characters."
+            else:
+                message = validate_characteristic(raw, class_names=names, aliases=alias_list)
+            if message is None:
+                key = _characteristic_key(raw)
+                if key in seen:
+                    message = "You already wrote this one."
+                seen.add(key)
+            errors.append(message)
+        if any(errors):
+            first = next(e for e in errors if e)
+            raise ApplicationError(first, extra={"errors": errors})
+        kept = [texts[i] for i in filled]
+        Characteristic.objects.bulk_create(
+            [
+                Characteristic(round=round, player=player, position=i, text=raw)
+                for i, raw in enumerate(kept)
+            ]
+        )
+        _round_finish(round=round, now=now, n_accepted=len(kept))
+    return round
+
+
+def _round_finish(*, round: Round, now, n_accepted: int) -> None:
+    """Mark a round done, add its points to the player's totals, notify on commit."""
+    bonus = rules.characteristic_bonus(n_accepted) if round.outcome != Round.Outcome.RESIGN else 0
+    round.points_bonus = bonus
+    round.points = round.points_base + bonus
+    round.status = Round.Status.DONE
+    round.finished_at = now
+    round.save(update_fields=["points_bonus", "points", "status", "finished_at"])
+    Player.objects.filter(pk=round.player_id).update(
+        points=F("points") + round.points,
+        rounds_finished=F("rounds_finished") + 1,
+        wins=F("wins") + (1 if round.outcome == Round.Outcome.WIN else 0),
+        losses=F("losses") + (1 if round.outcome == Round.Outcome.LOSS else 0),
+        resigns=F("resigns") + (1 if round.outcome == Round.Outcome.RESIGN else 0),
+        step_sum=F("step_sum") + round.step,
+        last_played_at=now,
+    )
+    round_id = round.pk
+    transaction.on_commit(lambda: round_finished.send(sender=Round, round_id=round_id))
+
+
+# --- housekeeping ----------------------------------------------------------------------------
+
+
+def rounds_expire(*, now=None, labelling_ttl_seconds: int | None = None) -> dict[str, int]:
+    """Close abandoned rounds: expired active rounds -> expired; old labelling rounds -> done."""
+    now = now or timezone.now()
+    ttl = labelling_ttl_seconds
+    if ttl is None:
+        ttl = selectors.game_setting("NETVIZ_GAME_LABELLING_TTL_SECONDS", 1800)
+    expired = Round.objects.filter(status=Round.Status.ACTIVE, expires_at__lte=now).update(
+        status=Round.Status.EXPIRED, finished_at=now
+    )
+    closed = 0
+    stale = Round.objects.filter(
+        status=Round.Status.LABELLING, guessed_at__lte=now - timezone.timedelta(seconds=ttl)
+    ).values_list("pk", flat=True)
+    for pk in list(stale):
+        with transaction.atomic():
+            round = (
+                Round.objects.select_for_update()
+                .filter(pk=pk, status=Round.Status.LABELLING)
+                .first()
+            )
+            if round is not None:
+                _round_finish(round=round, now=now, n_accepted=0)
+                closed += 1
+    return {"expired": expired, "closed": closed}

@@ -1,0 +1,610 @@
+#!/usr/bin/env python
+"""Load benchmark of Deep Reveal: simulated players play full rounds against gunicorn + PostgreSQL.
+
+    .venv/bin/python scripts/bench_game_load.py [--players 100] [--rounds 5] [--workers 4]
+                                                 [--json var/bench/game_load.json]
+
+What it does, all on this machine:
+
+1. creates a dedicated PostgreSQL database (``netviz_bench_game``, dropped first if it exists,
+   and dropped again at the end unless ``--keep``), migrates it and seeds a published campaign
+   (images × layers × clusters, with real JPEG reveal frames in a temporary MEDIA_ROOT);
+2. starts its own gunicorn (production settings, WhiteNoise static files, Redis cache when
+   Redis answers) and stops it at the end: it only ever signals the process group it started;
+3. runs N players concurrently (aiohttp): each opens the play page, becomes a guest, and plays
+   R full rounds (start, frame, 0-4 reveals each with its frame, then a guess with 1-5
+   characteristics, or a resign), then reads its stats and the leaderboard;
+4. reports requests/s and p50/p95/p99 per endpoint, the errors, and checks in the database that
+   every characteristic the server accepted is stored (lost = accepted but missing).
+
+Targets (issue 3): reveal p95 <= 50 ms, >= 200 requests/s overall, 0 errors, 0 lost.
+The game's rate limits are raised for the benchmark (one address plays for all players).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+DB_NAME = "netviz_bench_game"
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+CLASSES = [
+    "tabby, tabby cat",
+    "English springer",
+    "garbage truck",
+    "goldfinch",
+    "church, church building",
+    "chain saw, chainsaw",
+    "French horn, horn",
+    "parachute, chute",
+    "golf ball",
+    "cassette player",
+]
+WORDS = [
+    "striped texture",
+    "round shape",
+    "green grass",
+    "metal handle",
+    "soft fur",
+    "bright sky",
+    "dark window",
+    "wooden frame",
+    "white spots",
+    "curved edge",
+    "shiny surface",
+    "small wheel",
+    "red stripe",
+    "thin legs",
+    "blue background",
+    "rough bark",
+    "feathers",
+    "pointed ears",
+    "yellow patch",
+    "long tail",
+]
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def redis_up() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis(socket_timeout=1).ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        conn.execute(sql)
+
+
+def server_env(*, media: Path, static: Path, cache_prefix: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "netviz_site.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB_NAME}",
+        "DB_CONN_MAX_AGE": "600",
+        "MEDIA_ROOT": str(media),
+        "STATIC_ROOT": str(static),
+        "CELERY_BROKER_URL": "memory://",
+        "NETVIZ_GAME_RATE_PLAYER": "1000000/min",
+        "NETVIZ_GAME_RATE_IP": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+        "CACHE_KEY_PREFIX": cache_prefix,
+    }
+    if redis_up():
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
+
+
+# --- seeding (runs in a child process with the server's environment) ------------------------
+
+
+def seed(images: int, layers: int, clusters: int, target: int) -> None:
+    import io
+
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+    import numpy as np
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+    from PIL import Image
+
+    from explanations.models import (
+        Campaign,
+        CampaignImage,
+        ClusterMap,
+        ExplanationJob,
+        LayerResult,
+        ModelSpec,
+    )
+
+    def save(folder: str, data: bytes, suffix: str) -> str:
+        return default_storage.save(
+            f"{folder}/{secrets.token_urlsafe(18)}{suffix}", ContentFile(data)
+        )
+
+    def encode(array, fmt: str) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, fmt, quality=85)
+        return buf.getvalue()
+
+    rng = np.random.default_rng(0)
+    spec = ModelSpec.objects.create(
+        name="bench-model",
+        kind="builtin",
+        class_names=CLASSES,
+        explainable_layers=["l1", "l2", "l3"],
+    )
+    campaign = Campaign.objects.create(
+        name="Bench campaign",
+        slug="bench",
+        model=spec,
+        classes=CLASSES,
+        aliases={"English springer": ["spaniel"]},
+        explained_layers=[f"layer{i + 1}" for i in range(layers)],
+        params_hash="b" * 64,
+        target_rounds=target,
+        status=Campaign.Status.PUBLISHED,
+    )
+    yy, xx = np.mgrid[0:384, 0:512]
+    # 16 reveal-mask sets (discs around random centres, exactly METHOD's pixel fractions), reused
+    mask_sets = []
+    for _ in range(16):
+        cy, cx = rng.integers(60, 320), rng.integers(60, 450)
+        dist = np.hypot(yy - cy, xx - cx)
+        cuts = np.sort(dist.ravel())
+        mask_sets.append(
+            [
+                (dist <= cuts[int(pct / 100 * dist.size) - 1])[..., None].astype(np.uint8)
+                for pct in (2, 4.5, 8, 13, 20, 30)
+            ]
+        )
+    for n in range(images):
+        base = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+        photo = np.asarray(Image.fromarray(base).resize((512, 384), Image.BILINEAR))
+        view = save("views", encode(photo, "PNG"), ".png")
+        cls = CLASSES[n % len(CLASSES)]
+        image = CampaignImage.objects.create(
+            campaign=campaign,
+            file=view,
+            view_file=view,
+            sha256=f"{n:064x}",
+            width=512,
+            height=384,
+            true_class=cls,
+            target_class=cls,
+        )
+        job = ExplanationJob.objects.create(
+            image=image, params_hash=campaign.params_hash, status="done", finished_at=timezone.now()
+        )
+        for position in range(layers):
+            layer = LayerResult.objects.create(
+                job=job,
+                image=image,
+                layer=f"layer{position + 1}",
+                position=position,
+                n_channels=16,
+                height=12,
+                width=16,
+                retained_weight=90.0,
+                shares=b"",
+                gradcam=b"",
+            )
+            for index in range(clusters):
+                masks = mask_sets[int(rng.integers(len(mask_sets)))]
+                frames = [save("frames", encode(photo * m, "JPEG"), ".jpg") for m in masks]
+                ClusterMap.objects.create(
+                    layer_result=layer,
+                    image=image,
+                    index=index,
+                    channels=[0, 1],
+                    weight=50.0 - 10 * index,
+                    n_maps=2,
+                    map=b"",
+                    overlay=save("overlays", encode(photo, "JPEG"), ".jpg"),
+                    frames=frames,
+                )
+
+
+# --- the simulated players -------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.accepted: list[tuple[str, int, str]] = []  # (round token, position, text)
+
+    def add(self, endpoint: str, seconds: float) -> None:
+        self.latency[endpoint].append(seconds)
+
+
+async def play(
+    player_id: int, *, base: str, rounds: int, stats: Stats, session, rng: random.Random
+) -> None:
+    import aiohttp
+
+    cookies: dict[str, str] = {}
+
+    async def call(
+        endpoint: str, method: str, path: str, body: dict | None = None, expect=(200, 201)
+    ):
+        headers = {"Accept": "application/json"}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        if method == "POST":
+            headers["X-CSRFToken"] = cookies.get("csrftoken", "")
+            headers["Referer"] = base + "/game/play/"
+        t0 = time.perf_counter()
+        try:
+            async with session.request(method, base + path, json=body, headers=headers) as resp:
+                data = await resp.read()
+                for cookie in resp.cookies.values():
+                    cookies[cookie.key] = cookie.value
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            stats.errors.append(f"{endpoint}: {type(exc).__name__} {exc}")
+            return None
+        stats.add(endpoint, time.perf_counter() - t0)
+        if status not in expect:
+            stats.errors.append(f"{endpoint} {path}: HTTP {status} {data[:200]!r}")
+            return None
+        if resp.content_type == "application/json":
+            return json.loads(data)
+        return data
+
+    if await call("page_play", "GET", "/game/play/") is None:
+        return
+    if await call("guest", "POST", "/api/game/guest/", {"nickname": f"bench {player_id}"}) is None:
+        return
+    for r in range(rounds):
+        state = await call("start", "POST", "/api/game/rounds/", {})
+        if state is None:
+            return
+        token = state["token"]
+        await call("frame", "GET", state["frame_url"])
+        for _ in range(rng.randint(0, 4)):
+            state = await call("reveal", "POST", f"/api/game/rounds/{token}/reveal/")
+            if state is None:
+                return
+            await call("frame", "GET", state["frame_url"])
+        if rng.random() < 0.15:
+            await call("resign", "POST", f"/api/game/rounds/{token}/resign/")
+            continue
+        choice = rng.choice(state["choices"])["value"]
+        if (
+            await call("guess", "POST", f"/api/game/rounds/{token}/guess/", {"choice": choice})
+            is None
+        ):
+            return
+        texts = [f"{w} p{player_id} r{r}" for w in rng.sample(WORDS, rng.randint(1, 5))]
+        done = await call(
+            "characteristics",
+            "POST",
+            f"/api/game/rounds/{token}/characteristics/",
+            {"texts": texts},
+        )
+        if done is not None:
+            stats.accepted.extend((token, i, t) for i, t in enumerate(texts))
+    await call("me", "GET", "/api/game/me/")
+    await call("leaderboard", "GET", "/api/game/leaderboard/?period=week")
+
+
+async def run_players(
+    *, base: str, players: int, rounds: int, seed_value: int
+) -> tuple[Stats, float]:
+    import aiohttp
+
+    stats = Stats()
+    connector = aiohttp.TCPConnector(limit=players, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                play(
+                    i,
+                    base=base,
+                    rounds=rounds,
+                    stats=stats,
+                    session=session,
+                    rng=random.Random(seed_value + i),
+                )
+                for i in range(players)
+            )
+        )
+        wall = time.perf_counter() - t0
+    return stats, wall
+
+
+def stored_characteristics() -> set[tuple[str, int, str]]:
+    import psycopg
+
+    with psycopg.connect(dbname=DB_NAME, **PG) as conn:
+        rows = conn.execute(
+            "SELECT r.token, c.position, c.text FROM game_characteristic c "
+            "JOIN game_round r ON r.id = c.round_id"
+        ).fetchall()
+    return {(t, p, x) for t, p, x in rows}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(
+    stats: Stats, wall: float, lost: int, *, players: int, rounds: int, workers: int, kind: str
+) -> dict:
+    total = sum(len(v) for v in stats.latency.values())
+    rows = {}
+    for endpoint in sorted(stats.latency, key=lambda e: -len(stats.latency[e])):
+        values = stats.latency[endpoint]
+        rows[endpoint] = {
+            "count": len(values),
+            "rps": len(values) / wall,
+            "p50_ms": 1000 * percentile(values, 50),
+            "p95_ms": 1000 * percentile(values, 95),
+            "p99_ms": 1000 * percentile(values, 99),
+            "max_ms": 1000 * max(values),
+        }
+    result = {
+        "players": players,
+        "rounds_per_player": rounds,
+        "gunicorn_workers": workers,
+        "gunicorn_worker_class": kind,
+        "cpus": os.cpu_count(),
+        "wall_s": wall,
+        "requests": total,
+        "requests_per_s": total / wall if wall else 0.0,
+        "errors": len(stats.errors),
+        "error_samples": stats.errors[:10],
+        "characteristics_accepted": len(stats.accepted),
+        "characteristics_lost": lost,
+        "endpoints": rows,
+    }
+    load = os.getloadavg()
+    result["load_average_after"] = load
+    print(
+        f"\n{players} players x {rounds} rounds, gunicorn {workers} {kind} workers, {os.cpu_count()} CPUs"
+    )
+    print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (all processes)")
+    print(
+        f"{'endpoint':<16}{'count':>7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    )
+    for name, row in rows.items():
+        print(
+            f"{name:<16}{row['count']:>7}{row['rps']:>8.1f}{row['p50_ms']:>9.1f}"
+            f"{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['max_ms']:>9.1f}"
+        )
+    print(f"\ntotal {total} requests in {wall:.1f} s = {result['requests_per_s']:.1f} req/s")
+    print(
+        f"errors: {len(stats.errors)}; characteristics accepted {len(stats.accepted)}, lost {lost}"
+    )
+    for sample in stats.errors[:5]:
+        print("  error:", sample)
+    reveal_p95 = rows.get("reveal", {}).get("p95_ms", float("inf"))
+    checks = {
+        "reveal p95 <= 50 ms": reveal_p95 <= 50,
+        ">= 200 req/s": result["requests_per_s"] >= 200,
+        "0 errors": not stats.errors,
+        "0 lost": lost == 0,
+    }
+    result["targets_met"] = checks
+    print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in checks.items()))
+    return result
+
+
+def wait_for_server(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/game/how-to-play/", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+def warm_up(base: str, workers: int) -> None:
+    """Let every worker import and compile everything once (not measured)."""
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(path: str) -> None:
+        with urllib.request.urlopen(base + path, timeout=30) as resp:
+            resp.read()
+
+    paths = ["/game/play/", "/api/game/leaderboard/", "/api/game/me/", "/game/"] * (3 * workers)
+    with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+        list(pool.map(get, paths))
+
+
+def clear_cache_prefix(prefix: str) -> None:
+    if not redis_up():
+        return
+    import redis
+
+    client = redis.Redis(db=13)
+    for key in client.scan_iter(match=f"{prefix}:*", count=500):
+        client.delete(key)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--players", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=max(2, 2 * (os.cpu_count() or 1)))
+    parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--clusters", type=int, default=3)
+    parser.add_argument("--target", type=int, default=5)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the database and files")
+    parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.seed_only:
+        seed(args.images, args.layers, args.clusters, args.target)
+        return 0
+    if not port_free(args.port):
+        print(f"port {args.port} is in use; pass --port", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="netviz-bench-game-"))
+    prefix = f"bench-{secrets.token_hex(4)}"
+    env = server_env(media=work / "media", static=work / "static", cache_prefix=prefix)
+    proc: subprocess.Popen | None = None
+    try:
+        print(f"database {DB_NAME}: create, migrate, seed ...", flush=True)
+        pg_admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        pg_admin(f'CREATE DATABASE "{DB_NAME}"')
+        manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput")
+        subprocess.run(
+            [
+                PY,
+                __file__,
+                "--seed-only",
+                "--images",
+                str(args.images),
+                "--layers",
+                str(args.layers),
+                "--clusters",
+                str(args.clusters),
+                "--target",
+                str(args.target),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        base = f"http://127.0.0.1:{args.port}"
+        log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "netviz_site.wsgi",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                args.worker_class,
+                "--threads",
+                str(args.threads),
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_server(base, proc)
+        warm_up(base, args.workers)
+        cache = "Redis" if "REDIS_URL" in env else "local memory"
+        print(
+            f"gunicorn pid {proc.pid}, {args.workers} workers, cache: {cache}; playing ...",
+            flush=True,
+        )
+        stats, wall = asyncio.run(
+            run_players(base=base, players=args.players, rounds=args.rounds, seed_value=args.seed)
+        )
+        stored = stored_characteristics()
+        lost = len(set(stats.accepted) - stored)
+        result = report(
+            stats,
+            wall,
+            lost,
+            players=args.players,
+            rounds=args.rounds,
+            workers=args.workers,
+            kind=f"{args.worker_class} x{args.threads}",
+        )
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2))
+        ok = all(result["targets_met"].values())
+        return 0 if ok else 1
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # our own process group only
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        clear_cache_prefix(prefix)
+        if not args.keep:
+            try:
+                pg_admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            except Exception as exc:  # noqa: BLE001
+                print(f"could not drop {DB_NAME}: {exc}", file=sys.stderr)
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept database {DB_NAME} and files in {work}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Helpers for game tests that drive the API like a browser (session cookie + CSRF token)."""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+API = "/api/game/"
+
+
+def csrf_client() -> APIClient:
+    return APIClient(enforce_csrf_checks=True)
+
+
+def csrf_token(client: APIClient) -> str:
+    """The client's CSRF token (a page with a form sets the cookie)."""
+    if "csrftoken" not in client.cookies:
+        resp = client.get("/game/play/")
+        assert resp.status_code == 200
+    return client.cookies["csrftoken"].value
+
+
+def post(client: APIClient, url: str, data: dict | None = None):
+    return client.post(url, data or {}, format="json", HTTP_X_CSRFTOKEN=csrf_token(client))
+
+
+def make_guest(client: APIClient, nickname: str = "Guesty") -> dict:
+    resp = post(client, API + "guest/", {"nickname": nickname})
+    assert resp.status_code == 201, resp.content
+    return resp.json()
+
+
+def guest_client(nickname: str = "Guesty") -> APIClient:
+    client = csrf_client()
+    make_guest(client, nickname)
+    return client

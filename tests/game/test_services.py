@@ -1,0 +1,401 @@
+"""Round life cycle, scoring, assignment and guests (services, on the test database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from explanations.models import Campaign, ExplanationJob
+from game import selectors, services
+from game.models import Characteristic, Player, Round
+from game.signals import round_finished
+from netviz_site.errors import ApplicationError
+from tests.factories import CampaignFactory, PlayerFactory, RoundFactory, make_image_items
+
+pytestmark = pytest.mark.django_db
+
+
+def start(player, **kw) -> Round:
+    return services.round_start(player=player, **kw)
+
+
+def finish_round(player, *, guess=None, texts=("floppy ears",)) -> Round:
+    r = start(player)
+    services.round_guess(player=player, token=r.token, choice=guess or r.answer)
+    return services.round_characteristics_submit(player=player, token=r.token, texts=list(texts))
+
+
+# --- a round ---------------------------------------------------------------------------------
+
+
+def test_win_with_two_characteristics_scores_and_updates_the_player(items, player):
+    r = start(player)
+    assert r.status == Round.Status.ACTIVE and r.step == 0
+    services.round_reveal(player=player, token=r.token)
+    services.round_reveal(player=player, token=r.token)
+    r = services.round_guess(player=player, token=r.token, choice=r.answer)
+    assert (r.status, r.outcome, r.points_base) == (Round.Status.LABELLING, "win", 67)
+    r = services.round_characteristics_submit(
+        player=player, token=r.token, texts=["floppy ears", "white and brown fur"]
+    )
+    assert (r.status, r.points_bonus, r.points) == (Round.Status.DONE, 10, 77)
+    assert list(r.characteristics.values_list("text", flat=True)) == [
+        "floppy ears",
+        "white and brown fur",
+    ]
+    player.refresh_from_db()
+    assert (player.points, player.rounds_finished, player.wins, player.step_sum) == (77, 1, 1, 2)
+
+
+def test_loss_scores_only_characteristics_capped_at_three(items, player):
+    r = start(player)
+    wrong = next(c for c in r.campaign.classes if c != r.answer)
+    services.round_guess(player=player, token=r.token, choice=wrong)
+    r = services.round_characteristics_submit(
+        player=player, token=r.token, texts=["red", "round shape", "stripes", "grass"]
+    )
+    assert (r.outcome, r.points_base, r.points_bonus, r.points) == ("loss", 0, 15, 15)
+    player.refresh_from_db()
+    assert (player.losses, player.points) == (1, 15)
+
+
+def test_resign_is_recorded_at_step_five_with_no_points(items, player):
+    r = start(player)
+    r = services.round_resign(player=player, token=r.token)
+    assert (r.status, r.outcome, r.step, r.points) == (Round.Status.DONE, "resign", 5, 0)
+    player.refresh_from_db()
+    assert (player.resigns, player.step_sum, player.points) == (1, 5, 0)
+
+
+def test_server_holds_the_state(items, player):
+    r = start(player)
+    for _ in range(5):
+        r = services.round_reveal(player=player, token=r.token)
+    assert r.step == 5
+    with pytest.raises(ApplicationError, match="as far as it goes"):
+        services.round_reveal(player=player, token=r.token)
+    with pytest.raises(ApplicationError, match="listed classes"):
+        services.round_guess(player=player, token=r.token, choice="not a class")
+    with pytest.raises(ApplicationError, match="Guess first"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=["ears"])
+    services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError, match="already guessed"):
+        services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError, match="already guessed"):
+        services.round_resign(player=player, token=r.token)
+    with pytest.raises(ApplicationError, match="already guessed"):
+        services.round_reveal(player=player, token=r.token)
+    services.round_characteristics_submit(player=player, token=r.token, texts=["ears"])
+    for action in (services.round_reveal, services.round_resign):
+        with pytest.raises(ApplicationError, match="over"):
+            action(player=player, token=r.token)
+    with pytest.raises(ApplicationError, match="over"):
+        services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError, match="over"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=["more"])
+    assert Characteristic.objects.filter(round=r).count() == 1
+
+
+def test_no_guess_after_resign(items, player):
+    r = start(player)
+    services.round_resign(player=player, token=r.token)
+    with pytest.raises(ApplicationError, match="over"):
+        services.round_guess(player=player, token=r.token, choice=r.answer)
+
+
+def test_another_players_round_is_not_found(items, player):
+    r = start(player)
+    other = PlayerFactory()
+    with pytest.raises(ApplicationError) as exc:
+        services.round_reveal(player=other, token=r.token)
+    assert exc.value.status == 404
+
+
+def test_start_resumes_open_rounds_and_can_skip_labelling(items, player):
+    r1 = start(player)
+    assert start(player).pk == r1.pk
+    services.round_guess(player=player, token=r1.token, choice=r1.answer)
+    assert start(player).pk == r1.pk  # waiting for characteristics: resumed
+    r2 = start(player, skip_labelling=True)
+    assert r2.pk != r1.pk
+    r1.refresh_from_db()
+    assert r1.status == Round.Status.DONE and r1.points == 100  # no characteristics, no bonus
+    assert r2.image_id != r1.image_id
+
+
+def test_expired_round_is_refused_and_replaced(items, player, settings):
+    r = start(player)
+    Round.objects.filter(pk=r.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    with pytest.raises(ApplicationError, match="expired"):
+        services.round_reveal(player=player, token=r.token)
+    with pytest.raises(ApplicationError, match="expired"):
+        services.round_guess(player=player, token=r.token, choice=r.answer)
+    r2 = start(player)
+    r.refresh_from_db()
+    assert r.status == Round.Status.EXPIRED and r2.pk != r.pk
+
+
+def test_rounds_expire_command_closes_abandoned_rounds(items):
+    a, b = PlayerFactory(), PlayerFactory()
+    ra = start(a)
+    rb = start(b)
+    services.round_guess(player=b, token=rb.token, choice=rb.answer)
+    Round.objects.filter(pk=ra.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    Round.objects.filter(pk=rb.pk).update(guessed_at=timezone.now() - dt.timedelta(hours=2))
+    assert services.rounds_expire() == {"expired": 1, "closed": 1}
+    ra.refresh_from_db()
+    rb.refresh_from_db()
+    assert ra.status == Round.Status.EXPIRED and rb.status == Round.Status.DONE
+    b.refresh_from_db()
+    assert b.points == 100
+
+
+def test_round_finished_signal_is_sent_on_commit(items, player, django_capture_on_commit_callbacks):
+    received = []
+
+    def handler(sender, round_id, **kwargs):
+        received.append(round_id)
+
+    round_finished.connect(handler)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            r = finish_round(player)
+    finally:
+        round_finished.disconnect(handler)
+    assert received == [r.pk]
+
+
+def test_blocked_player_cannot_play(items, player):
+    player.is_blocked = True
+    player.save()
+    with pytest.raises(ApplicationError) as exc:
+        start(player)
+    assert exc.value.status == 403
+
+
+# --- characteristics -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("English springer", "names the class"),
+        ("two springers", "names the class"),
+        ("the springer's ears", "names the class"),
+        ("a spaniel", "names the class"),  # campaign alias
+        ("ears\x00", "control characters"),
+        ("<b>ears</b>", "plain words"),
+        ("x" * 41, "at most 40"),
+        ("y" * 300, "at most 40"),
+        ("!!", "type a characteristic"),
+        ("1234", "use words"),
+    ],
+)
+def test_refused_characteristics_say_why_and_store_nothing(items, player, text, message):
+    r = start(player)
+    while r.answer != "English springer":  # get the springer image
+        services.round_resign(player=player, token=r.token)
+        r = start(player)
+    services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError) as exc:
+        services.round_characteristics_submit(player=player, token=r.token, texts=["ears", text])
+    assert message in exc.value.message
+    errors = exc.value.extra["errors"]
+    assert errors[0] is None and message in errors[1]
+    assert not Characteristic.objects.filter(round=r).exists()
+    r.refresh_from_db()
+    assert r.status == Round.Status.LABELLING
+
+
+def test_the_guessed_class_is_refused_too(items, player):
+    r = start(player)
+    wrong = next(c for c in r.campaign.classes if c != r.answer and c != "tabby, tabby cat")
+    services.round_guess(player=player, token=r.token, choice=wrong)
+    with pytest.raises(ApplicationError, match="names the class"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=[wrong])
+
+
+def test_characteristic_count_and_duplicates(items, player):
+    r = start(player)
+    services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError, match="at least one"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=["", " "])
+    with pytest.raises(ApplicationError, match="at most 5"):
+        services.round_characteristics_submit(
+            player=player, token=r.token, texts=[f"thing {i}" for i in range(6)]
+        )
+    with pytest.raises(ApplicationError, match="already wrote"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=["Ears", "ears."])
+    r = services.round_characteristics_submit(player=player, token=r.token, texts=["ears", "", ""])
+    assert r.characteristics.count() == 1
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def test_a_player_never_gets_two_items_of_one_image(items, player):
+    images = []
+    for _ in range(3):
+        r = start(player)
+        images.append(r.image_id)
+        services.round_resign(player=player, token=r.token)
+    assert len(set(images)) == 3
+    with pytest.raises(ApplicationError) as exc:
+        start(player)
+    assert exc.value.status == 409
+
+
+def test_items_with_fewest_finished_rounds_come_first(campaign):
+    first = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    second = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    for _ in range(3):
+        RoundFactory(cluster_map=first, status=Round.Status.DONE, outcome="win")
+    for _ in range(3):  # second has 0, 1, 2 finished rounds: fewer than first's 3
+        r = start(PlayerFactory())
+        assert r.cluster_map_id == second.pk
+        services.round_resign(player=r.player, token=r.token)
+    RoundFactory(cluster_map=second, status=Round.Status.DONE, outcome="loss")
+    # now second has 4 finished, first 3: first comes next
+    assert start(PlayerFactory()).cluster_map_id == first.pk
+
+
+def test_item_retires_at_its_target_counting_live_rounds(campaign):
+    campaign.target_rounds = 2
+    campaign.save()
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    a, b, c = PlayerFactory(), PlayerFactory(), PlayerFactory()
+    ra = start(a)
+    start(b)  # still active: counts against the target
+    with pytest.raises(ApplicationError):
+        start(c)
+    # an abandoned round frees its slot once expired (plus the grace period)
+    Round.objects.filter(pk=ra.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=5))
+    assert start(c).cluster_map_id == item.pk
+
+
+def test_layers_are_balanced_among_equals(campaign):
+    for _ in range(4):
+        make_image_items(campaign=campaign, layers=2, clusters=1)
+    positions = []
+    for _ in range(4):
+        r = start(PlayerFactory())
+        positions.append(r.layer_position)
+    assert sorted(positions) == [0, 0, 1, 1]
+
+
+def test_only_published_done_matching_items_whose_answer_is_a_choice(db):
+    draft = CampaignFactory(status=Campaign.Status.DRAFT)
+    make_image_items(campaign=draft)
+    live = CampaignFactory()
+    stale = make_image_items(campaign=live)[0]
+    ExplanationJob.objects.filter(pk=stale.layer_result.job_id).update(params_hash="old")
+    failed = make_image_items(campaign=live)[0]
+    ExplanationJob.objects.filter(pk=failed.layer_result.job_id).update(status="failed")
+    make_image_items(campaign=live, true_class="teapot")  # not among the campaign's classes
+    make_image_items(campaign=live, true_class="", target_class="")
+    with pytest.raises(ApplicationError):
+        start(PlayerFactory())
+    good = make_image_items(campaign=live, layers=1, clusters=1)[0]
+    assert start(PlayerFactory()).cluster_map_id == good.pk
+
+
+def test_answer_falls_back_to_the_target_class(campaign):
+    items = make_image_items(campaign=campaign, layers=1, clusters=1, true_class="")
+    items[0].image.target_class = "goldfinch"
+    items[0].image.save()
+    r = start(PlayerFactory())
+    assert r.answer == "goldfinch"
+
+
+def test_campaign_filter_and_closed_campaign(items, campaign, player):
+    other = CampaignFactory()
+    make_image_items(campaign=other)
+    r = start(player, campaign=other)
+    assert r.campaign_id == other.pk
+    other.status = Campaign.Status.CLOSED
+    other.save()
+    with pytest.raises(ApplicationError) as exc:
+        start(PlayerFactory(), campaign=other)
+    assert exc.value.status == 404
+
+
+# --- players ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["", "a", "x" * 31, "<script>", "   ", "--"])
+def test_nickname_rules(db, bad):
+    with pytest.raises(ApplicationError):
+        services.player_create_guest(nickname=bad)
+
+
+def test_guest_is_kept_on_sign_up(items):
+    guest = services.player_create_guest(nickname="Lucky Guest")
+    finish_round(guest)
+    user = get_user_model().objects.create_user("newbie", password="x" * 12)
+    player = services.player_claim_guest(user=user, guest_id=guest.pk)
+    assert player.pk == guest.pk and player.user == user and player.nickname == "Lucky Guest"
+    assert player.points > 0
+
+
+def test_guest_rounds_merge_into_an_existing_account(items):
+    user = get_user_model().objects.create_user("veteran", password="x" * 12)
+    account = services.player_ensure_for_user(user=user)
+    r_account = finish_round(account)
+    guest = services.player_create_guest(nickname="Guest")
+    # the guest plays two images: one the account already had, one new
+    taken = RoundFactory(
+        player=guest,
+        cluster_map=next(
+            i
+            for i in items
+            if i.image_id == r_account.image_id and i.pk != r_account.cluster_map_id
+        ),
+        status=Round.Status.DONE,
+        outcome="win",
+        points=50,
+        points_base=50,
+    )
+    fresh = RoundFactory(
+        player=guest,
+        cluster_map=next(i for i in items if i.image_id != r_account.image_id),
+        status=Round.Status.DONE,
+        outcome="win",
+        points=33,
+        points_base=33,
+        step=4,
+    )
+    merged = services.player_claim_guest(user=user, guest_id=guest.pk)
+    assert merged.pk == account.pk
+    assert set(Round.objects.filter(player=account).values_list("pk", flat=True)) == {
+        r_account.pk,
+        fresh.pk,
+    }
+    assert Round.objects.get(pk=taken.pk).player_id == guest.pk
+    assert merged.points == r_account.points + 33 and merged.rounds_finished == 2
+    assert Player.objects.get(pk=guest.pk).points == 50
+
+
+def test_stats_and_history(items, player):
+    finish_round(player)
+    r = start(player)
+    services.round_resign(player=player, token=r.token)
+    stats = selectors.player_stats(player=Player.objects.get(pk=player.pk))
+    assert (stats.rounds, stats.wins, stats.resigns) == (2, 1, 1)
+    assert stats.win_rate == 0.5 and stats.mean_step == 2.5
+    assert stats.rank == 1
+    assert [h.outcome for h in selectors.player_history(player=player)] == ["resign", "win"]
+
+
+def test_game_expire_rounds_command(items, player):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    r = start(player)
+    Round.objects.filter(pk=r.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    out = StringIO()
+    call_command("game_expire_rounds", stdout=out)
+    assert "expired 1 round(s), closed 0" in out.getvalue()

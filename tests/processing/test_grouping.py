@@ -1,0 +1,314 @@
+"""Label grouping and canonical labels (METHOD §6.4–6.5), with and without the real model."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+from sklearn.metrics import silhouette_score
+
+from processing.nlp.embed import HashingEmbedder, SentenceEmbedder, TemplatedEmbedder, l2_normalise
+from processing.nlp.grouping import (
+    GroupingSettings,
+    _paper_labels,
+    assign_to_groups,
+    canonical_label,
+    group_labels,
+    head_word,
+    modifier_conflict,
+    pairwise_distances,
+)
+from processing.nlp.lemma import Lemmatiser
+from processing.nlp.pipeline import (
+    assign_label,
+    group_label_list,
+    group_label_lists,
+    prepare_label,
+)
+
+# --------------------------------------------------------------------- without the model
+
+
+def test_head_word():
+    assert head_word("bin man") == "man"
+    assert head_word("wheel of a car") == "wheel"
+    assert head_word("the red wheel") == "wheel"
+    assert head_word("furry") == "furry"
+
+
+def test_head_word_skips_generic_heads():
+    assert head_word("white color") == "white"
+    assert head_word("round shape") == "round"
+    assert head_word("color") == "color"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "conflict"),
+    [
+        ("bin", "bin man", True),
+        ("water", "water bottle", True),
+        ("tree", "tree trunk", True),
+        ("trunk", "tree trunk", False),
+        ("ear", "floppy ear", False),
+        ("white", "white color", False),
+        ("wheel", "steering wheel", False),  # a compound noun: the rule cannot see it
+        ("bin", "wheel", False),
+    ],
+)
+def test_modifier_conflict(a, b, conflict):
+    assert modifier_conflict(a, b) is conflict
+    assert modifier_conflict(b, a) is conflict
+
+
+def test_paper_settings_switch_off_netviz_additions():
+    s = GroupingSettings.paper()
+    assert (s.mode, s.linkage, s.template, s.head_weight) == ("paper", "complete", "{}", 0.0)
+    assert not (s.spell_correct or s.us_spelling or s.derivation or s.modifier_rule)
+
+
+def test_paper_labels_match_a_brute_force_silhouette_search():
+    rng = np.random.default_rng(0)
+    centres = l2_normalise(rng.normal(size=(4, 16)))
+    x = l2_normalise(np.repeat(centres, 6, axis=0) + 0.15 * rng.normal(size=(24, 16)))
+    dist = pairwise_distances(x)
+    labels = _paper_labels(dist, None)
+    z = linkage(squareform(dist, checks=False), method="complete")
+    best = max(
+        range(2, 24),
+        key=lambda n: (
+            round(silhouette_score(dist, fcluster(z, n, "maxclust"), metric="precomputed"), 12),
+            -n,
+        ),
+    )
+    assert len(set(labels)) == best == 4
+    reference = fcluster(z, best, "maxclust")
+    # same partition
+    assert len({(a, b) for a, b in zip(labels, reference)}) == best
+
+
+def test_paper_mode_small_inputs():
+    x = l2_normalise(np.eye(3, 8, dtype=np.float32))
+    assert list(_paper_labels(pairwise_distances(x[:2]), None)) == [0, 1]
+    assert list(_paper_labels(pairwise_distances(x[:1]), None)) == [0]
+
+
+def test_canonical_label_frequency_weighted_similarity():
+    e = {
+        "wheel": [1.0, 0.0, 0.0],
+        "black wheel": [0.8, 0.6, 0.0],
+        "black": [0.0, 1.0, 0.0],
+    }
+    members = ["wheel", "black wheel"]
+    emb = np.array([e[m] for m in members], dtype=np.float32)
+    shown, lemma, score = canonical_label(
+        members,
+        [3, 1],
+        emb,
+        surfaces={"wheel": {"wheels": 2, "wheel": 1}, "black wheel": {"black wheels": 1}},
+        known={k: np.array(v, dtype=np.float32) for k, v in e.items()},
+    )
+    assert lemma == "wheel" and shown == "wheels"  # the most frequent surface form
+    assert score == pytest.approx(3 * 1.0 + 1 * 0.8)
+
+
+def test_group_labels_rejects_bad_shapes_and_settings():
+    with pytest.raises(ValueError):
+        group_labels(["a", "b"], np.zeros((1, 3)))
+    with pytest.raises(ValueError):
+        GroupingSettings(mode="kmeans")
+    with pytest.raises(ValueError):
+        GroupingSettings(template="no placeholder")
+    assert group_labels([], np.zeros((0, 3))) == ()
+
+
+def test_pipeline_with_hashing_embedder_reports_refusals_and_assignments():
+    lines = ["Wheels", "wheel", "<b>x</b>", "truck", "garbage truck wheels", "", "buttns", "a"]
+    report = group_label_list(lines, class_name="garbage truck", embedder=HashingEmbedder())
+    assert len(report.labels) == len(lines)
+    refused = {r.index: r.reason for r in report.refused}
+    assert refused == {2: "markup", 3: "only_class_name", 5: "empty", 7: "no_content"}
+    wheels = report.labels[0].group
+    assert wheels is not None and report.labels[1].group == wheels == report.labels[4].group
+    assert report.labels[6].key == "button" and report.labels[6].surface == "buttons"
+    data = report.to_dict()
+    json.dumps(data)
+    assert data["n_input"] == 8 and data["n_used"] == 4
+    assert data["settings"]["mode"] == "threshold"
+
+
+def test_prepare_label():
+    p = prepare_label("The Cat's fluffy fur!", class_name="tabby, tabby cat")
+    assert (p.text, p.key, p.surface, p.refused_reason) == (
+        "fluffy fur",
+        "fluffy fur",
+        "fluffy fur",
+        None,
+    )
+    assert prepare_label("cats", class_name="tabby, tabby cat").refused_reason == "only_class_name"
+
+
+# ------------------------------------------------------------------------ the real model
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return SentenceEmbedder()
+
+
+@pytest.fixture(scope="module")
+def embed(embedder):
+    return TemplatedEmbedder(embedder, GroupingSettings().template).embed
+
+
+def _group(strings, embed, **kw):
+    lem = Lemmatiser(spell_correct=True)
+    keys = sorted({lem(s).key for s in strings})
+    return group_labels(keys, embed(keys), embed=embed, **kw), lem
+
+
+def _same(groups, lem, a, b):
+    ga = next(i for i, g in enumerate(groups) if lem(a).key in g.members)
+    gb = next(i for i, g in enumerate(groups) if lem(b).key in g.members)
+    return ga == gb
+
+
+LABELS = [
+    "wheel", "wheels", "black wheels", "tyre", "tire", "fur", "furry", "fluffy fur", "buttns",
+    "buttons", "button", "bin", "bin man", "ears", "eye", "eyes", "red", "blue", "spots",
+    "spotted", "steering wheel", "grass", "green grass", "sky", "blue sky", "clouds",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_embedder_is_normalised_and_deterministic(embedder):
+    a = embedder.embed(["wheel", "fur", "wheel"])
+    assert a.shape == (3, embedder.dimension) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(a[0], a[2])
+    b = embedder.embed(["fur", "wheel"])
+    np.testing.assert_allclose(b[1], a[0], atol=1e-6)
+    assert embedder.embed([]).shape == (0, embedder.dimension)
+
+
+@pytest.mark.slow
+def test_threshold_grouping_of_player_labels(embed):
+    groups, lem = _group(LABELS, embed)
+    same = lambda a, b: _same(groups, lem, a, b)  # noqa: E731
+    assert same("wheel", "wheels") and same("wheels", "black wheels")
+    assert same("tyre", "tire")
+    assert same("fur", "furry") and same("fur", "fluffy fur")
+    assert same("buttns", "buttons")
+    assert same("spots", "spotted")
+    assert same("sky", "blue sky")
+    assert not same("bin", "bin man")
+    assert not same("ears", "eye")
+    assert not same("red", "blue")
+    assert not same("wheel", "fur")
+    assert sorted(m for g in groups for m in g.members) == sorted({lem(s).key for s in LABELS})
+
+
+@pytest.mark.slow
+def test_grouping_is_deterministic_and_order_free(embed):
+    keys = sorted({Lemmatiser(spell_correct=True)(s).key for s in LABELS})
+    shuffled = keys[:]
+    random.Random(1).shuffle(shuffled)
+    a = group_labels(keys, embed(keys), embed=embed)
+    b = group_labels(shuffled, embed(shuffled), embed=embed)
+    assert a == b
+
+
+@pytest.mark.slow
+def test_paper_mode_groups_every_string(embed):
+    groups, lem = _group(LABELS, embed, settings=GroupingSettings.paper())
+    members = sorted(m for g in groups for m in g.members)
+    assert members == sorted({lem(s).key for s in LABELS})
+    assert 2 <= len(groups) < len(members)
+
+
+@pytest.mark.slow
+def test_large_path_agrees_with_exact_on_clear_cases(embed):
+    groups, lem = _group(LABELS, embed, settings=GroupingSettings(max_exact=8))
+    same = lambda a, b: _same(groups, lem, a, b)  # noqa: E731
+    assert same("wheel", "wheels") and same("spots", "spotted")
+    assert not same("wheel", "fur") and not same("bin", "bin man")
+
+
+@pytest.mark.slow
+def test_canonical_labels_use_the_most_frequent_surface_form(embedder):
+    lines = ["wheels"] * 3 + [
+        "wheel",
+        "black wheels",
+        "Wheels!",
+        "fluffy fur",
+        "fur",
+        "fur",
+        "furry",
+    ]
+    report = group_label_list(lines, class_name="garbage truck", embedder=embedder)
+    canon = {g.canonical: g for g in report.groups}
+    assert "wheels" in canon and canon["wheels"].canonical_lemma == "wheel"
+    assert canon["wheels"].count == 6
+    assert "fur" in canon and canon["fur"].count == 4
+    assert report.groups[0].canonical == "wheels"  # most mentioned first
+
+
+@pytest.mark.slow
+def test_incremental_assignment(embedder, embed):
+    settings = GroupingSettings()
+    keys = ["bin", "button", "fur", "wheel"]
+    groups = group_labels(keys, embed(keys), embed=embed, settings=settings)
+    idx = {g.members[0]: i for i, g in enumerate(groups)}
+
+    def assign(text):
+        key = Lemmatiser(spell_correct=True)(text).key
+        (e,) = embed([key])
+        (h,) = embed([head_word(key)])
+        return assign_to_groups(
+            key,
+            e,
+            [g.embeddings for g in groups],
+            threshold=settings.threshold,
+            linkage=settings.linkage,
+            head_embedding=h,
+            groups_head_embeddings=[g.head_embeddings for g in groups],
+            head_weight=settings.head_weight,
+            members=[g.members for g in groups],
+        )
+
+    assert assign("wheels").index == idx["wheel"] and assign("wheels").distance == 0.0
+    assert assign("buttns").index == idx["button"]
+    assert assign("furry").index == idx["fur"]
+    assert assign("big wheel").index == idx["wheel"]
+    new = assign("bin man")
+    assert new.index is None and new.distance > settings.threshold
+
+    # the same through the pipeline helper, which embeds with the settings' template
+    assignment, e, h = assign_label(
+        "black wheel",
+        groups_members=[g.members for g in groups],
+        groups_embeddings=[g.embeddings for g in groups],
+        groups_head_embeddings=[g.head_embeddings for g in groups],
+        embedder=embedder,
+    )
+    assert assignment.index == idx["wheel"] and e.shape == h.shape == (embedder.dimension,)
+
+
+@pytest.mark.slow
+def test_group_label_lists_per_class(embedder):
+    reports = group_label_lists(
+        {
+            "garbage truck": ["truck wheels", "wheels", "bin"],
+            "church": ["church windows", "window"],
+        },
+        embedder=embedder,
+        aliases_by_class={"church": ["chapel"]},
+    )
+    assert set(reports) == {"garbage truck", "church"}
+    truck = reports["garbage truck"]
+    assert truck.labels[0].text == "wheels" and truck.labels[0].group == truck.labels[1].group
+    church = reports["church"]
+    assert len(church.groups) == 1 and church.groups[0].count == 2
