@@ -18,7 +18,14 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(CampaignImage)
 class CampaignImageAdmin(admin.ModelAdmin):
-    list_display = ("id", "campaign", "original_name", "true_class", "predicted_class", "probability")
+    list_display = (
+        "id",
+        "campaign",
+        "original_name",
+        "true_class",
+        "predicted_class",
+        "probability",
+    )
     list_filter = ("campaign",)
 
 

@@ -53,8 +53,5 @@ def health_report(*, connection) -> dict:
     broker = _check_broker()
     workers = _check_workers() if database["ok"] else {"ok": False, "workers": []}
     # Without a live worker the site still serves pages; it is degraded, not down.
-    if database["ok"] and broker["ok"]:
-        status = "ok" if workers["ok"] else "degraded"
-    else:
-        status = "error"
+    status = ("ok" if workers["ok"] else "degraded") if database["ok"] and broker["ok"] else "error"
     return {"status": status, "database": database, "broker": broker, "workers": workers}

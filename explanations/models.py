@@ -175,7 +175,9 @@ class ClusterMap(models.Model):
     n_maps = models.PositiveIntegerField()
     map = models.BinaryField(help_text="float16 .npy, (H, W) in [0, 1] at native resolution")
     overlay = models.FileField(upload_to="overlays/")
-    frames = models.JSONField(default=list, help_text="Storage names of the reveal frames, step 0..5.")
+    frames = models.JSONField(
+        default=list, help_text="Storage names of the reveal frames, step 0..5."
+    )
 
     class Meta:
         ordering = ["layer_result", "index"]

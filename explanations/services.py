@@ -115,7 +115,11 @@ def model_spec_create(
             f"Unknown model kind '{kind}'. Choose one of: {', '.join(ModelSpec.Kind.values)}."
         )
     with files_for_transaction() as files:
-        weights_name = files.save("models", weights[1], suffix=Path(weights[0]).suffix or ".pt") if weights else ""
+        weights_name = (
+            files.save("models", weights[1], suffix=Path(weights[0]).suffix or ".pt")
+            if weights
+            else ""
+        )
         classes_name = files.save("models", class_names[1], suffix=".txt") if class_names else ""
         source = model_source_for_fields(
             kind=kind,
@@ -154,7 +158,9 @@ def model_spec_get_or_create_builtin(*, name: str) -> ModelSpec:
 # --- campaigns -------------------------------------------------------------------------------
 
 
-def _campaign_hash(*, model: ModelSpec, layers: list[str], params: EngineParams, target_mode: str) -> str:
+def _campaign_hash(
+    *, model: ModelSpec, layers: list[str], params: EngineParams, target_mode: str
+) -> str:
     payload = {
         "model": model.name,
         "weights": model.weights_file.name if model.weights_file else "",
@@ -226,7 +232,9 @@ def campaign_create(
         aliases=aliases,
         explained_layers=layers,
         engine_params=params.to_dict(),
-        params_hash=_campaign_hash(model=model, layers=layers, params=params, target_mode=target_mode),
+        params_hash=_campaign_hash(
+            model=model, layers=layers, params=params, target_mode=target_mode
+        ),
         target_mode=target_mode,
         target_rounds=int(target_rounds),
     )
@@ -257,9 +265,7 @@ def campaign_image_add(
     true_class = true_class.strip()
     allowed = campaign.classes or campaign.model.class_names
     if true_class and true_class not in allowed:
-        raise ApplicationError(
-            f"'{true_class}' is not one of the campaign's classes."
-        )
+        raise ApplicationError(f"'{true_class}' is not one of the campaign's classes.")
     try:
         image = load_image(content, max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS)
     except EngineError as exc:
@@ -434,10 +440,7 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
         image = job.image
         # A crashed earlier attempt cannot have stored rows (one transaction), but be explicit.
         job.layer_results.all().delete()
-        if image.view_file:
-            old_view = image.view_file.name
-        else:
-            old_view = ""
+        old_view = image.view_file.name if image.view_file else ""
         image.view_file = files.save("views", computed.artifacts.view_png, suffix=".png")
         image.predicted_index = exp.predicted_index
         image.predicted_class = computed.class_names[exp.predicted_index]
@@ -455,7 +458,9 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
             ]
         )
         layer_rows = []
-        for position, (layer, art) in enumerate(zip(exp.layers, computed.artifacts.layers, strict=True)):
+        for position, (layer, art) in enumerate(
+            zip(exp.layers, computed.artifacts.layers, strict=True)
+        ):
             layer_rows.append(
                 LayerResult(
                     job=job,
@@ -476,7 +481,9 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
             )
         LayerResult.objects.bulk_create(layer_rows)
         cluster_rows = []
-        for layer_row, layer, art in zip(layer_rows, exp.layers, computed.artifacts.layers, strict=True):
+        for layer_row, layer, art in zip(
+            layer_rows, exp.layers, computed.artifacts.layers, strict=True
+        ):
             for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
                 cluster_rows.append(
                     ClusterMap(

@@ -1,9 +1,9 @@
 """Test settings: PostgreSQL and Redis when DATABASE_URL / NETVIZ_TEST_BROKER_URL say so, else
 SQLite and an in-memory broker (integration tests then skip)."""
 
-from .base import *  # noqa: F403
 from pathlib import Path
 
+from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
 DEBUG = False

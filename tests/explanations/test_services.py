@@ -131,14 +131,20 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(tiny_campaign, content, e
 def test_image_over_the_pixel_limit_is_refused(tiny_campaign, settings):
     settings.NETVIZ_MAX_IMAGE_PIXELS = 100 * 100
     with pytest.raises(ApplicationError) as exc:
-        campaign_image_add(campaign=tiny_campaign, content=photo_png("chelsea"), original_name="big.png")
+        campaign_image_add(
+            campaign=tiny_campaign, content=photo_png("chelsea"), original_name="big.png"
+        )
     assert "pixel" in exc.value.message.lower()
     assert not CampaignImage.objects.exists()
 
 
 def test_same_image_twice_is_stored_once(tiny_campaign):
-    first = campaign_image_add(campaign=tiny_campaign, content=photo_png("coffee"), original_name="a.png")
-    second = campaign_image_add(campaign=tiny_campaign, content=photo_png("coffee"), original_name="b.png")
+    first = campaign_image_add(
+        campaign=tiny_campaign, content=photo_png("coffee"), original_name="a.png"
+    )
+    second = campaign_image_add(
+        campaign=tiny_campaign, content=photo_png("coffee"), original_name="b.png"
+    )
     assert first.pk == second.pk
     assert ExplanationJob.objects.count() == 1
 
@@ -146,7 +152,10 @@ def test_same_image_twice_is_stored_once(tiny_campaign):
 def test_true_class_must_be_a_campaign_class(tiny_campaign):
     with pytest.raises(ApplicationError, match="not one of the campaign's classes"):
         campaign_image_add(
-            campaign=tiny_campaign, content=photo_png("coffee"), original_name="a.png", true_class="cat"
+            campaign=tiny_campaign,
+            content=photo_png("coffee"),
+            original_name="a.png",
+            true_class="cat",
         )
 
 
@@ -154,7 +163,9 @@ def test_true_class_must_be_a_campaign_class(tiny_campaign):
 
 
 def _added(campaign, name="chelsea"):
-    image = campaign_image_add(campaign=campaign, content=photo_png(name), original_name=f"{name}.png")
+    image = campaign_image_add(
+        campaign=campaign, content=photo_png(name), original_name=f"{name}.png"
+    )
     return image, image.jobs.get()
 
 
@@ -234,8 +245,12 @@ def test_no_positive_gradient_fails_the_job_and_stores_nothing():
         class_names=("c.txt", ("\n".join(TINY_CLASSES) + "\n").encode()),
     )
     last = spec.explainable_layers[-1] if "act2" not in spec.explainable_layers else "act2"
-    campaign = campaign_create(name="neg", model=spec, explained_layers=[last],
-                               engine_params={"mode": "fast", "game_size": 64})
+    campaign = campaign_create(
+        name="neg",
+        model=spec,
+        explained_layers=[last],
+        engine_params={"mode": "fast", "game_size": 64},
+    )
     _, job = _added(campaign)
     assert explanation_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
@@ -256,7 +271,9 @@ def test_failed_job_can_be_retried(tiny_campaign, django_capture_on_commit_callb
 
 def test_upload_enqueues_on_commit_only(tiny_campaign, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        campaign_image_add(campaign=tiny_campaign, content=photo_png("coffee"), original_name="c.png")
+        campaign_image_add(
+            campaign=tiny_campaign, content=photo_png("coffee"), original_name="c.png"
+        )
     assert len(callbacks) == 1
 
 

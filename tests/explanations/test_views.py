@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def computed_image(tiny_campaign):
-    image = campaign_image_add(campaign=tiny_campaign, content=photo_png("chelsea"), original_name="chelsea.png")
+    image = campaign_image_add(
+        campaign=tiny_campaign, content=photo_png("chelsea"), original_name="chelsea.png"
+    )
     explanation_job_run(job_id=image.jobs.get().pk)
     image.refresh_from_db()
     return image

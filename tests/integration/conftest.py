@@ -64,10 +64,28 @@ class WorkerProcess:
     def start(self) -> None:
         handle = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "netviz_site", "worker", "-Q", "cpu",
-             "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--hostname", f"itest-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "netviz_site",
+                "worker",
+                "-Q",
+                "cpu",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"itest-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -104,7 +122,9 @@ def celery_worker_process(worker_env, tmp_path):
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str, logs: Callable[[], str] = str) -> None:
+def wait_for(
+    predicate: Callable[[], bool], *, timeout: float, what: str, logs: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from explanations.models import ClusterMap, ExplanationJob, LayerResult
-from explanations.services import campaign_create, campaign_image_add, model_spec_get_or_create_builtin
+from explanations.services import (
+    campaign_create,
+    campaign_image_add,
+    model_spec_get_or_create_builtin,
+)
 from tests.conftest import photo_png
 from tests.integration.conftest import wait_for
 
@@ -18,14 +22,20 @@ def job_status(job_id: int) -> str:
 
 def test_upload_is_explained_by_the_worker(celery_worker_process, tiny_campaign, client):
     worker = celery_worker_process()
-    image = campaign_image_add(campaign=tiny_campaign, content=photo_png("coffee"), original_name="coffee.png")
+    image = campaign_image_add(
+        campaign=tiny_campaign, content=photo_png("coffee"), original_name="coffee.png"
+    )
     job = image.jobs.get()
     wait_for(lambda: job_status(job.pk) == "done", timeout=120, what="the job", logs=worker.output)
     assert LayerResult.objects.filter(job=job).count() == len(tiny_campaign.explained_layers)
     assert ClusterMap.objects.filter(image=image).exists()
     # The worker's heartbeat makes /healthz report it.
-    wait_for(lambda: client.get("/healthz").json()["workers"]["ok"], timeout=30,
-             what="the worker heartbeat", logs=worker.output)
+    wait_for(
+        lambda: client.get("/healthz").json()["workers"]["ok"],
+        timeout=30,
+        what="the worker heartbeat",
+        logs=worker.output,
+    )
     assert client.get("/healthz").json()["status"] == "ok"
 
 
@@ -33,7 +43,9 @@ def test_campaign_task_fans_out_and_reports_progress(celery_worker_process, tiny
     from workers.tasks import explain_campaign
 
     images = [
-        campaign_image_add(campaign=tiny_campaign, content=photo_png(n), original_name=f"{n}.png", enqueue=False)
+        campaign_image_add(
+            campaign=tiny_campaign, content=photo_png(n), original_name=f"{n}.png", enqueue=False
+        )
         for n in ("coffee", "chelsea", "rocket")
     ]
     worker = celery_worker_process()
@@ -42,25 +54,40 @@ def test_campaign_task_fans_out_and_reports_progress(celery_worker_process, tiny
     def progress():
         return client.get(f"/api/campaigns/{tiny_campaign.slug}/").json()["progress"]
 
-    wait_for(lambda: progress()["done"] == len(images), timeout=180, what="all jobs", logs=worker.output)
+    wait_for(
+        lambda: progress()["done"] == len(images), timeout=180, what="all jobs", logs=worker.output
+    )
     assert progress()["fraction_done"] == 1.0
 
 
 def test_worker_killed_mid_job_completes_after_restart_with_one_set_of_maps(celery_worker_process):
     """SIGKILL during explain_image: acks_late redelivers, the job completes exactly once."""
     spec = model_spec_get_or_create_builtin(name="efficientnet_lite0")
-    campaign = campaign_create(name="kill test", model=spec, engine_params={"mode": "paper", "game_size": 256})
+    campaign = campaign_create(
+        name="kill test", model=spec, engine_params={"mode": "paper", "game_size": 256}
+    )
     worker = celery_worker_process()
-    image = campaign_image_add(campaign=campaign, content=photo_png("chelsea"), original_name="chelsea.png")
+    image = campaign_image_add(
+        campaign=campaign, content=photo_png("chelsea"), original_name="chelsea.png"
+    )
     job = image.jobs.get()
-    wait_for(lambda: job_status(job.pk) == "running", timeout=120, what="the job to start", logs=worker.output)
+    wait_for(
+        lambda: job_status(job.pk) == "running",
+        timeout=120,
+        what="the job to start",
+        logs=worker.output,
+    )
     worker.kill()
     assert job_status(job.pk) == "running", "the worker must die before it finished"
     assert not LayerResult.objects.filter(job=job).exists()
 
     restarted = celery_worker_process()
-    wait_for(lambda: job_status(job.pk) == "done", timeout=240, what="the redelivered job",
-             logs=lambda: worker.output() + "\n--- restarted ---\n" + restarted.output())
+    wait_for(
+        lambda: job_status(job.pk) == "done",
+        timeout=240,
+        what="the redelivered job",
+        logs=lambda: worker.output() + "\n--- restarted ---\n" + restarted.output(),
+    )
     job.refresh_from_db()
     assert job.attempts == 2
     layers = LayerResult.objects.filter(job=job)

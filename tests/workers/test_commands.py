@@ -28,11 +28,22 @@ def run_cli(*args) -> str:
     return out.getvalue()
 
 
-def test_explain_image_writes_json_arrays_overlays_and_frames(tmp_path, tiny_model_files, photo_paths):
+def test_explain_image_writes_json_arrays_overlays_and_frames(
+    tmp_path, tiny_model_files, photo_paths
+):
     weights, classes = tiny_model_files
     out = tmp_path / "out"
-    printed = run_cli(photo_paths[0], "--model", weights, "--classes-file", classes,
-                      "--mode", "fast", "--out", out)
+    printed = run_cli(
+        photo_paths[0],
+        "--model",
+        weights,
+        "--classes-file",
+        classes,
+        "--mode",
+        "fast",
+        "--out",
+        out,
+    )
     doc = json.loads((out / "explanation.json").read_text())
     assert doc["model"] == "tiny"
     assert doc["target"]["class"] in TINY_CLASSES
@@ -46,7 +57,9 @@ def test_explain_image_writes_json_arrays_overlays_and_frames(tmp_path, tiny_mod
         for cluster in layer["clusters"]:
             assert 0 < cluster["weight"] <= 100 and cluster["n_maps"] == len(cluster["channels"])
             assert arrays[f"{layer['layer']}/cluster_{cluster['index']}"].shape == (
-                layer["height"], layer["width"])
+                layer["height"],
+                layer["width"],
+            )
             safe = layer["layer"].replace(".", "_")
             assert (out / "overlays" / f"{safe}_c{cluster['index']}.jpg").exists()
             for step in range(6):
@@ -56,8 +69,18 @@ def test_explain_image_writes_json_arrays_overlays_and_frames(tmp_path, tiny_mod
 def test_explain_image_is_reproducible_byte_for_byte(tmp_path, tiny_model_files, photo_paths):
     weights, classes = tiny_model_files
     for run in ("a", "b"):
-        run_cli(*photo_paths, "--model", weights, "--classes-file", classes, "--mode", "paper",
-                "--no-frames", "--out", tmp_path / run)
+        run_cli(
+            *photo_paths,
+            "--model",
+            weights,
+            "--classes-file",
+            classes,
+            "--mode",
+            "paper",
+            "--no-frames",
+            "--out",
+            tmp_path / run,
+        )
     for photo in photo_paths:
         first = (tmp_path / "a" / photo.stem / "explanation.json").read_bytes()
         second = (tmp_path / "b" / photo.stem / "explanation.json").read_bytes()
@@ -67,8 +90,20 @@ def test_explain_image_is_reproducible_byte_for_byte(tmp_path, tiny_model_files,
 def test_explain_image_target_override(tmp_path, tiny_model_files, photo_paths):
     weights, classes = tiny_model_files
     out = tmp_path / "t"
-    run_cli(photo_paths[0], "--model", weights, "--classes-file", classes, "--target", "blue thing",
-            "--mode", "fast", "--no-frames", "--out", out)
+    run_cli(
+        photo_paths[0],
+        "--model",
+        weights,
+        "--classes-file",
+        classes,
+        "--target",
+        "blue thing",
+        "--mode",
+        "fast",
+        "--no-frames",
+        "--out",
+        out,
+    )
     assert json.loads((out / "explanation.json").read_text())["target"]["class"] == "blue thing"
 
 
@@ -80,9 +115,20 @@ def test_explain_image_target_override(tmp_path, tiny_model_files, photo_paths):
         (["--layers", "not.a.layer"], "not.a.layer"),
     ],
 )
-def test_explain_image_bad_arguments_give_clear_errors(tmp_path, tiny_model_files, photo_paths, extra, message):
+def test_explain_image_bad_arguments_give_clear_errors(
+    tmp_path, tiny_model_files, photo_paths, extra, message
+):
     weights, classes = tiny_model_files
-    args = [photo_paths[0], "--model", weights, "--classes-file", classes, "--out", tmp_path / "x", *extra]
+    args = [
+        photo_paths[0],
+        "--model",
+        weights,
+        "--classes-file",
+        classes,
+        "--out",
+        tmp_path / "x",
+        *extra,
+    ]
     with pytest.raises(CommandError, match=message):
         run_cli(*args)
 

@@ -62,8 +62,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--mode", default="paper", choices=["paper", "fast"])
         parser.add_argument("--limit", type=int, default=None, help="Use only the first N photos.")
-        parser.add_argument("--no-compute", action="store_true",
-                            help="Only enqueue the jobs for the workers.")
+        parser.add_argument(
+            "--no-compute", action="store_true", help="Only enqueue the jobs for the workers."
+        )
 
     def handle(self, *args, **opts) -> None:
         try:
@@ -102,7 +103,9 @@ class Command(BaseCommand):
             + (f" ({outcomes})" if outcomes else " (nothing to do)")
         )
         if not campaign.classes:
-            predicted = sorted(set(campaign.images.exclude(target_class="").values_list("target_class", flat=True)))
+            predicted = sorted(
+                set(campaign.images.exclude(target_class="").values_list("target_class", flat=True))
+            )
             if predicted:
                 campaign.classes = predicted
                 campaign.save(update_fields=["classes"])

@@ -1,6 +1,6 @@
 """Benchmark the INV engine against a plain forward+backward and pytorch-grad-cam.
 
-    python manage.py bench_engine [--model NAME] [--repeats N] [--memory-images N] --json FILE
+python manage.py bench_engine [--model NAME] [--repeats N] [--memory-images N] --json FILE
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=5)
         parser.add_argument("--memory-images", type=int, default=50)
         parser.add_argument("--device", default=settings.NETVIZ_DEVICE)
-        parser.add_argument("--json", dest="json_path", default=None, help="Write the figures here.")
+        parser.add_argument(
+            "--json", dest="json_path", default=None, help="Write the figures here."
+        )
 
     def handle(self, *args, **opts) -> None:
         try:

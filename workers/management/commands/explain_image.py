@@ -1,7 +1,7 @@
 """Explain images from the command line, with no database or broker.
 
-    python manage.py explain_image PATH... [--model NAME] [--layers L ...] [--target CLASS]
-        [--mode paper|fast] [--weights guided|gradcam] [--seed N] [--batch N] --out DIR
+python manage.py explain_image PATH... [--model NAME] [--layers L ...] [--target CLASS]
+    [--mode paper|fast] [--weights guided|gradcam] [--seed N] [--batch N] --out DIR
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from workers.inv.models import ModelSource, builtin_model_names, load_model, res
 from workers.inv.types import EngineParams
 
 
-def model_source_from_cli(name: str, weights: str | None, classes: str | None, arch: str) -> ModelSource:
+def model_source_from_cli(
+    name: str, weights: str | None, classes: str | None, arch: str
+) -> ModelSource:
     if name in builtin_model_names():
         return ModelSource(kind="builtin", name=name)
     path = Path(name)
@@ -35,8 +37,16 @@ def model_source_from_cli(name: str, weights: str | None, classes: str | None, a
             class_names_path=classes,
         )
     if arch:
-        return ModelSource(kind="state_dict", name=name, architecture=arch, weights_path=weights, class_names_path=classes)
-    return ModelSource(kind="torchvision", name=name, weights_path=weights, class_names_path=classes)
+        return ModelSource(
+            kind="state_dict",
+            name=name,
+            architecture=arch,
+            weights_path=weights,
+            class_names_path=classes,
+        )
+    return ModelSource(
+        kind="torchvision", name=name, weights_path=weights, class_names_path=classes
+    )
 
 
 class Command(BaseCommand):
@@ -44,19 +54,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", help="Image files.")
-        parser.add_argument("--model", default=settings.NETVIZ_DEFAULT_MODEL,
-                            help="Built-in or torchvision model name, or a TorchScript/state-dict file.")
-        parser.add_argument("--weights-file", default=None, help="Local weights for a torchvision model.")
+        parser.add_argument(
+            "--model",
+            default=settings.NETVIZ_DEFAULT_MODEL,
+            help="Built-in or torchvision model name, or a TorchScript/state-dict file.",
+        )
+        parser.add_argument(
+            "--weights-file", default=None, help="Local weights for a torchvision model."
+        )
         parser.add_argument("--classes-file", default=None, help="Class names, one per line.")
-        parser.add_argument("--architecture", default="",
-                            help="For a state dict: torchvision:NAME or timm:NAME.")
-        parser.add_argument("--layers", nargs="+", default=None, help="Module names (default: METHOD §1).")
-        parser.add_argument("--target", default=None, help="Class name or index (default: predicted top-1).")
+        parser.add_argument(
+            "--architecture", default="", help="For a state dict: torchvision:NAME or timm:NAME."
+        )
+        parser.add_argument(
+            "--layers", nargs="+", default=None, help="Module names (default: METHOD §1)."
+        )
+        parser.add_argument(
+            "--target", default=None, help="Class name or index (default: predicted top-1)."
+        )
         parser.add_argument("--mode", default="paper", choices=["paper", "fast"])
         parser.add_argument("--weights", default="guided", choices=["guided", "gradcam"])
         parser.add_argument("--reveal", default="exact", choices=["exact", "legacy"])
         parser.add_argument("--seed", type=int, default=432)
-        parser.add_argument("--batch", type=int, default=8, help="Images per forward/backward pass.")
+        parser.add_argument(
+            "--batch", type=int, default=8, help="Images per forward/backward pass."
+        )
         parser.add_argument("--device", default=settings.NETVIZ_DEVICE)
         parser.add_argument("--no-frames", action="store_true", help="Skip reveal frames.")
         parser.add_argument("--out", required=True, help="Output folder.")
@@ -65,7 +87,9 @@ class Command(BaseCommand):
         out = Path(opts["out"])
         try:
             params = EngineParams(
-                weights=opts["weights"], mode=opts["mode"], seed=opts["seed"],
+                weights=opts["weights"],
+                mode=opts["mode"],
+                seed=opts["seed"],
                 reveal_method=opts["reveal"],
             )
             source = model_source_from_cli(
@@ -74,7 +98,10 @@ class Command(BaseCommand):
             model = load_model(source, device=opts["device"])
             layers = resolve_layers(model, opts["layers"])
             target = self._target(model.class_names, opts["target"])
-            images = [(Path(p), load_image(Path(p), max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS)) for p in opts["paths"]]
+            images = [
+                (Path(p), load_image(Path(p), max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS))
+                for p in opts["paths"]
+            ]
         except EngineError as exc:
             raise CommandError(exc.message) from exc
         except (ValueError, FileNotFoundError) as exc:
@@ -85,12 +112,16 @@ class Command(BaseCommand):
             chunk = images[start : start + batch]
             views = [model.preprocessing.model_view(img) for _, img in chunk]
             try:
-                results = explain_batch(model, views, layers=layers, params=params, targets=[target] * len(views))
+                results = explain_batch(
+                    model, views, layers=layers, params=params, targets=[target] * len(views)
+                )
             except EngineError as exc:
                 raise CommandError(exc.message) from exc
             for (path, _), view, result in zip(chunk, views, results, strict=True):
                 folder = out / path.stem if multiple else out
-                self._write(folder, path, model, layers, params, view, result, not opts["no_frames"])
+                self._write(
+                    folder, path, model, layers, params, view, result, not opts["no_frames"]
+                )
 
     @staticmethod
     def _target(class_names, target: str | None) -> int | None:
@@ -105,24 +136,36 @@ class Command(BaseCommand):
             raise ValueError(f"Unknown target class '{target}'.")
         return class_names.index(target)
 
-    def _write(self, folder: Path, path: Path, model, layers, params, view, result, with_frames: bool) -> None:
+    def _write(
+        self, folder: Path, path: Path, model, layers, params, view, result, with_frames: bool
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         artifacts = render_explanation(view, result, params=params, with_frames=with_frames)
         names = model.class_names
         doc = {
             "model": model.name,
             "image": path.name,
-            "target": {"index": result.target_index, "class": names[result.target_index],
-                       "probability": round(result.target_probability, 6)},
-            "predicted": {"index": result.predicted_index, "class": names[result.predicted_index],
-                          "probability": round(result.probability, 6)},
+            "target": {
+                "index": result.target_index,
+                "class": names[result.target_index],
+                "probability": round(result.target_probability, 6),
+            },
+            "predicted": {
+                "index": result.predicted_index,
+                "class": names[result.predicted_index],
+                "probability": round(result.probability, 6),
+            },
             "params": params.to_dict(),
             "layers": [],
         }
         arrays: dict[str, np.ndarray] = {"input": model.preprocessing.to_tensor(view).numpy()}
-        self.stdout.write(f"\n{path.name}: predicted {names[result.predicted_index]} "
-                          f"({result.probability:.3f}), explaining {names[result.target_index]}")
-        self.stdout.write(f"{'layer':<22}{'K':>6}{'kept':>6}{'HxW':>9}{'clusters':>10}{'retained %':>12}  weights %")
+        self.stdout.write(
+            f"\n{path.name}: predicted {names[result.predicted_index]} "
+            f"({result.probability:.3f}), explaining {names[result.target_index]}"
+        )
+        self.stdout.write(
+            f"{'layer':<22}{'K':>6}{'kept':>6}{'HxW':>9}{'clusters':>10}{'retained %':>12}  weights %"
+        )
         (folder / "overlays").mkdir(exist_ok=True)
         if with_frames:
             (folder / "frames").mkdir(exist_ok=True)
@@ -133,26 +176,34 @@ class Command(BaseCommand):
             clusters = []
             for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
                 arrays[f"{layer.layer}/cluster_{cluster.index}"] = cluster.map
-                (folder / "overlays" / f"{safe}_c{cluster.index}.jpg").write_bytes(cart.overlay_jpeg)
+                (folder / "overlays" / f"{safe}_c{cluster.index}.jpg").write_bytes(
+                    cart.overlay_jpeg
+                )
                 for step, frame in enumerate(cart.frames_jpeg):
-                    (folder / "frames" / f"{safe}_c{cluster.index}_step{step}.jpg").write_bytes(frame)
-                clusters.append({
-                    "index": cluster.index,
-                    "channels": [int(c) for c in cluster.channels],
-                    "weight": round(float(cluster.weight), 6),
-                    "n_maps": len(cluster.channels),
-                })
-            doc["layers"].append({
-                "layer": layer.layer,
-                "K": layer.n_channels,
-                "height": layer.height,
-                "width": layer.width,
-                "kept_maps": len(layer.kept_channels),
-                "kept_channels": [int(c) for c in layer.kept_channels],
-                "no_positive_evidence": layer.no_positive_evidence,
-                "retained_weight": round(float(layer.retained_weight), 6),
-                "clusters": clusters,
-            })
+                    (folder / "frames" / f"{safe}_c{cluster.index}_step{step}.jpg").write_bytes(
+                        frame
+                    )
+                clusters.append(
+                    {
+                        "index": cluster.index,
+                        "channels": [int(c) for c in cluster.channels],
+                        "weight": round(float(cluster.weight), 6),
+                        "n_maps": len(cluster.channels),
+                    }
+                )
+            doc["layers"].append(
+                {
+                    "layer": layer.layer,
+                    "K": layer.n_channels,
+                    "height": layer.height,
+                    "width": layer.width,
+                    "kept_maps": len(layer.kept_channels),
+                    "kept_channels": [int(c) for c in layer.kept_channels],
+                    "no_positive_evidence": layer.no_positive_evidence,
+                    "retained_weight": round(float(layer.retained_weight), 6),
+                    "clusters": clusters,
+                }
+            )
             weights = " ".join(f"{c.weight:.1f}" for c in layer.clusters) or "-"
             self.stdout.write(
                 f"{layer.layer:<22}{layer.n_channels:>6}{len(layer.kept_channels):>6}"
