@@ -1,10 +1,12 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from . import views
 
 app_name = "explanations"
 
 urlpatterns = [
+    path("manage/", include("explanations.manage_urls")),
+    path("viewer/", include("explanations.viewer_urls")),
     path("campaigns/<slug:slug>/", views.campaign_detail, name="campaign-detail"),
     path(
         "campaigns/<slug:slug>/images/<int:image_id>/",

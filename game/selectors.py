@@ -6,7 +6,7 @@ Selectors never write. Every function takes keyword-only arguments.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -288,7 +288,6 @@ class RoundSummary:
     finished_at: dt.datetime | None
     campaign_slug: str
     campaign_name: str
-    extra: dict = field(default_factory=dict)
 
 
 def round_summary(*, round: Round) -> RoundSummary | None:

@@ -15,4 +15,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("game/", include("game.urls")),
     path("api/game/", include("game.api_urls")),
+    path("api/processing/", include("processing.api_urls")),
 ]

@@ -199,3 +199,36 @@ class CharacteristicFactory(factory.django.DjangoModelFactory):
     player = factory.LazyAttribute(lambda o: o.round.player)
     position = 0
     text = "floppy ears"
+
+
+def make_finished_round(
+    *,
+    cluster_map: ClusterMap,
+    player: Player | None = None,
+    guess: str | None = None,
+    outcome: str = Round.Outcome.WIN,
+    step: int = 1,
+    texts: list[str] | tuple[str, ...] = (),
+) -> Round:
+    """A finished (done) round on an item, with its characteristics (label processing tests).
+
+    ``guess`` defaults to the answer for a win, and to another campaign class for a loss.
+    """
+    image = cluster_map.image
+    answer = image.true_class or image.target_class
+    if guess is None and outcome == Round.Outcome.WIN:
+        guess = answer
+    elif guess is None and outcome == Round.Outcome.LOSS:
+        guess = next(c for c in image.campaign.classes if c != answer)
+    player = player or PlayerFactory()
+    rnd = RoundFactory(
+        player=player,
+        cluster_map=cluster_map,
+        status=Round.Status.DONE,
+        outcome=outcome,
+        step=5 if outcome == Round.Outcome.RESIGN else step,
+        guess=guess or "",
+    )
+    for position, text in enumerate(texts):
+        CharacteristicFactory(round=rnd, player=player, position=position, text=text)
+    return rnd

@@ -27,8 +27,17 @@ def device_get() -> str:
     return device
 
 
+def _configure_threads() -> None:
+    threads = int(getattr(settings, "NETVIZ_TORCH_THREADS", 0) or 0)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 @lru_cache(maxsize=4)
 def _cached_model(source: ModelSource, device: str) -> LoadedModel:
+    _configure_threads()
     return load_model(source, device=device)
 
 
@@ -40,3 +49,30 @@ def model_get(source: ModelSource, *, device: str | None = None) -> LoadedModel:
 
 def model_cache_clear() -> None:
     _cached_model.cache_clear()
+
+
+# --- sentence embedder (label processing) ---------------------------------------------------
+
+_embedders: dict[str, object] = {}
+
+
+def embedder_get(model_path: str | None = None):
+    """The Sentence-BERT embedder of this process (loaded on its first ``embed``, then kept).
+
+    ``model_path``: a local sentence-transformers folder; default
+    ``settings.NETVIZ_EMBEDDING_MODEL``, else the offline-packaged all-MiniLM-L6-v2.
+    """
+    from processing.nlp.embed import SentenceEmbedder
+
+    path = model_path or getattr(settings, "NETVIZ_EMBEDDING_MODEL", "") or ""
+    with _lock:
+        embedder = _embedders.get(path)
+        if embedder is None:
+            embedder = SentenceEmbedder(path or None)
+            _embedders[path] = embedder
+        return embedder
+
+
+def embedder_cache_clear() -> None:
+    with _lock:
+        _embedders.clear()

@@ -47,3 +47,58 @@ def explain_campaign(campaign_id: int) -> int:
     if campaign is None:
         return 0
     return campaign_compute(campaign=campaign)
+
+
+# --- label processing (METHOD §6–§8) --------------------------------------------------------
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=3,
+)
+def process_round(round_id: int) -> dict:
+    """Process a finished round's characteristics and rescore its image (incremental)."""
+    from processing.services import round_process
+
+    result = round_process(round_id=round_id)
+    return {"mentions": result.mentions, "refused": result.refused, "images": result.images}
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    max_retries=3,
+)
+def process_campaign(campaign_id: int, rebuild: bool = False) -> str:
+    """Regroup a campaign's labels (``rebuild``) or catch up and rescore everything."""
+    from explanations.models import Campaign
+    from processing.services import campaign_catch_up, campaign_rebuild
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return "missing"
+    if rebuild:
+        campaign_rebuild(campaign=campaign)
+    else:
+        campaign_catch_up(campaign=campaign)
+    return "done"
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=2)
+def export_campaign(self, export_id: int) -> str:
+    """Write a campaign export (JSON + CSV zip) and mark it done with its file."""
+    from processing.services import campaign_export_fail, campaign_export_run
+
+    try:
+        return campaign_export_run(export_id=export_id)
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            campaign_export_fail(export_id=export_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=5) from exc

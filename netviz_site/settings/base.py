@@ -224,3 +224,7 @@ REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
 NETVIZ_GAME_ROUND_TTL_SECONDS = env_int("NETVIZ_GAME_ROUND_TTL_SECONDS", 900)
 NETVIZ_GAME_EXPIRY_GRACE_SECONDS = env_int("NETVIZ_GAME_EXPIRY_GRACE_SECONDS", 60)
 NETVIZ_GAME_LABELLING_TTL_SECONDS = env_int("NETVIZ_GAME_LABELLING_TTL_SECONDS", 1800)
+
+# Intra-op threads for torch in engine processes (0 = torch's default). On small shared machines 1
+# avoids oversubscription between the worker's pool processes.
+NETVIZ_TORCH_THREADS = env_int("NETVIZ_TORCH_THREADS", 0)

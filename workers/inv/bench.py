@@ -66,6 +66,7 @@ def run_benchmark(
     modes: Sequence[str] = ("fast", "paper"),
     reveal_runs: int | None = None,
     memory_reveal: bool = True,
+    threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the benchmark; returns a JSON-safe dict (see the module docstring).
@@ -75,8 +76,43 @@ def run_benchmark(
     torchvision model whose ImageNet weights are not on this machine (and for timm models whose
     pretrained weights cannot be loaded), real weights otherwise. ``reveal_runs``: timed reveal
     runs (default max(repeats, 10)); ``memory_reveal``: render every cluster's reveal frames in
-    the memory run; ``progress``: called with one line per finished step.
+    the memory run; ``threads``: torch intra-op threads for the run (default: unchanged; on a
+    busy machine 1 thread gives far steadier timings); ``progress``: called with one line per
+    finished step.
     """
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run(
+            model_name,
+            repeats=repeats,
+            n_memory_images=n_memory_images,
+            device=device,
+            layers=layers,
+            random_weights=random_weights,
+            modes=modes,
+            reveal_runs=reveal_runs,
+            memory_reveal=memory_reveal,
+            progress=progress,
+        )
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _run(
+    model_name: str,
+    *,
+    repeats: int,
+    n_memory_images: int,
+    device: str,
+    layers: Sequence[str] | None,
+    random_weights: bool | None,
+    modes: Sequence[str],
+    reveal_runs: int | None,
+    memory_reveal: bool,
+    progress: Callable[[str], None] | None,
+) -> dict:
     from .explain import explain_batch
     from .types import EngineParams
 
@@ -165,6 +201,8 @@ def run_benchmark(
             model, views, layers, params, n_memory_images, say, with_reveal=memory_reveal
         )
 
+    if hasattr(os, "getloadavg"):
+        result["environment"]["load_average_end"] = list(os.getloadavg())
     result["ratios"] = _ratios(result)
     result["targets"] = _targets(result)
     return _json_safe(result)
@@ -388,6 +426,7 @@ def _environment() -> dict:
         "numpy": np.__version__,
         "sklearn": sklearn.__version__,
         "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
@@ -406,6 +445,11 @@ def _num(v: float | None, fmt: str = "9.3f") -> str:
     return f"{'n/a':>9}" if v is None else format(v, fmt)
 
 
+def _load_avg(env: dict) -> str:
+    la = env.get("load_average")
+    return "n/a" if not la else f"{la[0]:.1f}"
+
+
 def format_report(result: dict) -> str:
     """A plain-text report of :func:`run_benchmark`'s result."""
     env = result.get("environment", {})
@@ -414,7 +458,7 @@ def format_report(result: dict) -> str:
         + (" (random weights)" if result.get("random_weights") else "")
         + f" on {result['device']}",
         f"  torch {env.get('torch')}, {env.get('cpu_count')} CPUs, {env.get('torch_threads')} "
-        f"torch threads, image {result['image']} at {result['crop']}×{result['crop']}, "
+        f"torch threads, load avg {_load_avg(env)}, image {result['image']} at {result['crop']}×{result['crop']}, "
         f"medians of {result['repeats']} runs",
         f"  layers ({len(result['layers'])}): "
         + ", ".join(
@@ -467,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-images", type=int, default=50)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--random-weights", action="store_true", default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", help="write the result as JSON to this file")
     args = parser.parse_args(argv)
     result = run_benchmark(
@@ -475,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_memory_images=args.memory_images,
         device=args.device,
         random_weights=args.random_weights,
+        threads=args.threads,
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )
     print(format_report(result))

@@ -180,7 +180,8 @@ class GradcamComparison:
 class LayerFaithfulness:
     """Faithfulness of every cluster map of one layer of one image and of the layer's Grad-CAM.
 
-    clusters: in the order of ``LayerExplanation.clusters`` (names "cluster <index>");
+    clusters: in the order of ``LayerExplanation.clusters`` (names "<layer>: cluster <index>",
+    the Grad-CAM "<layer>: gradcam");
     comparisons: one per cluster, against ``gradcam``.
     """
 

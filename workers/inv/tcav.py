@@ -5,7 +5,7 @@ For one model, one layer l and one target class c:
 1. **Activations** f_l(x) of concept examples and of a pool of random images, flattened to
    D = K·H·W (:func:`layer_activations`, via the engine's :func:`capture.capture`).
 2. **CAV** of a concept: a seeded linear classifier (``logistic``: scikit-learn
-   ``LogisticRegression``, L2, balanced classes; or ``sgd``: ``SGDClassifier`` hinge loss,
+   ``LogisticRegression``, L2, balanced classes, Newton–Cholesky solver; or ``sgd``: ``SGDClassifier`` hinge loss,
    alpha 0.01, as the reference implementation) separating concept (label 1) from a random
    counter-set (label 0); the CAV v is the unit normal of the hyperplane, pointing towards the
    concept. Before fitting, features are centred and divided by one global scalar (the pooled
@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from .capture import capture
 from .errors import EngineError
@@ -381,7 +382,9 @@ def masked_views(
     percents = (float(percent),) if np.isscalar(percent) else tuple(float(p) for p in percent)
     h, w = img.shape[:2]
     if game_size is None:
-        masks = torch.from_numpy(reveal_masks(cluster_map, (h, w), percents=percents, method=method))
+        masks = torch.from_numpy(
+            reveal_masks(cluster_map, (h, w), percents=percents, method=method)
+        )
     else:
         gh, gw = game_image(img, size=int(game_size)).shape[:2]
         big = torch.from_numpy(
@@ -390,7 +393,7 @@ def masked_views(
         masks = F.interpolate(
             big[:, None], size=(h, w), mode="bilinear", align_corners=False, antialias=True
         )[:, 0].clamp_(0.0, 1.0)
-    frames = torch.from_numpy(img)[None].to(torch.float32) * masks[..., None]
+    frames = torch.from_numpy(np.array(img, dtype=np.float32))[None] * masks[..., None]
     return frames.round_().to(torch.uint8).numpy()
 
 
@@ -450,7 +453,11 @@ def train_cav(
     zs = xs @ basis
     if classifier == "logistic":
         clf = LogisticRegression(
-            C=float(regularization), class_weight="balanced", max_iter=2000, random_state=seed
+            C=float(regularization),
+            class_weight="balanced",
+            solver="newton-cholesky",
+            max_iter=200,
+            random_state=seed,
         )
     elif classifier == "sgd":
         clf = SGDClassifier(
@@ -485,7 +492,9 @@ def tcav_score(grads: np.ndarray, cav: Cav | np.ndarray) -> float:
     return float(np.mean(g.astype(np.float64) @ v.astype(np.float64) > 0))
 
 
-def adjust_pvalues(p_values: Sequence[float], method: str = "bonferroni", n_tests: int | None = None) -> np.ndarray:
+def adjust_pvalues(
+    p_values: Sequence[float], method: str = "bonferroni", n_tests: int | None = None
+) -> np.ndarray:
     """Multiple-testing correction; n_tests defaults to len(p_values). nan stays nan."""
     p = np.asarray(p_values, dtype=np.float64)
     m = int(n_tests) if n_tests is not None else len(p)
@@ -608,30 +617,32 @@ def tcav_from_arrays(
     null = np.empty((n_null, runs), dtype=np.float64)
     scores = {label: np.empty(runs, dtype=np.float64) for label in flats}
     accs = {label: np.empty(runs, dtype=np.float64) for label in flats}
-    for r in range(runs):
-        rng = np.random.default_rng([params.seed, 0, r])
-        perm = rng.permutation(n_pool)
-        run_seed = int(rng.integers(0, 2**31 - 1))
-        counter = pool[np.sort(perm[:m])]
-        for j, members in enumerate(null_sets):
-            # the same run order, skipping the null set's own images
-            others = perm[~np.isin(perm, members)][:m]
-            pos = _resample(
-                pool[members], b, params.resample, np.random.default_rng([params.seed, 2, r, j])
-            )
-            null[j, r] = tcav_score(grads, fit(pos, pool[np.sort(others)], run_seed))
-            done += 1
-        if progress is not None:
-            progress(done / total, f"TCAV run {r + 1}/{runs}: random sets")
-        for label, acts in flats.items():
-            crng = np.random.default_rng([params.seed, 3, r, _concept_seed(label)])
-            pos = _resample(acts, min(params.set_size, len(acts)), params.resample, crng)
-            cav = fit(pos, counter, run_seed)
-            scores[label][r] = tcav_score(grads, cav)
-            accs[label][r] = cav.accuracy
-            done += 1
+    # Many small fits: BLAS thread pools only add overhead (and thrash on busy machines).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for r in range(runs):
+            rng = np.random.default_rng([params.seed, 0, r])
+            perm = rng.permutation(n_pool)
+            run_seed = int(rng.integers(0, 2**31 - 1))
+            counter = pool[np.sort(perm[:m])]
+            for j, members in enumerate(null_sets):
+                # the same run order, skipping the null set's own images
+                others = perm[~np.isin(perm, members)][:m]
+                pos = _resample(
+                    pool[members], b, params.resample, np.random.default_rng([params.seed, 2, r, j])
+                )
+                null[j, r] = tcav_score(grads, fit(pos, pool[np.sort(others)], run_seed))
+                done += 1
             if progress is not None:
-                progress(done / total, f"TCAV run {r + 1}/{runs}: {label}")
+                progress(done / total, f"TCAV run {r + 1}/{runs}: random sets")
+            for label, acts in flats.items():
+                crng = np.random.default_rng([params.seed, 3, r, _concept_seed(label)])
+                pos = _resample(acts, min(params.set_size, len(acts)), params.resample, crng)
+                cav = fit(pos, counter, run_seed)
+                scores[label][r] = tcav_score(grads, cav)
+                accs[label][r] = cav.accuracy
+                done += 1
+                if progress is not None:
+                    progress(done / total, f"TCAV run {r + 1}/{runs}: {label}")
     labels = list(flats)
     null_means = null.mean(axis=1)
     p_runs = [_welch_p(scores[label], null.ravel()) for label in labels]

@@ -83,7 +83,9 @@ def test_batching_does_not_change_the_curves():
     b = deletion_insertion(model, view, maps, 0, params=FaithfulnessParams(steps=10, batch_size=64))
     for ma, mb in zip(a.maps, b.maps):
         np.testing.assert_allclose(ma.deletion.probabilities, mb.deletion.probabilities, atol=1e-7)
-        np.testing.assert_allclose(ma.insertion.probabilities, mb.insertion.probabilities, atol=1e-7)
+        np.testing.assert_allclose(
+            ma.insertion.probabilities, mb.insertion.probabilities, atol=1e-7
+        )
 
 
 def test_pixel_order_is_deterministic_on_ties_and_auc_is_trapezoidal():

@@ -44,7 +44,12 @@ def test_per_cluster_hand_computed():
 
 def test_summary_per_layer_and_class():
     s_mid, s_head = summarise(aggregate_rounds(ROUNDS))
-    assert (s_mid.layer, s_mid.class_name, s_mid.clusters, s_mid.rounds) == ("blocks.5.0", "cat", 2, 6)
+    assert (s_mid.layer, s_mid.class_name, s_mid.clusters, s_mid.rounds) == (
+        "blocks.5.0",
+        "cat",
+        2,
+        6,
+    )
     assert s_mid.pooled_correct_share == pytest.approx(2 / 6)
     assert s_mid.mean_correct_share == pytest.approx(0.25)
     assert s_mid.mean_correct_step == pytest.approx(2.0)  # only cluster 1 has a win

@@ -1,0 +1,88 @@
+"""The few calls the admin pages make into the processing app (export, reprocessing).
+
+Kept in one place so the processing app's names are referenced once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netviz_site.errors import ApplicationError
+
+from .models import Campaign
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    status: str
+    created_at: object
+    url: str
+    size: int
+    error: str
+
+
+@dataclass(frozen=True)
+class ExportState:
+    available: bool
+    latest: ExportInfo | None
+
+
+def export_state(*, campaign: Campaign) -> ExportState:
+    from processing.models import CampaignExport
+
+    export = CampaignExport.objects.filter(campaign=campaign).order_by("-created_at", "-id").first()
+    if export is None:
+        return ExportState(available=True, latest=None)
+    url = ""
+    if export.status == CampaignExport.Status.DONE and export.file:
+        url = _export_url(export)
+    return ExportState(
+        available=True,
+        latest=ExportInfo(
+            status=export.status,
+            created_at=export.created_at,
+            url=url,
+            size=export.size,
+            error=export.error,
+        ),
+    )
+
+
+def _export_url(export) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    for name in ("processing:export-download", "processing-export-download", "api-export-download"):
+        try:
+            return reverse(name, args=[export.token])
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def export_start(*, campaign: Campaign, user) -> object:
+    """Start processing's export task (one export at a time per campaign)."""
+    from processing.models import CampaignExport
+    from processing.services import campaign_export_create
+
+    busy = CampaignExport.objects.filter(
+        campaign=campaign,
+        status__in=[CampaignExport.Status.PENDING, CampaignExport.Status.RUNNING],
+    ).exists()
+    if busy:
+        raise ApplicationError("An export of this campaign is already running.", status=409)
+    return campaign_export_create(campaign=campaign, user=user)
+
+
+def labels_reprocess(*, campaign: Campaign) -> bool:
+    """Rebuild the campaign's labels after a moderation change (hidden characteristic, blocked
+    player), unless a rebuild is already queued. Returns whether one was enqueued."""
+    from processing.models import CampaignProcessing
+    from processing.services import campaign_process_enqueue
+
+    queued = CampaignProcessing.objects.filter(
+        campaign=campaign, status=CampaignProcessing.Status.QUEUED
+    ).exists()
+    if queued:
+        return False
+    campaign_process_enqueue(campaign=campaign, rebuild=True)
+    return True

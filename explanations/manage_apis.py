@@ -1,0 +1,502 @@
+"""Campaign administration API (/api/manage/): thin DRF views for campaign admins only.
+
+Nested input/output serializers; services do the work; an ApplicationError becomes a 4xx
+``{"detail": message, "errors": [...]}``.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from game.models import Characteristic, Player
+
+from . import admin_selectors, admin_services, integration, services
+from .access import CampaignAdminApi
+from .apis import ProgressOutput
+from .models import Campaign, ModelSpec
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+ERRORS = {code: ErrorOutput for code in (400, 403, 404, 409)}
+
+
+def _campaign(slug: str) -> Campaign:
+    campaign = admin_selectors.campaign_get(slug=slug)
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class ModelOutput(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    kind = serializers.CharField()
+    architecture = serializers.CharField()
+    n_classes = serializers.SerializerMethodField()
+    default_layers = serializers.ListField(child=serializers.CharField())
+
+    def get_n_classes(self, obj) -> int:
+        return len(obj.class_names)
+
+
+class ModelDetailOutput(ModelOutput):
+    class_names = serializers.ListField(child=serializers.CharField())
+    explainable_layers = serializers.ListField(child=serializers.CharField())
+    preprocessing = serializers.DictField()
+
+
+class ModelListApi(CampaignAdminApi):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class Input(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        kind = serializers.ChoiceField(choices=ModelSpec.Kind.choices)
+        architecture = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        weights = serializers.FileField(required=False)
+        class_names = serializers.FileField(required=False)
+
+    @extend_schema(operation_id="manage_models_list", responses={200: ModelOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(ModelOutput(admin_selectors.model_spec_list(), many=True).data)
+
+    @extend_schema(
+        operation_id="manage_models_create",
+        request={"multipart/form-data": Input},
+        responses={201: ModelDetailOutput, **ERRORS},
+        description="Register a model: a TorchScript file or a state dict plus its architecture, "
+        "and a class-names file. The model is loaded once to check it; nothing is kept on error.",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        weights = d.get("weights")
+        names = d.get("class_names")
+        if d["kind"] in ("builtin", "torchvision") and not weights:
+            spec = services.model_spec_get_or_create_builtin(name=d["name"])
+        else:
+            spec = services.model_spec_create(
+                name=d["name"],
+                kind=d["kind"],
+                architecture=d.get("architecture", ""),
+                display_name=d["name"],
+                weights=(weights.name, weights.read()) if weights else None,
+                class_names=(names.name, names.read()) if names else None,
+            )
+        return Response(ModelDetailOutput(spec).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailApi(CampaignAdminApi):
+    @extend_schema(operation_id="manage_models_detail", responses={200: ModelDetailOutput})
+    def get(self, request: Request, name: str) -> Response:
+        spec = get_object_or_404(ModelSpec, name=name)
+        return Response(ModelDetailOutput(spec).data)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+class CampaignOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    model = serializers.CharField(source="model.name")
+    status = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+    aliases = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    explained_layers = serializers.ListField(child=serializers.CharField())
+    engine_params = serializers.DictField()
+    params_hash = serializers.CharField()
+    target_mode = serializers.CharField()
+    target_rounds = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class CampaignListApi(CampaignAdminApi):
+    parser_classes = [JSONParser]
+
+    class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageCampaignCreateInput"
+
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        model = serializers.SlugField(help_text="Registry name of the model.")
+        classes = serializers.ListField(
+            child=serializers.CharField(), required=False, default=list
+        )
+        aliases = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        )
+        explained_layers = serializers.ListField(
+            child=serializers.CharField(), required=False, default=list
+        )
+        engine_params = serializers.DictField(
+            required=False, default=dict, help_text="mode, weights, seed, keep_factor, …"
+        )
+        target_mode = serializers.ChoiceField(
+            choices=Campaign.TargetMode.choices, default=Campaign.TargetMode.PREDICTED
+        )
+        target_rounds = serializers.IntegerField(min_value=1, max_value=1000, default=5)
+
+    @extend_schema(operation_id="manage_campaigns_list", responses={200: CampaignOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(CampaignOutput(admin_selectors.campaign_manage_list(), many=True).data)
+
+    @extend_schema(
+        operation_id="manage_campaigns_create",
+        request=Input,
+        responses={201: CampaignOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        model = get_object_or_404(ModelSpec, name=d["model"])
+        campaign = services.campaign_create(
+            name=d["name"],
+            description=d["description"],
+            model=model,
+            classes=d["classes"],
+            aliases=d.get("aliases") or {},
+            explained_layers=d["explained_layers"] or None,
+            engine_params=d["engine_params"],
+            target_mode=d["target_mode"],
+            target_rounds=d["target_rounds"],
+        )
+        return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(CampaignAdminApi):
+    @extend_schema(operation_id="manage_campaigns_detail", responses={200: CampaignOutput})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(CampaignOutput(_campaign(slug)).data)
+
+
+class ImageProgressOutput(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    name = serializers.CharField()
+    true_class = serializers.CharField()
+    predicted_class = serializers.CharField()
+    job_id = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField()
+    attempts = serializers.IntegerField()
+
+
+class CampaignProgressApi(CampaignAdminApi):
+    class Output(serializers.Serializer):
+        status = serializers.CharField(source="campaign.status")
+        overall = ProgressOutput()
+        images = ImageProgressOutput(many=True)
+        failed = ImageProgressOutput(many=True)
+        truncated = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="manage_campaigns_progress",
+        responses={200: Output},
+        description="Overall and per-image progress of the campaign's explanation jobs, with "
+        "every failed job and its reason (polled by the admin page).",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        detail = admin_selectors.campaign_progress_detail(campaign=_campaign(slug))
+        return Response(self.Output(detail).data)
+
+
+class SkippedOutput(serializers.Serializer):
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportOutput(serializers.Serializer):
+    added = serializers.IntegerField()
+    image_ids = serializers.ListField(child=serializers.IntegerField())
+    class_counts = serializers.DictField(child=serializers.IntegerField())
+    skipped = SkippedOutput(many=True)
+
+
+def _import_data(report: admin_services.ImportReport) -> dict:
+    return {
+        "added": len(report.added),
+        "image_ids": [image.pk for image in report.added],
+        "class_counts": report.class_counts,
+        "skipped": [{"name": s.name, "reason": s.reason} for s in report.skipped],
+    }
+
+
+class ImageAddApi(CampaignAdminApi):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class Input(serializers.Serializer):
+        image = serializers.FileField()
+        true_class = serializers.CharField(max_length=200)
+        compute = serializers.BooleanField(default=True)
+
+    @extend_schema(
+        operation_id="manage_images_add",
+        request={"multipart/form-data": Input},
+        responses={201: ImportOutput, **ERRORS},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        image = admin_services.campaign_image_upload(
+            campaign=_campaign(slug),
+            content=d["image"].read(),
+            original_name=d["image"].name,
+            true_class=d["true_class"],
+            enqueue=d["compute"],
+        )
+        report = admin_services.ImportReport(
+            added=[image], class_counts={image.true_class: 1}
+        )
+        return Response(ImportOutput(_import_data(report)).data, status=status.HTTP_201_CREATED)
+
+
+class ArchiveAddApi(CampaignAdminApi):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class Input(serializers.Serializer):
+        archive = serializers.FileField(help_text="A zip of class folders: <class>/<image>.")
+        compute = serializers.BooleanField(default=True)
+
+    @extend_schema(
+        operation_id="manage_images_archive",
+        request={"multipart/form-data": Input},
+        responses={201: ImportOutput, **ERRORS},
+        description="Add every image of a zip of class folders, all or nothing. Unsafe paths, "
+        "zip bombs, nested archives, unknown or empty class folders are refused (nothing is "
+        "stored); files that are not images are skipped and listed.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = admin_services.campaign_archive_import(
+            campaign=_campaign(slug),
+            archive=data.validated_data["archive"],
+            enqueue=data.validated_data["compute"],
+        )
+        return Response(ImportOutput(_import_data(report)).data, status=status.HTTP_201_CREATED)
+
+
+class CsvAddApi(CampaignAdminApi):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class Input(serializers.Serializer):
+        csv_file = serializers.FileField(help_text="CSV of file,class lines.")
+        files = serializers.FileField(help_text="A zip of the files the CSV lists.")
+        compute = serializers.BooleanField(default=True)
+
+    @extend_schema(
+        operation_id="manage_images_csv",
+        request={"multipart/form-data": Input},
+        responses={201: ImportOutput, **ERRORS},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        report = admin_services.campaign_csv_import(
+            campaign=_campaign(slug),
+            csv_content=d["csv_file"].read(),
+            archive=d["files"],
+            enqueue=d["compute"],
+        )
+        return Response(ImportOutput(_import_data(report)).data, status=status.HTTP_201_CREATED)
+
+
+class CountOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class ComputeApi(CampaignAdminApi):
+    @extend_schema(
+        operation_id="manage_campaigns_compute",
+        request=None,
+        responses={202: CountOutput, **ERRORS},
+        description="Send every job of the campaign that is not done to the workers.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        n = admin_services.campaign_compute_start(campaign=_campaign(slug))
+        return Response({"count": n}, status=status.HTTP_202_ACCEPTED)
+
+
+class RetryFailedApi(CampaignAdminApi):
+    @extend_schema(
+        operation_id="manage_campaigns_retry_failed",
+        request=None,
+        responses={202: CountOutput},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        n = admin_services.campaign_failed_retry(campaign=_campaign(slug))
+        return Response({"count": n}, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRetryApi(CampaignAdminApi):
+    @extend_schema(
+        operation_id="manage_jobs_retry", request=None, responses={202: CountOutput, **ERRORS}
+    )
+    def post(self, request: Request, slug: str, job_id: int) -> Response:
+        admin_services.campaign_job_retry(campaign=_campaign(slug), job_id=job_id)
+        return Response({"count": 1}, status=status.HTTP_202_ACCEPTED)
+
+
+class StatusApi(CampaignAdminApi):
+    class Input(serializers.Serializer):
+        action = serializers.ChoiceField(choices=["publish", "pause", "close"])
+
+    @extend_schema(
+        operation_id="manage_campaigns_status",
+        request=Input,
+        responses={200: CampaignOutput, **ERRORS},
+        description="publish (items enter the game; needs one computed image), pause, close.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = admin_services.campaign_status_change(
+            campaign=_campaign(slug), action=data.validated_data["action"]
+        )
+        return Response(CampaignOutput(campaign).data)
+
+
+class ExportApi(CampaignAdminApi):
+    class Output(serializers.Serializer):
+        status = serializers.CharField()
+        url = serializers.CharField(allow_blank=True)
+        size = serializers.IntegerField()
+        error = serializers.CharField(allow_blank=True)
+
+    @extend_schema(operation_id="manage_campaigns_export_state", responses={200: Output})
+    def get(self, request: Request, slug: str) -> Response:
+        state = integration.export_state(campaign=_campaign(slug))
+        if not state.latest:
+            return Response({"status": "none", "url": "", "size": 0, "error": ""})
+        return Response(self.Output(state.latest).data)
+
+    @extend_schema(
+        operation_id="manage_campaigns_export_start",
+        request=None,
+        responses={202: Output, **ERRORS},
+        description="Start an export task (labels, scores, merged groups, global labels).",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = _campaign(slug)
+        integration.export_start(campaign=campaign, user=request.user)
+        state = integration.export_state(campaign=campaign)
+        latest = state.latest
+        data = (
+            self.Output(latest).data
+            if latest
+            else {"status": "pending", "url": "", "size": 0, "error": ""}
+        )
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- moderation ----------------------------------------------------------------------------------
+
+
+class CharacteristicOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    hidden = serializers.BooleanField()
+    player_id = serializers.IntegerField()
+    player = serializers.CharField(source="player.nickname")
+    round_outcome = serializers.CharField(source="round.outcome")
+    round_step = serializers.IntegerField(source="round.step")
+    created_at = serializers.DateTimeField()
+
+
+class CharacteristicListApi(CampaignAdminApi):
+    @extend_schema(
+        operation_id="manage_characteristics_list",
+        parameters=[
+            OpenApiParameter("q", str, description="Text or nickname contains."),
+            OpenApiParameter("hidden", bool),
+        ],
+        responses={200: CharacteristicOutput(many=True)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        hidden = request.query_params.get("hidden")
+        rows = admin_selectors.characteristic_list_for_campaign(
+            campaign=_campaign(slug),
+            query=request.query_params.get("q", "")[:100],
+            hidden=None if hidden in (None, "") else hidden.lower() in ("1", "true", "yes"),
+        )
+        return Response(CharacteristicOutput(rows, many=True).data)
+
+
+class CharacteristicHideApi(CampaignAdminApi):
+    class Input(serializers.Serializer):
+        hidden = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="manage_characteristics_hide",
+        request=Input,
+        responses={200: CharacteristicOutput, **ERRORS},
+    )
+    def post(self, request: Request, slug: str, characteristic_id: int) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        characteristic = get_object_or_404(
+            Characteristic.objects.select_related("player", "round"),
+            pk=characteristic_id,
+            round__campaign=_campaign(slug),
+        )
+        admin_services.characteristic_set_hidden(
+            characteristic=characteristic, hidden=data.validated_data["hidden"]
+        )
+        return Response(CharacteristicOutput(characteristic).data)
+
+
+class PlayerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    nickname = serializers.CharField()
+    is_guest = serializers.BooleanField()
+    is_blocked = serializers.BooleanField()
+    n_rounds = serializers.IntegerField(required=False)
+    n_characteristics = serializers.IntegerField(required=False)
+    n_hidden = serializers.IntegerField(required=False)
+
+
+class PlayerListApi(CampaignAdminApi):
+    @extend_schema(
+        operation_id="manage_players_list",
+        parameters=[OpenApiParameter("q", str)],
+        responses={200: PlayerOutput(many=True)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        rows = admin_selectors.player_list_for_campaign(
+            campaign=_campaign(slug), query=request.query_params.get("q", "")[:100]
+        )
+        return Response(PlayerOutput(rows, many=True).data)
+
+
+class PlayerBlockApi(CampaignAdminApi):
+    class Input(serializers.Serializer):
+        blocked = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="manage_players_block", request=Input, responses={200: PlayerOutput, **ERRORS}
+    )
+    def post(self, request: Request, player_id: int) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        player = get_object_or_404(Player.objects.select_related("user"), pk=player_id)
+        admin_services.player_set_blocked(player=player, blocked=data.validated_data["blocked"])
+        return Response(PlayerOutput(player).data)

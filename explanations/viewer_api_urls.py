@@ -1,0 +1,3 @@
+"""/api/viewer/: the researcher viewer API."""
+
+urlpatterns: list = []
