@@ -138,9 +138,7 @@ def player_list_for_campaign(*, campaign: Campaign, query: str = "", limit: int 
             ),
             n_hidden=Count(
                 "characteristics",
-                filter=Q(
-                    characteristics__round__campaign=campaign, characteristics__hidden=True
-                ),
+                filter=Q(characteristics__round__campaign=campaign, characteristics__hidden=True),
                 distinct=True,
             ),
         )

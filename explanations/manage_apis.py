@@ -23,6 +23,9 @@ from .models import Campaign, ModelSpec
 
 
 class ErrorOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageError"
+
     detail = serializers.CharField()
     errors = serializers.ListField(child=serializers.CharField(), required=False)
 
@@ -41,6 +44,9 @@ def _campaign(slug: str) -> Campaign:
 
 
 class ModelOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageModel"
+
     name = serializers.CharField()
     display_name = serializers.CharField()
     kind = serializers.CharField()
@@ -53,6 +59,9 @@ class ModelOutput(serializers.Serializer):
 
 
 class ModelDetailOutput(ModelOutput):
+    class Meta:
+        ref_name = "ManageModelDetail"
+
     class_names = serializers.ListField(child=serializers.CharField())
     explainable_layers = serializers.ListField(child=serializers.CharField())
     preprocessing = serializers.DictField()
@@ -62,6 +71,9 @@ class ModelListApi(CampaignAdminApi):
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageModelListInput"
+
         name = serializers.CharField(max_length=100)
         kind = serializers.ChoiceField(choices=ModelSpec.Kind.choices)
         architecture = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -110,6 +122,9 @@ class ModelDetailApi(CampaignAdminApi):
 
 
 class CampaignOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageCampaign"
+
     slug = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -135,9 +150,7 @@ class CampaignListApi(CampaignAdminApi):
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
         model = serializers.SlugField(help_text="Registry name of the model.")
-        classes = serializers.ListField(
-            child=serializers.CharField(), required=False, default=list
-        )
+        classes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
         aliases = serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()), required=False
         )
@@ -187,6 +200,9 @@ class CampaignDetailApi(CampaignAdminApi):
 
 
 class ImageProgressOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageImageProgress"
+
     image_id = serializers.IntegerField()
     name = serializers.CharField()
     true_class = serializers.CharField()
@@ -200,6 +216,9 @@ class ImageProgressOutput(serializers.Serializer):
 
 class CampaignProgressApi(CampaignAdminApi):
     class Output(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageCampaignProgressOutput"
+
         status = serializers.CharField(source="campaign.status")
         overall = ProgressOutput()
         images = ImageProgressOutput(many=True)
@@ -218,11 +237,17 @@ class CampaignProgressApi(CampaignAdminApi):
 
 
 class SkippedOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageSkipped"
+
     name = serializers.CharField()
     reason = serializers.CharField()
 
 
 class ImportOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageImport"
+
     added = serializers.IntegerField()
     image_ids = serializers.ListField(child=serializers.IntegerField())
     class_counts = serializers.DictField(child=serializers.IntegerField())
@@ -242,6 +267,9 @@ class ImageAddApi(CampaignAdminApi):
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageImageAddInput"
+
         image = serializers.FileField()
         true_class = serializers.CharField(max_length=200)
         compute = serializers.BooleanField(default=True)
@@ -262,9 +290,7 @@ class ImageAddApi(CampaignAdminApi):
             true_class=d["true_class"],
             enqueue=d["compute"],
         )
-        report = admin_services.ImportReport(
-            added=[image], class_counts={image.true_class: 1}
-        )
+        report = admin_services.ImportReport(added=[image], class_counts={image.true_class: 1})
         return Response(ImportOutput(_import_data(report)).data, status=status.HTTP_201_CREATED)
 
 
@@ -272,6 +298,9 @@ class ArchiveAddApi(CampaignAdminApi):
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageArchiveAddInput"
+
         archive = serializers.FileField(help_text="A zip of class folders: <class>/<image>.")
         compute = serializers.BooleanField(default=True)
 
@@ -298,6 +327,9 @@ class CsvAddApi(CampaignAdminApi):
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageCsvAddInput"
+
         csv_file = serializers.FileField(help_text="CSV of file,class lines.")
         files = serializers.FileField(help_text="A zip of the files the CSV lists.")
         compute = serializers.BooleanField(default=True)
@@ -321,6 +353,9 @@ class CsvAddApi(CampaignAdminApi):
 
 
 class CountOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageCount"
+
     count = serializers.IntegerField()
 
 
@@ -358,6 +393,9 @@ class JobRetryApi(CampaignAdminApi):
 
 class StatusApi(CampaignAdminApi):
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageStatusInput"
+
         action = serializers.ChoiceField(choices=["publish", "pause", "close"])
 
     @extend_schema(
@@ -377,6 +415,9 @@ class StatusApi(CampaignAdminApi):
 
 class ExportApi(CampaignAdminApi):
     class Output(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageExportOutput"
+
         status = serializers.CharField()
         url = serializers.CharField(allow_blank=True)
         size = serializers.IntegerField()
@@ -412,6 +453,9 @@ class ExportApi(CampaignAdminApi):
 
 
 class CharacteristicOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManageCharacteristic"
+
     id = serializers.IntegerField()
     text = serializers.CharField()
     hidden = serializers.BooleanField()
@@ -443,6 +487,9 @@ class CharacteristicListApi(CampaignAdminApi):
 
 class CharacteristicHideApi(CampaignAdminApi):
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageCharacteristicHideInput"
+
         hidden = serializers.BooleanField()
 
     @extend_schema(
@@ -465,6 +512,9 @@ class CharacteristicHideApi(CampaignAdminApi):
 
 
 class PlayerOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ManagePlayer"
+
     id = serializers.IntegerField()
     nickname = serializers.CharField()
     is_guest = serializers.BooleanField()
@@ -489,6 +539,9 @@ class PlayerListApi(CampaignAdminApi):
 
 class PlayerBlockApi(CampaignAdminApi):
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManagePlayerBlockInput"
+
         blocked = serializers.BooleanField()
 
     @extend_schema(

@@ -104,9 +104,7 @@ class CampaignCreateForm(forms.Form):
         names = [line.strip() for line in (value or "").splitlines() if line.strip()]
         unknown = [n for n in names if n not in self.model.class_names]
         if unknown:
-            raise forms.ValidationError(
-                "Not among the model's classes: " + ", ".join(unknown[:10])
-            )
+            raise forms.ValidationError("Not among the model's classes: " + ", ".join(unknown[:10]))
         return names
 
     def engine_params(self) -> dict:

@@ -73,7 +73,10 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [
-            ("manage_campaigns", "Can manage campaigns (create, upload, compute, publish, moderate)")
+            (
+                "manage_campaigns",
+                "Can manage campaigns (create, upload, compute, publish, moderate)",
+            )
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ CAMPAIGN_ADMIN_GROUP = "campaign admin"
 MANAGE_PERMISSION = "explanations.manage_campaigns"
 
 _GROUPS_CACHE = "_netviz_group_names"
+_PERM_CACHE = "_netviz_manage_perm"
 
 
 def _group_names(user) -> frozenset[str]:
@@ -27,20 +28,37 @@ def _group_names(user) -> frozenset[str]:
     return cached
 
 
+def _has_manage_permission(user) -> bool:
+    """``explanations.manage_campaigns`` held directly or through a group (one query, cached)."""
+    cached = getattr(user, _PERM_CACHE, None)
+    if cached is None:
+        from django.contrib.auth.models import Permission
+        from django.db.models import Q
+
+        app_label, codename = MANAGE_PERMISSION.split(".")
+        cached = (
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .filter(Q(user=user) | Q(group__user=user))
+            .exists()
+        )
+        setattr(user, _PERM_CACHE, cached)
+    return cached
+
+
 def user_is_campaign_admin(user) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    return CAMPAIGN_ADMIN_GROUP in _group_names(user) or user.has_perm(MANAGE_PERMISSION)
+    return CAMPAIGN_ADMIN_GROUP in _group_names(user) or _has_manage_permission(user)
 
 
 def user_is_researcher(user) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user_is_campaign_admin(user):
+    if user.is_staff or user.is_superuser or RESEARCHER_GROUP in _group_names(user):
         return True
-    return RESEARCHER_GROUP in _group_names(user)
+    return user_is_campaign_admin(user)
 
 
 def user_roles(user) -> list[str]:

@@ -195,7 +195,9 @@ def _archive_kind(head: bytes) -> str | None:
     return None
 
 
-def archive_open(upload: BinaryIO, *, limits: ArchiveLimits, what: str = "archive") -> zipfile.ZipFile:
+def archive_open(
+    upload: BinaryIO, *, limits: ArchiveLimits, what: str = "archive"
+) -> zipfile.ZipFile:
     """Open an uploaded zip after checking its size and that it is a zip at all."""
     size = getattr(upload, "size", None)
     if size is None:
@@ -252,7 +254,9 @@ def archive_entries_check(zf: zipfile.ZipFile, *, limits: ArchiveLimits) -> list
             "(a zip bomb?); nothing was added",
             bombs,
         )
-    nested = [i.filename for i in files if PurePosixPath(i.filename).suffix.lower() in ARCHIVE_EXTENSIONS]
+    nested = [
+        i.filename for i in files if PurePosixPath(i.filename).suffix.lower() in ARCHIVE_EXTENSIONS
+    ]
     for info in files:
         if info.filename in nested or _is_system(info.filename):
             continue
@@ -351,9 +355,7 @@ class _ImageChecker:
     def check(self, info: zipfile.ZipInfo, shown: str, true_class: str, plan: ImportPlan) -> bool:
         suffix = PurePosixPath(shown).suffix.lower()
         if suffix not in IMAGE_EXTENSIONS:
-            plan.skipped.append(
-                Skipped(shown, f"not an image ({suffix or 'no extension'})")
-            )
+            plan.skipped.append(Skipped(shown, f"not an image ({suffix or 'no extension'})"))
             return False
         if info.file_size > self.limits.max_image_bytes:
             plan.skipped.append(

@@ -349,9 +349,7 @@ def _layer_cards(
             for g in groups
             if g.kind in (MergedGroup.Kind.SINGLE, MergedGroup.Kind.MERGED)
             and (
-                card := _group_card(
-                    campaign, image, layer, g, by_id, records.scores, records.stats
-                )
+                card := _group_card(campaign, image, layer, g, by_id, records.scores, records.stats)
             )
         ]
     else:
@@ -370,7 +368,9 @@ def _layer_cards(
     return cards
 
 
-def image_view_build(*, campaign: Campaign, image: CampaignImage, view: str = "unmerged") -> ImageView:
+def image_view_build(
+    *, campaign: Campaign, image: CampaignImage, view: str = "unmerged"
+) -> ImageView:
     """Every explained layer of an image as a column of cards (bounded number of queries)."""
     if view not in VIEWS:
         view = "unmerged"

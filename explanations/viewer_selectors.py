@@ -39,9 +39,7 @@ class ClassSummary:
 
 def campaign_class_list(*, campaign: Campaign) -> list[ClassSummary]:
     """Classes with images (true class, else explained class), then empty campaign classes."""
-    done = Q(
-        jobs__status=ExplanationJob.Status.DONE, jobs__params_hash=campaign.params_hash
-    )
+    done = Q(jobs__status=ExplanationJob.Status.DONE, jobs__params_hash=campaign.params_hash)
     rows = (
         CampaignImage.objects.filter(campaign=campaign)
         .values("true_class", "target_class")
@@ -64,7 +62,9 @@ def campaign_class_list(*, campaign: Campaign) -> list[ClassSummary]:
         if slug in slugs.values():
             slug = f"{slug}-{len(slugs)}"
         slugs[name] = slug
-        out.append(ClassSummary(name=name, slug=slug, n_images=counts[name][0], n_done=counts[name][1]))
+        out.append(
+            ClassSummary(name=name, slug=slug, n_images=counts[name][0], n_done=counts[name][1])
+        )
     return out
 
 

@@ -214,9 +214,7 @@ def _image_page(
 ) -> HttpResponse:
     c = _campaign(slug)
     image = _image(c, image_id)
-    view = viewer.image_view_build(
-        campaign=c, image=image, view=_view_param(request, default_view)
-    )
+    view = viewer.image_view_build(campaign=c, image=image, view=_view_param(request, default_view))
     focus = None
     if position is not None:
         focus = view.column(position)
@@ -307,7 +305,11 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 
 
 def _card_filename(c: Campaign, img: CampaignImage, card: viewer.Card, ext: str) -> str:
-    what = "full" if card.kind == "full" else ("group-" + card.members_slug if card.is_group else f"cluster-{card.indexes[0]}")
+    what = (
+        "full"
+        if card.kind == "full"
+        else ("group-" + card.members_slug if card.is_group else f"cluster-{card.indexes[0]}")
+    )
     return f"{c.slug}-image{img.pk}-layer{card.layer_position}-{what}.{ext}"
 
 
@@ -322,12 +324,16 @@ def card_download(
     index: int | None = None,
     members: str = "",
 ) -> HttpResponse:
+    if fmt not in ("png", "json"):
+        raise Http404("Cards download as card.png or card.json.")
     c, img, detail = _detail(slug, image_id, position, index, members)
     card = detail.card
     if fmt == "json":
         data = viewer.card_data(card, campaign=c, image=img)
         return _download(
-            json.dumps(data, indent=2).encode(), "application/json", _card_filename(c, img, card, "json")
+            json.dumps(data, indent=2).encode(),
+            "application/json",
+            _card_filename(c, img, card, "json"),
         )
     try:
         content = viewer_render.card_png(card=card, campaign=c, image=img)
@@ -381,9 +387,7 @@ def group_frame(
 ):
     c, img, detail = _detail(slug, image_id, position, None, members)
     try:
-        content = viewer_render.group_frame_jpeg(
-            card=detail.card, campaign=c, image=img, step=step
-        )
+        content = viewer_render.group_frame_jpeg(card=detail.card, campaign=c, image=img, step=step)
     except LookupError as exc:
         raise Http404(str(exc)) from exc
     return _bytes(content)

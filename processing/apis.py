@@ -61,7 +61,7 @@ class ProcessingStateOutput(serializers.Serializer):
     n_mentions = serializers.IntegerField()
     n_refused = serializers.IntegerField()
     n_groups = serializers.IntegerField()
-    pending = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Characteristics not processed yet.")
     model_id = serializers.CharField()
     settings = serializers.DictField()
     timings = serializers.DictField()
@@ -74,10 +74,8 @@ class ProcessingStateApi(ResearcherApi):
     def get(self, request: Request, slug: str) -> Response:
         campaign = self.campaign(slug)
         state = selectors.processing_state_get(campaign=campaign)
-        data = ProcessingStateOutput(state).data | {
-            "pending": selectors.processing_pending_count(campaign=campaign)
-        }
-        return Response(data)
+        state.pending = selectors.processing_pending_count(campaign=campaign)
+        return Response(ProcessingStateOutput(state).data)
 
 
 class ProcessApi(ResearcherApi):

@@ -100,6 +100,15 @@ def _embedder(embedder: Embedder | None) -> StoredEmbedder:
     return StoredEmbedder(embedder)
 
 
+def processing_warm_up() -> None:
+    """Load the embedder and the lemmatiser's dictionary of this process (no database)."""
+    from workers.runtime import embedder_get
+
+    gs = grouping_settings_get()
+    TemplatedEmbedder(embedder_get(), gs.template).embed(["warm up"])
+    prepare_label("warm ups", class_name="none", settings=gs)
+
+
 def _aliases(campaign: Campaign, class_name: str) -> tuple[str, ...]:
     return tuple((campaign.aliases or {}).get(class_name, ()))
 
@@ -1521,6 +1530,7 @@ __all__ = [
     "label_group_rename",
     "label_group_split",
     "label_groups_merge",
+    "processing_warm_up",
     "round_process",
     "round_process_enqueue",
 ]

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - fixtures imported from manage_support are used as arguments
 """Campaign administration pages and API: roles, creation, progress, status, moderation."""
 
 from __future__ import annotations
@@ -226,12 +227,16 @@ def test_archive_api_returns_the_report_or_a_400(admin_client, tiny_campaign):
     url = f"/api/manage/campaigns/{tiny_campaign.slug}/archive/"
     ok = admin_client.post(
         url,
-        {"archive": upload("a.zip", make_zip({"red thing/a.png": png(), "x.txt": b"1"})), "compute": "false"},
+        {
+            "archive": upload("a.zip", make_zip({"red thing/a.png": png(), "x.txt": b"1"})),
+            "compute": "false",
+        },
     )
     assert ok.status_code == 201, ok.content
     assert ok.json()["added"] == 1 and ok.json()["skipped"][0]["name"] == "x.txt"
     bad = admin_client.post(
-        url, {"archive": upload("b.zip", make_zip({"dog/a.png": png((5, 5, 5))})), "compute": "false"}
+        url,
+        {"archive": upload("b.zip", make_zip({"dog/a.png": png((5, 5, 5))})), "compute": "false"},
     )
     assert bad.status_code == 400 and bad.json()["errors"] == ["'dog/'"]
 
@@ -259,18 +264,29 @@ def test_single_image_and_csv_pages(admin_client, tiny_campaign):
 
 def test_progress_api_lists_images_and_failed_jobs_and_retry_works(admin_client, tiny_campaign):
     ok = campaign_image_add(
-        campaign=tiny_campaign, content=photo_png("chelsea", 64), original_name="cat.png",
-        true_class="red thing", enqueue=False,
+        campaign=tiny_campaign,
+        content=photo_png("chelsea", 64),
+        original_name="cat.png",
+        true_class="red thing",
+        enqueue=False,
     )
     bad = campaign_image_add(
-        campaign=tiny_campaign, content=photo_png("astronaut", 64), original_name="astro.png",
-        true_class="blue thing", enqueue=False,
+        campaign=tiny_campaign,
+        content=photo_png("astronaut", 64),
+        original_name="astro.png",
+        true_class="blue thing",
+        enqueue=False,
     )
     explanation_job_run(job_id=ok.jobs.get().pk)
     explanation_job_fail(job_id=bad.jobs.get().pk, error="Layer x yields no positive gradient.")
     body = admin_client.get(f"/api/manage/campaigns/{tiny_campaign.slug}/progress/").json()
     assert body["overall"] == {
-        "total": 2, "pending": 0, "running": 0, "done": 1, "failed": 1, "fraction_done": 1.0,
+        "total": 2,
+        "pending": 0,
+        "running": 0,
+        "done": 1,
+        "failed": 1,
+        "fraction_done": 1.0,
     }
     assert [r["status"] for r in body["images"]] == ["done", "failed"]
     assert body["failed"][0]["error"] == "Layer x yields no positive gradient."
@@ -289,7 +305,10 @@ def test_compute_enqueues_pending_jobs(admin_client, tiny_campaign, monkeypatch)
         "workers.tasks.explain_image.apply_async", lambda args, queue: sent.append(args[0])
     )
     image = campaign_image_add(
-        campaign=tiny_campaign, content=png(), original_name="a.png", true_class="red thing",
+        campaign=tiny_campaign,
+        content=png(),
+        original_name="a.png",
+        true_class="red thing",
         enqueue=False,
     )
     with_callbacks = admin_client.post(f"/api/manage/campaigns/{tiny_campaign.slug}/compute/")
@@ -305,16 +324,25 @@ def test_publish_needs_a_computed_image_then_pause_and_close(admin_client, tiny_
     response = admin_client.post(url, {"action": "publish"}, content_type="application/json")
     assert response.status_code == 409 and "Nothing to play yet" in response.json()["detail"]
     image = campaign_image_add(
-        campaign=tiny_campaign, content=photo_png("chelsea", 64), true_class="red thing",
+        campaign=tiny_campaign,
+        content=photo_png("chelsea", 64),
+        true_class="red thing",
         enqueue=False,
     )
     explanation_job_run(job_id=image.jobs.get().pk)
-    for action, status in (("publish", "published"), ("pause", "paused"), ("publish", "published"),
-                           ("close", "closed")):
+    for action, status in (
+        ("publish", "published"),
+        ("pause", "paused"),
+        ("publish", "published"),
+        ("close", "closed"),
+    ):
         response = admin_client.post(url, {"action": action}, content_type="application/json")
         assert response.status_code == 200 and response.json()["status"] == status
     response = admin_client.post(url, {"action": "publish"}, content_type="application/json")
-    assert response.status_code == 409 and "closed campaign cannot be published" in response.json()["detail"]
+    assert (
+        response.status_code == 409
+        and "closed campaign cannot be published" in response.json()["detail"]
+    )
 
 
 def test_status_page_buttons(admin_client, tiny_campaign):

@@ -12,9 +12,9 @@ from tests.factories import CampaignFactory, PlayerFactory, make_image_items
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2 (offline), loaded once for the whole test session."""
-    from processing.nlp.embed import SentenceEmbedder
+    from workers.runtime import embedder_get
 
-    embedder = SentenceEmbedder()
+    embedder = embedder_get()
     embedder.embed(["warm up"])
     return embedder
 

@@ -22,25 +22,14 @@ Eager modules (METHOD §1):
   eval mode: no batch statistics).
 * Hooks are always removed when the context exits, also after an exception.
 
-TorchScript modules (no Python hooks): a copy of the ``forward`` graph is made in which the
-method calls of the ancestors of the requested layers are inlined (``Graph.insertGraph``) until
-every requested layer is a top-level ``prim::CallMethod[forward]``; each such call's output is
-returned as an extra graph output and downstream uses get an ``aten::clone`` of it (in-place ops
-downstream cannot change it). The rewritten graph becomes a ScriptFunction (cached per module and
-layer list) called with the module; the model is not modified. The input is made to require grad
-(so the taps are on the autograd graph even with frozen parameters); ``torch.autograd.grad``
-w.r.t. the returned activations only runs the backward down to the earliest of them. A layer called inside
-control flow, or more than once, cannot be captured (LayerError).
+TorchScript modules accept no Python hooks: :func:`workers.inv.models.load_model` wraps them in
+an equivalent ``nn.Module`` (``_ScriptProxy``) whose submodules take hooks like eager ones.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 
@@ -57,11 +46,10 @@ def _not_a_feature_map(name: str) -> LayerError:
 class Capture:
     """Holds the activations captured during one forward pass (see :func:`capture`)."""
 
-    def __init__(self, layers: Sequence[str], script_fn: Any = None) -> None:
+    def __init__(self, layers: Sequence[str]) -> None:
         self.layers = tuple(layers)
         self.activations: dict[str, torch.Tensor] = {}
-        self.order: list[str] = []  # execution order of the captured layers (eager only)
-        self._script_fn = script_fn
+        self.order: list[str] = []  # execution order of the captured layers
 
     def _make_hook(self, name: str):
         def hook(module, inputs, output):
@@ -86,20 +74,8 @@ class Capture:
 
     def forward(self, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Run the model; returns the logits (N, C) with grad history from the earliest layer."""
-        if self._script_fn is not None:
-            # The input requires grad so that every tap is on the autograd graph even when the
-            # parameters are frozen; autograd.grad w.r.t. the taps never runs past the earliest.
-            with torch.enable_grad():
-                outs = self._script_fn(module._c, x.detach().requires_grad_(True))
-            out = outs[0]
-            for name, a in zip(self.layers, outs[1:]):
-                if not isinstance(a, torch.Tensor) or a.dim() != 4:
-                    raise _not_a_feature_map(name)
-                self.activations[name] = a
-                self.order.append(name)
-        else:
-            with torch.no_grad():
-                out = module(x)
+        with torch.no_grad():
+            out = module(x)
         if isinstance(out, list | tuple):
             out = out[0]
         if not isinstance(out, torch.Tensor) or out.dim() != 2:
@@ -137,102 +113,6 @@ class Capture:
         return out_a, out_g
 
 
-# ---------------------------------------------------------------------------------- TorchScript
-
-_SCRIPT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SCRIPT_LOCK = threading.Lock()
-_SCRIPT_IDS = itertools.count()
-
-
-def _is_script_module(module: torch.nn.Module) -> bool:
-    return isinstance(module, torch.jit.ScriptModule)
-
-
-def _script_capture_fn(module: torch.jit.ScriptModule, layers: tuple[str, ...]):
-    with _SCRIPT_LOCK:
-        per_module = _SCRIPT_CACHE.setdefault(module, {})
-        fn = per_module.get(layers)
-        if fn is None:
-            fn = _build_script_capture(module, layers)
-            per_module[layers] = fn
-        return fn
-
-
-def _build_script_capture(module: torch.jit.ScriptModule, layers: tuple[str, ...]):
-    try:
-        graph = module.forward.graph.copy()
-    except Exception as exc:  # noqa: BLE001 - any failure means: cannot capture
-        raise LayerError("this TorchScript model has no scriptable forward method") from exc
-    modules = dict(module.named_modules())
-    self_id = next(graph.inputs()).unique()
-
-    def path_of(value) -> str | None:
-        if value.unique() == self_id:
-            return ""
-        node = value.node()
-        if node.kind() != "prim::GetAttr":
-            return None
-        parent = path_of(next(node.inputs()))
-        if parent is None:
-            return None
-        name = node.s("name")
-        return name if parent == "" else f"{parent}.{name}"
-
-    def is_ancestor(path: str) -> bool:
-        return path == "" or any(layer.startswith(path + ".") for layer in layers)
-
-    found: dict[str, Any] = {}
-    for _ in range(10_000):  # inline ancestors until the requested calls are top-level
-        found.clear()
-        inlined = False
-        for node in list(graph.nodes()):
-            if node.kind() != "prim::CallMethod":
-                continue
-            inputs = list(node.inputs())
-            path = path_of(inputs[0])
-            method = node.s("name")
-            if path is None:
-                continue
-            if path in layers and method == "forward":
-                if path in found:
-                    raise LayerError(
-                        f"layer {path!r} cannot be explained: it runs more than once per forward "
-                        "pass"
-                    )
-                found[path] = node
-            elif is_ancestor(path) and path in modules:
-                callee = getattr(modules[path], method).graph
-                graph.setInsertPoint(node)
-                outputs = graph.insertGraph(callee, inputs)
-                for old, new in zip(node.outputs(), outputs):
-                    old.replaceAllUsesWith(new)
-                node.destroy()
-                inlined = True
-                break
-        if not inlined:
-            break
-    missing = [layer for layer in layers if layer not in found]
-    if missing:
-        raise LayerError(
-            f"layer(s) {', '.join(repr(m) for m in missing)} cannot be captured in this "
-            "TorchScript model (not called directly by its forward pass)"
-        )
-    for layer in layers:
-        node = found[layer]
-        value = node.output()
-        graph.setInsertPoint(node)
-        none = graph.insertConstant(None)
-        clone = graph.create("aten::clone", [value, none], 1)
-        clone.insertAfter(node)
-        clone.output().setType(value.type())
-        value.replaceAllUsesWith(clone.output())
-        clone.replaceInput(0, value)
-        graph.registerOutput(value)
-    graph.makeMultiOutputIntoTuple()
-    graph.lint()
-    return torch._C._create_function_from_graph(f"__netviz_capture_{next(_SCRIPT_IDS)}", graph)
-
-
 # ---------------------------------------------------------------------------------- the context
 
 
@@ -248,13 +128,6 @@ def capture(module: torch.nn.Module, layers: Sequence[str]) -> Iterator[Capture]
     unknown = [n for n in names if n not in modules or n == ""]
     if unknown:
         raise LayerError(f"unknown layer(s): {', '.join(repr(u) for u in unknown)}")
-    if _is_script_module(module):
-        cap = Capture(names, script_fn=_script_capture_fn(module, names))
-        try:
-            yield cap
-        finally:
-            cap.activations.clear()
-        return
     cap = Capture(names)
     handles = []
     try:

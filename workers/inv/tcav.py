@@ -5,13 +5,16 @@ For one model, one layer l and one target class c:
 1. **Activations** f_l(x) of concept examples and of a pool of random images, flattened to
    D = K·H·W (:func:`layer_activations`, via the engine's :func:`capture.capture`).
 2. **CAV** of a concept: a seeded linear classifier (``logistic``: scikit-learn
-   ``LogisticRegression``, L2, balanced classes, Newton–Cholesky solver; or ``sgd``: ``SGDClassifier`` hinge loss,
-   alpha 0.01, as the reference implementation) separating concept (label 1) from a random
-   counter-set (label 0); the CAV v is the unit normal of the hyperplane, pointing towards the
-   concept. Before fitting, features are centred and divided by one global scalar (the pooled
-   standard deviation): this improves conditioning without changing the hyperplane's direction in
-   activation space. With ``holdout`` > 0 a stratified part of the examples is held out and the
-   CAV's accuracy on it is reported (the CAV is fitted on the rest, as in the reference code).
+   ``LogisticRegression``, L2, balanced classes, Newton–Cholesky solver; or ``sgd``:
+   ``SGDClassifier``, hinge loss, as the reference implementation) separating concept (label 1)
+   from a random counter-set (label 0); the CAV v is the unit normal of the hyperplane, pointing
+   towards the concept. Before fitting, features are centred and divided by one global scalar
+   (the pooled standard deviation): better conditioning, same hyperplane direction in activation
+   space. The L2 solution lies in the span of the examples, so the classifier is fitted in an
+   orthonormal basis of that span (n ≪ D, from the Gram matrix) and mapped back: exact and fast.
+   With ``holdout`` > 0 a part of each side is held out and the CAV's accuracy on it is reported
+   (the CAV is fitted on the rest, as in the reference code; with bootstrap resampling a
+   duplicate may sit on both sides, so read it as an upper bound).
 3. **Directional derivatives** S(x) = ∇_{f_l} y^c(x) · v on the class's images, with y^c the
    target **logit** (never the softmax) and the gradient w.r.t. the flattened layer activations
    (:func:`layer_gradients`). **TCAV score** = |{x : S(x) > 0}| / |X_c|.

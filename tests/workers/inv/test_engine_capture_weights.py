@@ -102,9 +102,12 @@ def test_unknown_and_unexplainable_layers():
 
 
 def _scripted_roundtrip(net):
+    """A TorchScript round trip, wrapped as load_model does (hooks need the proxy)."""
+    from workers.inv.models import _ScriptProxy
+
     buf = io.BytesIO()
     torch.jit.save(torch.jit.script(net), buf)
-    return torch.jit.load(io.BytesIO(buf.getvalue())).eval()
+    return _ScriptProxy(torch.jit.load(io.BytesIO(buf.getvalue())).eval())
 
 
 @pytest.mark.parametrize("mode", ["fast", "paper"])
@@ -121,12 +124,11 @@ def test_torchscript_model_gives_the_same_explanation(mode):
             np.testing.assert_allclose(le.shares, ls.shares, rtol=1e-5, atol=1e-9)
             np.testing.assert_allclose(le.gradcam, ls.gradcam, rtol=1e-5, atol=1e-6)
             assert [c.channels for c in le.clusters] == [c.channels for c in ls.clusters]
-    # twice: the cached capture function is reused, the model itself is untouched
+    # twice: same result, the scripted model itself is untouched
     again = explain_batch(TinyLoaded(scripted), vs, layers=LAYERS, params=params)
     assert [c.channels for c in again[0].layers[1].clusters] == [
         c.channels for c in script[0].layers[1].clusters
     ]
-    assert "clone" not in str(scripted.graph)
     ref_a, ref_g, _, _ = reference_capture(net, vs, LAYERS)
     with capture(scripted, LAYERS) as cap:
         logits = cap.forward(scripted, _batch(vs))
@@ -149,23 +151,6 @@ def test_frozen_parameters_eager_and_torchscript():
         for name, a, g in zip(LAYERS, acts, grads):
             np.testing.assert_allclose(a.numpy(), ref_a[name], rtol=1e-6, atol=1e-7)
             np.testing.assert_allclose(g.numpy(), ref_g[name], rtol=1e-5, atol=1e-8)
-
-
-def test_torchscript_layer_called_inside_control_flow_is_refused():
-    class Cond(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 4, 3, padding=1)
-            self.act = nn.ReLU()
-            self.fc = nn.Linear(4, 2)
-
-        def forward(self, x):
-            y = self.act(self.conv(x)) if x.shape[0] > 0 else self.act(self.conv(-x))
-            return self.fc(y.mean(dim=(2, 3)))
-
-    scripted = _scripted_roundtrip(Cond().eval())
-    with pytest.raises(LayerError, match="TorchScript"):
-        explain_batch(TinyLoaded(scripted), views(1), layers=["act"], params=EngineParams())
 
 
 def test_weights_equal_hand_computation_linear_head():

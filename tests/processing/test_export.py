@@ -1,0 +1,144 @@
+"""Campaign export: a zip with export.json (validated against docs/export.schema.json) + CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.storage import default_storage
+from rest_framework.test import APIClient
+
+from processing import services
+from processing.export import SECTIONS
+from processing.models import CampaignExport, LabelGroup
+from processing.permissions import RESEARCHER_GROUP
+from tests.factories import CharacteristicFactory, make_finished_round, make_image_items
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "export.schema.json").read_text()
+)
+
+
+@pytest.fixture
+def played(campaign, players, hashing):
+    items = make_image_items(campaign=campaign, true_class="English springer")
+    cat = make_image_items(campaign=campaign, true_class="tabby, tabby cat")
+    plays = [
+        (items[0], "win", ["floppy ears", "brown fur"]),
+        (items[0], "loss", ["ears", "<b>junk</b>"]),
+        (items[2], "win", ["collar", "nose"]),
+        (cat[0], "resign", []),
+        (cat[1], "win", ["whiskers", "stripes"]),
+    ]
+    for player, (cluster, outcome, texts) in zip(players, plays):
+        rnd = make_finished_round(cluster_map=cluster, player=player, outcome=outcome, texts=texts)
+        services.round_process(round_id=rnd.pk, embedder=hashing)
+    services.label_group_rename(
+        group=LabelGroup.objects.get(canonical="collar"), name="neck gear", embedder=hashing
+    )
+    # one characteristic not processed yet (its task has not run): exported as unprocessed
+    rnd = make_finished_round(cluster_map=items[1], player=players[5], texts=[])
+    CharacteristicFactory(round=rnd, player=players[5], text="tail")
+    return campaign
+
+
+def read_export(export: CampaignExport) -> tuple[dict, dict[str, list[dict]]]:
+    with default_storage.open(export.file.name, "rb") as fh, zipfile.ZipFile(fh) as zf:
+        data = json.loads(zf.read("export.json"))
+        tables = {
+            s.name: list(csv.DictReader(io.StringIO(zf.read(f"csv/{s.name}.csv").decode())))
+            for s in SECTIONS
+        }
+        return data, tables
+
+
+def test_export_validates_against_the_documented_schema(played):
+    export = services.campaign_export_create(campaign=played, enqueue=False)
+    assert services.campaign_export_run(export_id=export.pk) == "done"
+    export.refresh_from_db()
+    assert export.status == "done" and export.progress == 1.0 and export.size > 0
+    assert export.file.name.startswith("exports/") and len(Path(export.file.name).stem) >= 32
+    data, tables = read_export(export)
+
+    jsonschema.Draft202012Validator(
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(data)
+    for section in SECTIONS:
+        assert len(data[section.name]) == export.counts[section.name]
+        assert len(tables[section.name]) == len(data[section.name])
+        if tables[section.name]:
+            assert tuple(tables[section.name][0]) == section.columns
+
+    # every reference resolves inside the export
+    ids = {name: {row["id"] for row in data[name]} for name in ("images", "clusters", "rounds")}
+    groups = {g["id"]: g for g in data["label_groups"]}
+    for c in data["characteristics"]:
+        assert c["round"] in ids["rounds"] and c["cluster"] in ids["clusters"]
+        assert c["group"] is None or c["group"] in groups
+    for s in data["cluster_label_scores"]:
+        assert s["cluster"] in ids["clusters"] and set(s["groups"]) <= set(groups)
+        assert {groups[g]["label"] for g in s["groups"]} == {s["label"]}
+    for m in data["merged_groups"]:
+        assert set(m["clusters"]) <= ids["clusters"]
+
+    by_text = {c["text"]: c for c in data["characteristics"]}
+    assert by_text["<b>junk</b>"]["refused_reason"] == "markup"
+    assert by_text["tail"]["processed"] is False
+    assert by_text["collar"]["group"] and groups[by_text["collar"]["group"]]["label"] == "neck gear"
+    assert [r["action"] for r in data["curation_rules"]] == ["rename"]
+    assert any(not s["labelled"] for s in data["cluster_stats"])  # unlabelled clusters kept
+    row = next(r for r in tables["label_groups"] if r["label"] == "neck gear")
+    assert json.loads(row["members"])[0]["key"] == "collar"
+
+
+def test_a_finished_export_is_left_alone(played):
+    export = services.campaign_export_create(campaign=played, enqueue=False)
+    services.campaign_export_run(export_id=export.pk)
+    name = CampaignExport.objects.get(pk=export.pk).file.name
+    assert services.campaign_export_run(export_id=export.pk) == "done"
+    assert CampaignExport.objects.get(pk=export.pk).file.name == name
+
+
+@pytest.fixture
+def researcher(db):
+    user = User.objects.create_user("rita", password="pw")
+    user.groups.add(Group.objects.get(name=RESEARCHER_GROUP))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_export_api_runs_the_task_and_serves_the_file(
+    played, researcher, monkeypatch, django_capture_on_commit_callbacks
+):
+    from workers import tasks
+
+    monkeypatch.setattr(
+        tasks.export_campaign, "delay", lambda export_id: tasks.export_campaign.apply([export_id])
+    )
+    url = f"/api/processing/campaigns/{played.slug}/exports/"
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = researcher.post(url)
+    assert resp.status_code == 202, resp.content
+    status = researcher.get(resp.json()["status_url"]).json()
+    assert status["status"] == "done" and status["progress"] == 1.0
+    assert status["counts"]["characteristics"] == 9
+    download = researcher.get(status["download_url"])
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment;")
+    body = b"".join(download.streaming_content)
+    assert zipfile.ZipFile(io.BytesIO(body)).read("export.json").startswith(b"{")
+    assert [e["token"] for e in researcher.get(url).json()] == [status["token"]]
+    # others may not see or download it
+    anon = APIClient()
+    assert anon.get(status["status_url"]).status_code == 403
+    assert anon.get(status["download_url"]).status_code == 403
+    assert researcher.get("/api/processing/exports/nope/download/").status_code == 404
