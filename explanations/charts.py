@@ -67,25 +67,25 @@ def label_bars(
     max_value: float | None = None,
     title: str = "Top labels",
     width: int = 200,
-    label_chars: int = 18,
+    label_chars: int = 15,
 ) -> SafeString:
     """Compact horizontal bars (a card's top labels): label, bar, score."""
     if not rows:
         return mark_safe("")
     top = max_value if max_value and max_value > 0 else max(v for _, v in rows) or 1.0
-    row_h = 16
-    label_w = int(width * 0.48)
-    value_w = 30
+    row_h = 18
+    label_w = int(width * 0.46)
+    value_w = 32
     bar_w = width - label_w - value_w - 4
     body = []
     for i, (label, value) in enumerate(rows):
         y = i * row_h
         w = max(1.0, bar_w * min(value / top, 1.0)) if value > 0 else 0
         body.append(
-            f'<text x="0" y="{y + 12}" font-size="11" fill="{TEXT}" {FONT}>'
+            f'<text x="0" y="{y + 13}" font-size="12" fill="{TEXT}" {FONT}>'
             f"{escape(_clip(label, label_chars))}</text>"
-            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="10" rx="2" fill="{BAR}"/>'
-            f'<text x="{width}" y="{y + 12}" font-size="10" fill="{MUTED}" text-anchor="end" '
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="11" rx="2" fill="{BAR}"/>'
+            f'<text x="{width}" y="{y + 13}" font-size="11" fill="{MUTED}" text-anchor="end" '
             f"{FONT}>{_fmt(value)}</text>"
         )
     return _svg(width, row_h * len(rows), title, body, "chart-bars")
@@ -142,7 +142,7 @@ def stacked_bars(
         x = 0
         y = height + 6
         for i, (_, name) in enumerate(series):
-            text = _clip(name, 16)
+            text = _clip(name, 24)
             step = 18 + 7 * len(text)
             if x + step > width:
                 x = 0

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_finishing_a_round_gets_its_characteristics_processed(celery_worker_process):
     campaign = CampaignFactory()
-    make_image_items(campaign=campaign, true_class="English springer", layers=1, clusters=2)
+    make_image_items(campaign=campaign, true_class="English springer", layers=1, clusters=1)
     worker = celery_worker_process()
 
     def play(nickname: str, texts: list[str]):

@@ -1,0 +1,534 @@
+"""Acceptance figures of label processing on a synthetic campaign (run on PostgreSQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/netviz_bench \\
+        .venv/bin/python manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/netviz_bench \\
+        .venv/bin/python manage.py bench_processing --json var/bench/processing.json
+
+Steps (each reported with its wall time):
+
+1. seed: a synthetic campaign of N characteristics (default 10,000) in the style of players —
+   plurals, typos, modifiers, class-name leaks, case and punctuation noise, 5% junk — over the
+   ten Imagenette classes (10 images each, 3 layers × 4 clusters, real 7×7 maps); 80% right
+   guesses, 8% resigns, 4% rounds closed without characteristics; 1–5 characteristics per round.
+2. rebuild (cold): ``manage.py process_labels --campaign ID --rebuild`` in a fresh process with
+   the embedding store emptied: end-to-end wall time (process start, model load, everything) and
+   the command's own total.
+3. rebuild (warm): the same again (stored embeddings reused, as after any earlier processing).
+4. incremental: every round, in finishing order, through :func:`processing.services.round_process`
+   (the ``process_round`` task's body) with the embedder warm, from an empty state; the task
+   times' p50 / p95 / max overall and over the last quarter (a full campaign).
+5. incremental vs rebuild: the groups built round by round against a rebuild of the same data:
+   pairwise precision and recall of "same group" over distinct keys and over mentions, the share
+   of mentions whose label is the same, identical groups, and the bound (largest complete-link
+   distance inside an incremental group vs the threshold).
+6. export: the ``export_campaign`` task's body on the campaign; time and size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from explanations.arrays import array_to_bytes
+from explanations.models import (
+    Campaign,
+    CampaignImage,
+    ClusterMap,
+    ExplanationJob,
+    LayerResult,
+    ModelSpec,
+)
+from game.models import Characteristic, Player, Round
+from processing.bench_grouping import IMAGENETTE, JUNK, MODIFIERS
+
+LAYERS = ("layer1", "layer2", "layer3")
+WEIGHTS = (40.0, 30.0, 20.0, 10.0)
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    op = rng.randrange(3)
+    if op == 0:
+        return word[:i] + word[i + 1 :]
+    if op == 1:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i] + word[i:]
+
+
+def synthetic_text(true_class: str, rng: random.Random) -> str:
+    """One player-style characteristic of an image of ``true_class``."""
+    if rng.random() < 0.05:
+        return rng.choice(JUNK)
+    words = rng.choice(IMAGENETTE[true_class]).split()
+    if rng.random() < 0.25:
+        words[-1] = words[-1] + "s" if not words[-1].endswith("s") else words[-1][:-1]
+    if rng.random() < 0.15:
+        j = rng.randrange(len(words))
+        words[j] = _typo(words[j], rng)
+    if rng.random() < 0.3:
+        words.insert(0, rng.choice(MODIFIERS))
+    if rng.random() < 0.08:  # class-name leak
+        name = rng.choice(true_class.split(",")).strip()
+        words = [name + ("'s" if rng.random() < 0.5 else "")] + words
+    text = " ".join(words)
+    if rng.random() < 0.2:
+        text = text.upper() if rng.random() < 0.3 else text.capitalize()
+    if rng.random() < 0.1:
+        text = rng.choice(["  ", "", "'"]) + text + rng.choice(["!", ".", "  ", "?!"])
+    return text[:200]
+
+
+def seed_campaign(
+    *, n_characteristics: int = 10_000, images_per_class: int = 10, seed: int = 2024
+) -> Campaign:
+    """Create the synthetic campaign (bulk inserts; no files are written)."""
+    rng = random.Random(seed)
+    np_rng = np.random.default_rng(seed)
+    classes = list(IMAGENETTE)
+    spec, _ = ModelSpec.objects.get_or_create(
+        name="bench-synthetic",
+        defaults={"kind": ModelSpec.Kind.BUILTIN, "class_names": classes},
+    )
+    tag = secrets.token_hex(4)
+    campaign = Campaign.objects.create(
+        name=f"bench {tag}",
+        slug=f"bench-{tag}",
+        model=spec,
+        classes=classes,
+        aliases={"English springer, English springer spaniel": ["spaniel"]},
+        explained_layers=list(LAYERS),
+        params_hash=secrets.token_hex(32),
+        status=Campaign.Status.PUBLISHED,
+    )
+    images = CampaignImage.objects.bulk_create(
+        [
+            CampaignImage(
+                campaign=campaign,
+                file=f"bench/{tag}-{i}.png",
+                sha256=f"{tag}{i:056x}",
+                original_name=f"{cls.split(',')[0]}-{k}.png",
+                width=224,
+                height=224,
+                true_class=cls,
+                target_class=cls,
+                predicted_class=cls,
+                probability=0.9,
+            )
+            for i, (cls, k) in enumerate(
+                (cls, k) for cls in classes for k in range(images_per_class)
+            )
+        ]
+    )
+    jobs = ExplanationJob.objects.bulk_create(
+        [
+            ExplanationJob(
+                image=im,
+                params_hash=campaign.params_hash,
+                status=ExplanationJob.Status.DONE,
+                progress=1.0,
+                finished_at=timezone.now(),
+            )
+            for im in images
+        ]
+    )
+    layers = LayerResult.objects.bulk_create(
+        [
+            LayerResult(
+                job=job,
+                image=job.image,
+                layer=name,
+                position=p,
+                n_channels=64,
+                height=7,
+                width=7,
+                retained_weight=100.0,
+                shares=b"",
+                gradcam=b"",
+            )
+            for job in jobs
+            for p, name in enumerate(LAYERS)
+        ]
+    )
+    clusters = ClusterMap.objects.bulk_create(
+        [
+            ClusterMap(
+                layer_result=lr,
+                image=lr.image,
+                index=k,
+                channels=[k],
+                weight=w,
+                n_maps=16,
+                map=array_to_bytes(np_rng.random((7, 7))),
+                overlay=f"bench/{tag}.jpg",
+                frames=[f"bench/{tag}-{s}.jpg" for s in range(6)],
+            )
+            for lr in layers
+            for k, w in enumerate(WEIGHTS)
+        ]
+    )
+    by_image: dict[int, list[ClusterMap]] = defaultdict(list)
+    for c in clusters:
+        by_image[c.image_id].append(c)
+    players = Player.objects.bulk_create(
+        [Player(nickname=f"bench{tag}{i}") for i in range(max(50, n_characteristics // 30))]
+    )
+    played: set[tuple[int, int]] = set()
+    rounds: list[Round] = []
+    texts: list[list[str]] = []
+    remaining = n_characteristics
+    t = timezone.now() - timezone.timedelta(days=1)
+    while remaining > 0:
+        image = rng.choice(images)
+        player = rng.choice(players)
+        if (player.pk, image.pk) in played:
+            continue
+        played.add((player.pk, image.pk))
+        cluster = rng.choice(by_image[image.pk])
+        r = rng.random()
+        n = 0
+        if r < 0.08:
+            outcome, guess, step = Round.Outcome.RESIGN, "", 5
+        else:
+            right = rng.random() < 0.8
+            guess = image.true_class if right else rng.choice(classes)
+            outcome = Round.Outcome.WIN if guess == image.true_class else Round.Outcome.LOSS
+            step = rng.randrange(6)
+            n = 0 if r < 0.12 else min(rng.randint(1, 5), remaining)
+        t += timezone.timedelta(seconds=5)
+        rounds.append(
+            Round(
+                token=secrets.token_urlsafe(24),
+                player=player,
+                campaign=campaign,
+                image=image,
+                cluster_map=cluster,
+                layer_position=0,  # set below
+                answer=image.true_class,
+                status=Round.Status.DONE,
+                outcome=outcome,
+                step=step,
+                guess=guess,
+                started_at=t - timezone.timedelta(seconds=30),
+                expires_at=t + timezone.timedelta(minutes=15),
+                guessed_at=t,
+                finished_at=t,
+            )
+        )
+        texts.append([synthetic_text(image.true_class, rng) for _ in range(n)])
+        remaining -= n
+    position_of = {lr.pk: lr.position for lr in layers}
+    for rnd in rounds:
+        rnd.layer_position = position_of[rnd.cluster_map.layer_result_id]
+    Round.objects.bulk_create(rounds, batch_size=2000)
+    Characteristic.objects.bulk_create(
+        [
+            Characteristic(round=rnd, player=rnd.player, position=i, text=text)
+            for rnd, items in zip(rounds, texts)
+            for i, text in enumerate(items)
+        ],
+        batch_size=5000,
+    )
+    return campaign
+
+
+def _clear_processing(campaign: Campaign) -> None:
+    from processing.models import CurationRule
+    from processing.services import _campaign_records_delete
+
+    with transaction.atomic():
+        _campaign_records_delete(campaign)
+        CurationRule.objects.filter(campaign=campaign).delete()
+
+
+def _clear_embeddings() -> None:
+    from processing.embeddings import embedding_memo_clear
+    from processing.models import LabelEmbedding
+
+    LabelEmbedding.objects.all().delete()
+    embedding_memo_clear()
+
+
+def _command_rebuild(campaign: Campaign, out: Path) -> dict:
+    """Run ``manage.py process_labels --rebuild`` in a fresh process; returns its summary."""
+    root = Path(settings.BASE_DIR)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.setdefault("DJANGO_SETTINGS_MODULE", os.environ.get("DJANGO_SETTINGS_MODULE", ""))
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            str(root / "manage.py"),
+            "process_labels",
+            "--campaign",
+            str(campaign.pk),
+            "--rebuild",
+            "--no-progress",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        cwd=root,
+        env=env,
+    )
+    wall = time.perf_counter() - start
+    summary = json.loads(out.read_text())
+    summary["process_wall_s"] = round(wall, 2)
+    return summary
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else 0.0
+
+
+def _partition(campaign: Campaign) -> dict[str, dict[str, int]]:
+    """class -> key -> group id."""
+    from processing.models import LabelGroup
+
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for g in LabelGroup.objects.filter(campaign=campaign):
+        for k in g.members:
+            out[g.class_name][k] = g.pk
+    return out
+
+
+def _mention_labels(campaign: Campaign) -> dict[int, str]:
+    from processing.models import LabelMention
+
+    return {
+        cid: name or canonical
+        for cid, name, canonical in LabelMention.objects.filter(
+            campaign=campaign, group__isnull=False
+        ).values_list("characteristic_id", "group__name", "group__canonical")
+    }
+
+
+def _key_counts(campaign: Campaign) -> dict[str, dict[str, int]]:
+    from processing.models import LabelMention
+
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for cls, key in LabelMention.objects.filter(campaign=campaign, refused_reason="").values_list(
+        "class_name", "key"
+    ):
+        out[cls][key] += 1
+    return out
+
+
+def compare_partitions(
+    a: dict[str, dict[str, int]],
+    b: dict[str, dict[str, int]],
+    counts: dict[str, dict[str, int]] | None = None,
+) -> dict:
+    """Pairwise precision/recall of partition ``a`` against reference ``b`` (same keys).
+
+    Over distinct keys, and (with ``counts``) over mentions: a pair of mentions is "together"
+    when their keys are in one group (mentions of one key are always together in both).
+    """
+    tp = fp = fn = 0
+    wtp = wfp = wfn = 0
+    identical = total_groups = 0
+    for cls in sorted(set(a) | set(b)):
+        ka, kb = a.get(cls, {}), b.get(cls, {})
+        keys = sorted(set(ka) & set(kb))
+        for x, y in combinations(keys, 2):
+            sa, sb = ka[x] == ka[y], kb[x] == kb[y]
+            w = counts[cls][x] * counts[cls][y] if counts else 1
+            if sa and sb:
+                tp += 1
+                wtp += w
+            elif sa:
+                fp += 1
+                wfp += w
+            elif sb:
+                fn += 1
+                wfn += w
+        ga: dict[int, set[str]] = defaultdict(set)
+        gb: dict[int, set[str]] = defaultdict(set)
+        for k in keys:
+            ga[ka[k]].add(k)
+            gb[kb[k]].add(k)
+        sets_b = {frozenset(s) for s in gb.values()}
+        identical += sum(frozenset(s) in sets_b for s in ga.values())
+        total_groups += len(gb)
+
+    def ratio(x: int, y: int) -> float:
+        return round(x / y, 4) if y else 1.0
+
+    out = {
+        "key_pairs_precision": ratio(tp, tp + fp),
+        "key_pairs_recall": ratio(tp, tp + fn),
+        "key_pairs_disagreeing": fp + fn,
+        "key_pairs_together_reference": tp + fn,
+        "identical_groups": identical,
+        "reference_groups": total_groups,
+    }
+    if counts:
+        out["mention_pairs_precision"] = ratio(wtp, wtp + wfp)
+        out["mention_pairs_recall"] = ratio(wtp, wtp + wfn)
+    return out
+
+
+def _diameters(campaign: Campaign, embedder) -> dict:
+    """Largest complete-link distance inside each group (the bound of incremental joining)."""
+    from processing.models import LabelGroup
+    from processing.nlp.embed import TemplatedEmbedder
+    from processing.nlp.grouping import head_word, pairwise_distances
+    from processing.services import grouping_settings_get
+
+    gs = grouping_settings_get()
+    embed = TemplatedEmbedder(embedder, gs.template)
+    worst = []
+    for g in LabelGroup.objects.filter(campaign=campaign):
+        if len(g.members) < 2:
+            continue
+        e = embed.embed(g.members)
+        h = embed.embed([head_word(m) for m in g.members])
+        worst.append(float(pairwise_distances(e, h, gs.head_weight).max()))
+    over = [d for d in worst if d > gs.threshold + 1e-6]
+    return {
+        "threshold": gs.threshold,
+        "groups_with_2plus_members": len(worst),
+        "max_diameter": round(max(worst), 4) if worst else 0.0,
+        "groups_over_threshold": len(over),
+        "note": "over the threshold only through derivation links (distance 0) or unification",
+    }
+
+
+def run(
+    *,
+    n_characteristics: int = 10_000,
+    incremental: bool = True,
+    export: bool = True,
+    keep: bool = False,
+    out_dir: Path | None = None,
+    log=print,
+) -> dict:
+    from processing import services
+    from processing.embeddings import StoredEmbedder
+    from workers.runtime import embedder_get
+
+    out_dir = out_dir or Path(settings.BASE_DIR) / "var" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "cpus": os.cpu_count(),
+    }
+    try:
+        report["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        pass
+    t = time.perf_counter()
+    campaign = seed_campaign(n_characteristics=n_characteristics)
+    report["seed_s"] = round(time.perf_counter() - t, 2)
+    report["campaign"] = {
+        "id": campaign.pk,
+        "characteristics": Characteristic.objects.filter(round__campaign=campaign).count(),
+        "rounds": Round.objects.filter(campaign=campaign).count(),
+        "images": campaign.images.count(),
+        "clusters": ClusterMap.objects.filter(image__campaign=campaign).count(),
+    }
+    log(f"seeded {report['campaign']} in {report['seed_s']} s")
+    try:
+        _clear_embeddings()
+        report["rebuild_cold"] = _command_rebuild(campaign, out_dir / "rebuild_cold.json")
+        log(f"rebuild (cold): {report['rebuild_cold']['process_wall_s']} s wall")
+        report["rebuild_warm"] = _command_rebuild(campaign, out_dir / "rebuild_warm.json")
+        log(f"rebuild (warm): {report['rebuild_warm']['process_wall_s']} s wall")
+        rebuilt = _partition(campaign)
+        rebuilt_labels = _mention_labels(campaign)
+        counts = _key_counts(campaign)
+
+        if incremental:
+            embedder = embedder_get()
+            embedder.embed(["warm up"])
+            services.processing_warm_up()
+            _clear_processing(campaign)
+            round_ids = list(
+                Round.objects.filter(campaign=campaign, status=Round.Status.DONE)
+                .order_by("finished_at", "id")
+                .values_list("pk", flat=True)
+            )
+            times, with_chars = [], []
+            stored = StoredEmbedder(embedder)
+            t = time.perf_counter()
+            for i, rid in enumerate(round_ids):
+                t0 = time.perf_counter()
+                res = services.round_process(round_id=rid, embedder=stored)
+                dt = time.perf_counter() - t0
+                times.append(dt)
+                if res.mentions + res.refused:
+                    with_chars.append(dt)
+                if (i + 1) % 500 == 0:
+                    log(
+                        f"  incremental {i + 1}/{len(round_ids)}: p95 {_percentile(times, 95):.3f} s"
+                    )
+            last = times[-len(times) // 4 :]
+            report["incremental"] = {
+                "rounds": len(times),
+                "total_s": round(time.perf_counter() - t, 2),
+                "p50_ms": round(1000 * _percentile(times, 50), 1),
+                "p95_ms": round(1000 * _percentile(times, 95), 1),
+                "p99_ms": round(1000 * _percentile(times, 99), 1),
+                "max_ms": round(1000 * max(times), 1),
+                "mean_ms": round(1000 * statistics.fmean(times), 1),
+                "with_characteristics_p95_ms": round(1000 * _percentile(with_chars, 95), 1),
+                "last_quarter_p95_ms": round(1000 * _percentile(last, 95), 1),
+                "embedded": dict(stored.stats),
+            }
+            log(f"incremental: {report['incremental']}")
+            incremental_partition = _partition(campaign)
+            incremental_labels = _mention_labels(campaign)
+            same = sum(
+                1 for cid, lab in rebuilt_labels.items() if incremental_labels.get(cid) == lab
+            )
+            report["incremental_vs_rebuild"] = {
+                **compare_partitions(incremental_partition, rebuilt, counts),
+                "mentions_same_label": round(same / max(len(rebuilt_labels), 1), 4),
+                "groups_incremental": sum(
+                    len(set(v.values())) for v in incremental_partition.values()
+                ),
+                "groups_rebuild": sum(len(set(v.values())) for v in rebuilt.values()),
+                "bound": _diameters(campaign, stored),
+            }
+            log(f"incremental vs rebuild: {report['incremental_vs_rebuild']}")
+            # back to the rebuilt state
+            services.campaign_rebuild(campaign=campaign, embedder=stored)
+
+        if export:
+            exp = services.campaign_export_create(campaign=campaign, enqueue=False)
+            t = time.perf_counter()
+            services.campaign_export_run(export_id=exp.pk)
+            exp.refresh_from_db()
+            report["export"] = {
+                "status": exp.status,
+                "seconds": round(time.perf_counter() - t, 2),
+                "size_bytes": exp.size,
+                "counts": exp.counts,
+            }
+            log(f"export: {report['export']}")
+            if not keep and exp.file:
+                exp.file.delete(save=False)
+    finally:
+        if not keep:
+            campaign.delete()
+    try:
+        report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        pass
+    return report
