@@ -132,6 +132,7 @@ class Candidate:
     cluster_map_id: int
     image_id: int
     campaign_id: int
+    campaign: Campaign
     layer_position: int
     finished: int
     counted: int
@@ -172,21 +173,23 @@ def item_candidates(
     if not rows:
         return []
     campaigns = {
-        c.pk: set(campaign_choices(campaign=c))
-        for c in Campaign.objects.filter(
-            pk__in={r["image__campaign_id"] for r in rows}
-        ).select_related("model")
+        c.pk: c
+        for c in Campaign.objects.filter(pk__in={r["image__campaign_id"] for r in rows})
+        .select_related("model")
+        .defer("model__explainable_layers", "model__default_layers", "model__preprocessing")
     }
+    choices = {pk: set(campaign_choices(campaign=c)) for pk, c in campaigns.items()}
     candidates = []
     for r in rows:
         answer = r["image__true_class"] or r["image__target_class"]
-        if not answer or answer not in campaigns.get(r["image__campaign_id"], ()):
+        if not answer or answer not in choices.get(r["image__campaign_id"], ()):
             continue
         candidates.append(
             Candidate(
                 cluster_map_id=r["id"],
                 image_id=r["image_id"],
                 campaign_id=r["image__campaign_id"],
+                campaign=campaigns[r["image__campaign_id"]],
                 layer_position=r["layer_result__position"],
                 finished=r["finished"],
                 counted=r["counted"],
@@ -294,7 +297,11 @@ def round_summary(*, round: Round) -> RoundSummary | None:
     """The summary of a finished round; None while the round is not finished."""
     if round.status != Round.Status.DONE:
         return None
-    cm = ClusterMap.objects.select_related("layer_result", "image").get(pk=round.cluster_map_id)
+    cm = (
+        ClusterMap.objects.select_related("layer_result", "image")
+        .defer("map", "channels", "layer_result__shares", "layer_result__gradcam")
+        .get(pk=round.cluster_map_id)
+    )
     image = cm.image
     layer_count = len(round.campaign.explained_layers) or (cm.layer_result.position + 1)
     player = Player.objects.get(pk=round.player_id)

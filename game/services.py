@@ -229,7 +229,7 @@ def _round_start_once(
             return Round.objects.create(
                 token=secrets.token_urlsafe(24),
                 player=locked,
-                campaign_id=cand.campaign_id,
+                campaign=cand.campaign,
                 image_id=cand.image_id,
                 cluster_map_id=cand.cluster_map_id,
                 layer_position=cand.layer_position,

@@ -27,6 +27,7 @@ Steps (each reported with its wall time):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -429,10 +430,8 @@ def run(
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "cpus": os.cpu_count(),
     }
-    try:
+    with contextlib.suppress(OSError):
         report["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        pass
     t = time.perf_counter()
     campaign = seed_campaign(n_characteristics=n_characteristics)
     report["seed_s"] = round(time.perf_counter() - t, 2)
@@ -527,8 +526,6 @@ def run(
     finally:
         if not keep:
             campaign.delete()
-    try:
+    with contextlib.suppress(OSError):
         report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        pass
     return report

@@ -208,6 +208,8 @@ if env("REDIS_URL"):
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "netviz"),
         }
     }
+    # Sessions read from Redis, written through to the database (one query less per request).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from manage_support are used as arguments
+# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Campaign administration pages and API: roles, creation, progress, status, moderation."""
 
 from __future__ import annotations

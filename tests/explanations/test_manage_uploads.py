@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from manage_support are used as arguments
+# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Bad and good uploads for campaign administration: archives, CSVs and model files.
 
 Every fatal case must give a clear message and leave nothing behind: no CampaignImage, no job,

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from manage_support are used as arguments
+# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """The researcher viewer: roles, local views, details, downloads, global views, search, API."""
 
 from __future__ import annotations

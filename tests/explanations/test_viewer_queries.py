@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from manage_support are used as arguments
+# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """The image page of 9 layers × 8 clusters renders with a bounded number of queries."""
 
 from __future__ import annotations
@@ -45,6 +45,3 @@ def test_cluster_detail_and_api_queries_are_bounded(
     with django_assert_max_num_queries(MAX_QUERIES):
         api = researcher_client.get(f"/api/viewer/campaigns/{campaign.slug}/images/{image.pk}/")
     assert sum(len(layer["cards"]) for layer in api.json()["layers"]) == 72
-
-
-_ = researcher_user
