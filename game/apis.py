@@ -22,7 +22,7 @@ from netviz_site.errors import ApplicationError
 
 from . import rules, selectors, services
 from .models import Player, Round
-from .throttles import GameAddressThrottle, GamePlayerThrottle
+from .throttles import GameAddressThrottle, GameThrottle
 
 # --- plumbing --------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ class GameSessionScheme(OpenApiAuthenticationExtension):
 
 class GameApi(APIView):
     authentication_classes = [GameSessionAuthentication]
-    throttle_classes = [GamePlayerThrottle, GameAddressThrottle]
+    throttle_classes = [GameThrottle]
 
     def handle_exception(self, exc):
         if isinstance(exc, ApplicationError):

@@ -19,6 +19,8 @@ from . import rules
 from .models import Characteristic, Player, Round
 
 FINISHED_STATUSES = (Round.Status.LABELLING, Round.Status.DONE)
+# The session key holding a guest's player id.
+SESSION_PLAYER_KEY = "game_player_id"
 
 
 def game_setting(name: str, default: int) -> int:
@@ -232,6 +234,25 @@ def round_get_for_player(*, player: Player, token: str) -> Round | None:
         .select_related("campaign", "campaign__model")
         .first()
     )
+
+
+def round_frame_name(*, token: str, step: int, user, session, now: dt.datetime) -> str | None:
+    """Storage name of the frame of ``step`` if it is the current step of the requester's own
+    active round, else None. One query (the player is matched by a join, not loaded)."""
+    rounds = Round.objects.filter(
+        token=token, step=step, status=Round.Status.ACTIVE, expires_at__gt=now
+    )
+    if user is not None and user.is_authenticated:
+        rounds = rounds.filter(player__user_id=user.pk)
+    else:
+        pid = session.get(SESSION_PLAYER_KEY)
+        if not pid:
+            return None
+        rounds = rounds.filter(player_id=pid, player__user__isnull=True)
+    frames = rounds.values_list("cluster_map__frames", flat=True).first()
+    if not isinstance(frames, list) or not 0 <= step < len(frames):
+        return None
+    return frames[step]
 
 
 def round_open_for_player(*, player: Player) -> Round | None:

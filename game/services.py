@@ -33,7 +33,7 @@ from .signals import round_finished
 
 logger = logging.getLogger(__name__)
 
-SESSION_PLAYER_KEY = "game_player_id"
+SESSION_PLAYER_KEY = selectors.SESSION_PLAYER_KEY
 _NICKNAME_RE = re.compile(r"^[\w .\-]{2,30}$")
 _RAW_CHARACTERISTIC_LIMIT = 200
 
@@ -276,15 +276,27 @@ def _require_active(round: Round, *, now) -> None:
 
 
 def round_reveal(*, player: Player, token: str) -> Round:
-    """SHOW MORE: the next reveal step (one at a time, up to 5)."""
+    """SHOW MORE: the next reveal step (one at a time, up to 5).
+
+    One conditional UPDATE (step + 1 only while the round is active, unexpired and below step 5)
+    does the work: the database applies concurrent reveals one after the other and re-checks the
+    condition each time, so no step is skipped past 5 and a finished round never moves.
+    """
+    _check_can_play(player)
     now = timezone.now()
-    with transaction.atomic():
-        round = _round_lock(player=player, token=token)
+    moved = Round.objects.filter(
+        player=player,
+        token=token,
+        status=Round.Status.ACTIVE,
+        step__lt=rules.MAX_STEP,
+        expires_at__gt=now,
+    ).update(step=F("step") + 1)
+    round = selectors.round_get_for_player(player=player, token=token)
+    if round is None:
+        raise ApplicationError("This round does not exist or is not yours.", status=404)
+    if not moved:
         _require_active(round, now=now)
-        if round.step >= rules.MAX_STEP:
-            raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
-        round.step += 1
-        round.save(update_fields=["step"])
+        raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
     return round
 
 

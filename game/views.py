@@ -15,7 +15,6 @@ from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
 
 from . import rules, selectors, services
-from .models import Round
 
 
 def _player(request: HttpRequest):
@@ -165,27 +164,13 @@ def frame(request: HttpRequest, token: str, step: int) -> FileResponse:
     Anything else (another player's round, another step, a finished or expired round) is a 404,
     so a frame URL is useless once its step has passed or its round has ended.
     """
-    player = _player(request)
-    if player is None:
-        raise Http404()
-    round = (
-        Round.objects.filter(token=token, player=player)
-        .select_related("cluster_map")
-        .only("status", "step", "expires_at", "cluster_map__frames")
-        .first()
+    name = selectors.round_frame_name(
+        token=token, step=step, user=request.user, session=request.session, now=timezone.now()
     )
-    if (
-        round is None
-        or round.status != Round.Status.ACTIVE
-        or round.step != step
-        or round.expires_at <= timezone.now()
-    ):
-        raise Http404()
-    frames = round.cluster_map.frames
-    if not isinstance(frames, list) or step >= len(frames):
+    if name is None:
         raise Http404()
     try:
-        handle = default_storage.open(frames[step], "rb")
+        handle = default_storage.open(name, "rb")
     except (FileNotFoundError, OSError) as exc:
         raise Http404() from exc
     response = FileResponse(handle, content_type="image/jpeg")

@@ -16,4 +16,5 @@ urlpatterns = [
     path("game/", include("game.urls")),
     path("api/game/", include("game.api_urls")),
     path("api/processing/", include("processing.api_urls")),
+    path("viewer/", include("validation.urls")),
 ]

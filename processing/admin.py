@@ -54,14 +54,14 @@ class LabelMentionAdmin(admin.ModelAdmin):
 @admin.register(ClusterLabelScore)
 class ClusterLabelScoreAdmin(admin.ModelAdmin):
     list_display = ("cluster_map", "label", "mentions", "mean_step", "correct", "score", "is_best")
-    raw_id_fields = ("cluster_map", "image", "groups")
+    raw_id_fields = ("cluster_map", "image")
 
 
 @admin.register(MergedGroup)
 class MergedGroupAdmin(admin.ModelAdmin):
     list_display = ("id", "image", "layer", "kind", "weight", "labelled")
     list_filter = ("kind",)
-    raw_id_fields = ("image", "layer_result", "clusters")
+    raw_id_fields = ("image", "layer_result")
     exclude = ("map",)
 
 

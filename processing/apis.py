@@ -289,10 +289,7 @@ class ScoreOutput(serializers.Serializer):
     correct = serializers.BooleanField()
     score = serializers.FloatField()
     is_best = serializers.BooleanField()
-    groups = serializers.SerializerMethodField()
-
-    def get_groups(self, obj) -> list[int]:
-        return sorted(g.pk for g in obj.groups.all())
+    groups = serializers.ListField(child=serializers.IntegerField(), source="group_ids")
 
 
 class ClusterScoresOutput(serializers.Serializer):

@@ -16,7 +16,8 @@ Steps (each reported with its wall time):
    the command's own total.
 3. rebuild (warm): the same again (stored embeddings reused, as after any earlier processing).
 4. incremental: every round, in finishing order, through :func:`processing.services.round_process`
-   (the ``process_round`` task's body) with the embedder warm, from an empty state; the task
+   (the ``process_round`` task's body) with the embedder loaded, from an empty state and an empty
+   embedding store (new strings are embedded by the model in the task that meets them); the task
    times' p50 / p95 / max overall and over the last quarter (a full campaign).
 5. incremental vs rebuild: the groups built round by round against a rebuild of the same data:
    pairwise precision and recall of "same group" over distinct keys and over mentions, the share
@@ -454,10 +455,13 @@ def run(
         counts = _key_counts(campaign)
 
         if incremental:
+            # From an empty state and an empty embedding store: every new string is embedded
+            # by the model inside the task that meets it first, as in production.
+            _clear_processing(campaign)
+            _clear_embeddings()
             embedder = embedder_get()
             embedder.embed(["warm up"])
             services.processing_warm_up()
-            _clear_processing(campaign)
             round_ids = list(
                 Round.objects.filter(campaign=campaign, status=Round.Status.DONE)
                 .order_by("finished_at", "id")
@@ -493,6 +497,14 @@ def run(
             log(f"incremental: {report['incremental']}")
             incremental_partition = _partition(campaign)
             incremental_labels = _mention_labels(campaign)
+            for name, part in (("incremental", incremental_partition), ("rebuild", rebuilt)):
+                groups: dict[str, list[list[str]]] = {}
+                for cls, key_group in part.items():
+                    by_group: dict[int, list[str]] = defaultdict(list)
+                    for key, gid in key_group.items():
+                        by_group[gid].append(key)
+                    groups[cls] = sorted(sorted(keys) for keys in by_group.values())
+                (out_dir / f"groups_{name}.json").write_text(json.dumps(groups, indent=1))
             same = sum(
                 1 for cid, lab in rebuilt_labels.items() if incremental_labels.get(cid) == lab
             )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from explanations.models import Campaign, CampaignImage, ClusterMap, LayerResult
 from game.models import Characteristic, Round
+from validation import export as vx
 
 from .models import (
     CampaignProcessing,
@@ -261,12 +262,6 @@ def _scores(campaign: Campaign) -> QuerySet:
 
 
 def _score_rows(campaign: Campaign) -> Iterator[dict]:
-    through = ClusterLabelScore.groups.through.objects.filter(
-        clusterlabelscore__image__campaign=campaign
-    ).values_list("clusterlabelscore_id", "labelgroup_id")
-    groups: dict[int, list[int]] = {}
-    for sid, gid in through.iterator(chunk_size=CHUNK * 5):
-        groups.setdefault(sid, []).append(gid)
     for r in (
         _scores(campaign)
         .values(
@@ -274,6 +269,7 @@ def _score_rows(campaign: Campaign) -> Iterator[dict]:
             "cluster_map_id",
             "image_id",
             "label",
+            "group_ids",
             "mentions",
             "mean_step",
             "correct",
@@ -287,7 +283,7 @@ def _score_rows(campaign: Campaign) -> Iterator[dict]:
             "cluster": r["cluster_map_id"],
             "image": r["image_id"],
             "label": r["label"],
-            "groups": sorted(groups.get(r["id"], [])),
+            "groups": r["group_ids"],
             "mentions": r["mentions"],
             "mean_step": r["mean_step"],
             "correct": r["correct"],
@@ -626,6 +622,16 @@ SECTIONS: tuple[Section, ...] = (
         lambda c: _rules(c).count(),
         ("id", "class_name", "action", "keys", "name", "created_at"),
     ),
+    # validation (METHOD §10): every finished run, each row naming its run
+    Section("validation_tcav", vx.tcav_rows, vx.tcav_count, vx.TCAV_COLUMNS),
+    Section(
+        "validation_faithfulness",
+        vx.faithfulness_rows,
+        vx.faithfulness_count,
+        vx.FAITHFULNESS_COLUMNS,
+    ),
+    Section("validation_human", vx.human_rows, vx.human_count, vx.HUMAN_COLUMNS),
+    Section("validation_layers", vx.layer_rows, vx.layer_count, vx.LAYER_COLUMNS),
 )
 
 

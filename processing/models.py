@@ -3,8 +3,8 @@
 Provenance runs through foreign keys all the way down:
 
     GlobalLabel / LabelTrend (per class, layer, label string)
-      ← MergedGroup (per image × layer; its clusters and label scores)
-      ← ClusterLabelScore (per cluster × label; its LabelGroups)
+      ← MergedGroup (per image × layer; ``cluster_ids`` and label scores)
+      ← ClusterLabelScore (per cluster × label; ``group_ids``: its LabelGroups)
       ← LabelGroup (per campaign × guessed class: canonical label, members)
       ← LabelMention (one per Characteristic: cleaned text, lemma key, refusal reason)
       → Characteristic → Round → Player
@@ -173,7 +173,9 @@ class ClusterLabelScore(models.Model):
     )
     image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=200)
-    groups = models.ManyToManyField(LabelGroup, related_name="cluster_scores")
+    group_ids = models.JSONField(
+        default=list, help_text="LabelGroups shown under this label whose mentions count here."
+    )
     mentions = models.PositiveIntegerField(help_text="f")
     mean_step = models.FloatField(help_text="p̄ (a resign counts as 5)")
     correct = models.BooleanField()
@@ -212,8 +214,7 @@ class MergedGroup(models.Model):
     layer = models.CharField(max_length=200)
     kind = models.CharField(max_length=6, choices=Kind.choices)
     members_key = models.CharField(max_length=500, help_text="Sorted cluster ids.")
-    clusters = models.ManyToManyField(ClusterMap, related_name="merged_groups")
-    cluster_ids = models.JSONField(default=list)
+    cluster_ids = models.JSONField(default=list, help_text="Member ClusterMap ids.")
     weight = models.FloatField()
     n_maps = models.PositiveIntegerField()
     rounds = models.PositiveIntegerField(default=0)

@@ -92,6 +92,17 @@ def label_provenance(*, campaign: Campaign, label: str) -> QuerySet[LabelMention
     )
 
 
+def cluster_label_provenance(*, score: ClusterLabelScore) -> QuerySet[LabelMention]:
+    """The mentions behind one score(C, s): its cluster's mentions in the score's groups."""
+    return (
+        LabelMention.objects.filter(
+            cluster_map_id=score.cluster_map_id, group_id__in=score.group_ids
+        )
+        .select_related("characteristic", "round", "player")
+        .order_by("characteristic_id")
+    )
+
+
 def mention_list(
     *, campaign: Campaign, refused: bool | None = None, class_name: str | None = None
 ) -> QuerySet[LabelMention]:
@@ -135,7 +146,7 @@ def image_cluster_scores(*, image: CampaignImage) -> list[ClusterScores]:
         .prefetch_related(
             Prefetch(
                 "label_scores",
-                queryset=ClusterLabelScore.objects.order_by("rank").prefetch_related("groups"),
+                queryset=ClusterLabelScore.objects.order_by("rank"),
             )
         )
         .order_by("layer_result__position", "index")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from explanations.arrays import array_from_bytes, array_to_bytes
@@ -43,7 +43,12 @@ from game.models import Characteristic, Round
 from netviz_site.errors import ApplicationError
 from processing import scoring
 from processing.nlp.embed import Embedder, TemplatedEmbedder
-from processing.nlp.grouping import GroupingSettings, canonical_label, head_word
+from processing.nlp.grouping import (
+    GroupingSettings,
+    candidate_phrases,
+    canonical_label,
+    head_word,
+)
 from processing.nlp.pipeline import assign_label, group_label_lists, prepare_label
 
 from .embeddings import StoredEmbedder
@@ -115,8 +120,11 @@ def _aliases(campaign: Campaign, class_name: str) -> tuple[str, ...]:
 
 def _state_lock(campaign: Campaign) -> CampaignProcessing:
     """The campaign's processing row, locked until the end of the transaction."""
-    CampaignProcessing.objects.get_or_create(campaign=campaign)
-    return CampaignProcessing.objects.select_for_update().get(campaign=campaign)
+    state = CampaignProcessing.objects.select_for_update().filter(campaign=campaign).first()
+    if state is None:
+        CampaignProcessing.objects.get_or_create(campaign=campaign)
+        state = CampaignProcessing.objects.select_for_update().get(campaign=campaign)
+    return state
 
 
 def _state_update(campaign: Campaign, **fields) -> None:
@@ -149,6 +157,7 @@ class _WGroup:
     pk: int | None = None
     label_before: str | None = None
     dirty: bool = True
+    moved: bool = False  # keys came from other groups: their mentions must follow
     embeddings: list[np.ndarray] = field(default_factory=list, repr=False)
     heads: list[np.ndarray] = field(default_factory=list, repr=False)
 
@@ -180,6 +189,7 @@ class _WGroup:
         self.blocked = self.blocked or other.blocked
         self.name = self.name or other.name
         self.dirty = True
+        self.moved = True
 
     def take(self, keys: Iterable[str]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
         counts, surfaces = {}, {}
@@ -297,6 +307,7 @@ def _rule_apply(groups: list[_WGroup], rule: CurationRule, embed) -> list[_WGrou
             class_name=rule.class_name,
             counts=counts,
             surfaces=surfaces,
+            moved=True,
             origin=LabelGroup.Origin.CURATION,
             pk=reuse.pk if reuse is not None else None,
             label_before=reuse.label_before if reuse is not None else None,
@@ -377,12 +388,13 @@ def _groups_save(
         g.pk = row.pk
         g.dirty = False
         changed.add(row.pk)
-    # Mentions follow their key's group.
+    # Mentions follow their key's group (keys only change group by unification or curation).
     for g in groups:
-        if g.pk in changed:
+        if g.moved:
             LabelMention.objects.filter(
                 campaign=campaign, class_name=class_name, key__in=list(g.counts)
             ).exclude(group_id=g.pk).update(group_id=g.pk)
+            g.moved = False
     return changed, deleted
 
 
@@ -408,6 +420,7 @@ class ProcessResult:
     mentions: int = 0
     refused: int = 0
     new_groups: int = 0
+    absorbed: int = 0
     images: int = 0
     deferred_images: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -484,12 +497,26 @@ def _mentions_add(
     relabelled: dict[str, set[str]] = defaultdict(set)
     for class_name, class_rows in by_class.items():
         aliases = _aliases(campaign, class_name)
+        prepared = [
+            (row, prepare_label(row["text"], class_name=class_name, aliases=aliases, settings=gs))
+            for row in class_rows
+        ]
         groups: list[_WGroup] | None = None
         loaded: set[int] = set()
         key_group: dict[str, _WGroup] = {}
+        if any(p.refused_reason is None for _, p in prepared):
+            groups = _class_groups_load(campaign, class_name)
+            loaded = {g.pk for g in groups}
+            key_group = {k: g for g in groups for k in g.counts}
+            new_keys = sorted(
+                {p.key[:200] for _, p in prepared if p.refused_reason is None} - key_group.keys()
+            )
+            if new_keys:  # one embedding pass: new keys, their heads, their label candidates
+                needed = set(new_keys) | {head_word(k) for k in new_keys}
+                needed |= {c for k in new_keys for c in candidate_phrases(k)}
+                embed(sorted(needed))
         pending: list[tuple[LabelMention, str]] = []
-        for row in class_rows:
-            p = prepare_label(row["text"], class_name=class_name, aliases=aliases, settings=gs)
+        for row, p in prepared:
             fields = dict(
                 text=p.text[:200],
                 key=p.key[:200],
@@ -502,10 +529,6 @@ def _mentions_add(
                 )
                 result.refused += 1
                 continue
-            if groups is None:
-                groups = _class_groups_load(campaign, class_name)
-                loaded = {g.pk for g in groups}
-                key_group = {k: g for g in groups for k in g.counts}
             key = fields["key"]
             group = key_group.get(key)
             if group is None:
@@ -526,7 +549,9 @@ def _mentions_add(
         for g in groups:
             if g.dirty:
                 _canonical_update(g, embed)
+        n_before = len(groups)
         groups = _unify(groups, embed)
+        result.absorbed += n_before - len(groups)
         changed, deleted = _groups_save(
             campaign=campaign, class_name=class_name, groups=groups, old=loaded
         )
@@ -549,11 +574,17 @@ def _assign(
     """The existing group a new key joins (nearest within the threshold), or None."""
     if not groups:
         return None
-    for g in groups:
-        if not g.embeddings or len(g.embeddings) != len(g.counts):
-            members = list(g.counts)
-            g.embeddings = list(embed(members))
-            g.heads = list(embed([head_word(m) for m in members]))
+    stale = [g for g in groups if len(g.embeddings) != len(g.counts)]
+    if stale:  # one lookup for every member (and head) of the groups without vectors
+        keys = [k for g in stale for k in g.counts]
+        vectors = embed(keys)
+        heads = embed([head_word(k) for k in keys])
+        i = 0
+        for g in stale:
+            n = len(g.counts)
+            g.embeddings = list(vectors[i : i + n])
+            g.heads = list(heads[i : i + n])
+            i += n
     members = [list(g.counts) for g in groups]
     assignment, vector, head = assign_label(
         key,
@@ -579,7 +610,7 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
     """
     t0 = time.perf_counter()
     rnd = (
-        Round.objects.select_related("campaign", "image")
+        Round.objects.select_related("campaign", "image", "cluster_map")
         .filter(pk=round_id, status=Round.Status.DONE)
         .first()
     )
@@ -596,7 +627,7 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
         t2 = time.perf_counter()
         images = {rnd.image_id}
         deferred = False
-        if relabelled:
+        if relabelled:  # a group's label changed: every image with its keys, all layers
             others = _images_with_keys(campaign=campaign, keys_by_class=relabelled)
             others.discard(rnd.image_id)
             if len(others) > MAX_INLINE_IMAGES:
@@ -604,16 +635,29 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
                 result.deferred_images = len(others)
             else:
                 images |= others
-        _score_images(campaign=campaign, image_ids=images)
-        t3 = time.perf_counter()
-        classes = set(
-            _image_class(i)
-            for i in CampaignImage.objects.filter(pk__in=images).values(
-                "true_class", "target_class"
+            _score_images(campaign=campaign, image_ids=images)
+            classes = {
+                _image_class(i)
+                for i in CampaignImage.objects.filter(pk__in=images).values(
+                    "true_class", "target_class"
+                )
+            }
+        else:  # only the round's cluster changed: rescore its layer of its image
+            first_time = not MergedGroup.objects.filter(image_id=rnd.image_id).exists()
+            _score_images(
+                campaign=campaign,
+                image_ids=images,
+                # the image's first round: every layer, so unplayed clusters get records too
+                layer_result_ids=None if first_time else {rnd.cluster_map.layer_result_id},
             )
-        )
+            classes = {_image_class(rnd.image)}
+        t3 = time.perf_counter()
         _globals_recompute(campaign=campaign, class_names=classes)
-        _counters_update(campaign=campaign)
+        CampaignProcessing.objects.filter(campaign=campaign).update(
+            n_mentions=F("n_mentions") + result.mentions,
+            n_refused=F("n_refused") + result.refused,
+            n_groups=F("n_groups") + result.new_groups - result.absorbed,
+        )
         if deferred:
             campaign_process_enqueue(campaign=campaign, rebuild=False)
     t4 = time.perf_counter()
@@ -680,8 +724,14 @@ def _map_of(data) -> np.ndarray | None:
         return None
 
 
-def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
-    """Recompute cluster scores, stats and merged groups (METHOD §7) of some images (None: all).
+def _score_images(
+    *,
+    campaign: Campaign,
+    image_ids: set[int] | None,
+    layer_result_ids: set[int] | None = None,
+) -> int:
+    """Recompute cluster scores, stats and merged groups (METHOD §7) of some images (None: all),
+    optionally only of some of their layers (merges never cross a layer).
 
     Returns the number of clusters scored.
     """
@@ -696,6 +746,10 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
         clusters = clusters.filter(image_id__in=image_ids)
         mentions = mentions.filter(image_id__in=image_ids)
         rounds = rounds.filter(image_id__in=image_ids)
+    if layer_result_ids is not None:
+        clusters = clusters.filter(layer_result_id__in=layer_result_ids)
+        mentions = mentions.filter(cluster_map__layer_result_id__in=layer_result_ids)
+        rounds = rounds.filter(cluster_map__layer_result_id__in=layer_result_ids)
     crow = list(
         clusters.values(
             "id",
@@ -762,21 +816,20 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
     merged = scoring.merge_clusters(results)
     full = scoring.full_merge(results)
 
-    # Replace the stored records of these images.
-    old_scores = ClusterLabelScore.objects.filter(image__campaign=campaign)
-    old_stats = ClusterStat.objects.filter(image__campaign=campaign)
-    old_merged = MergedGroup.objects.filter(image__campaign=campaign)
-    if image_ids is not None:
-        old_scores = old_scores.filter(image_id__in=image_ids)
-        old_stats = old_stats.filter(image_id__in=image_ids)
-        old_merged = old_merged.filter(image_id__in=image_ids)
-    ClusterLabelScore.groups.through.objects.filter(clusterlabelscore__in=old_scores).delete()
-    old_scores.delete()
-    old_stats.delete()
-    MergedGroup.clusters.through.objects.filter(mergedgroup__in=old_merged).delete()
-    old_merged.delete()
+    # Replace the stored records of these images (or layers).
+    scope = Q(image_id__in=image_ids) if image_ids is not None else Q(image__campaign=campaign)
+    if layer_result_ids is not None:
+        scope &= Q(cluster_map__layer_result_id__in=layer_result_ids)
+    ClusterLabelScore.objects.filter(scope).delete()
+    ClusterStat.objects.filter(scope).delete()
+    merged_scope = (
+        Q(image_id__in=image_ids) if image_ids is not None else Q(image__campaign=campaign)
+    )
+    if layer_result_ids is not None:
+        merged_scope &= Q(layer_result_id__in=layer_result_ids)
+    MergedGroup.objects.filter(merged_scope).delete()
 
-    score_rows, stat_rows, score_groups = [], [], []
+    score_rows, stat_rows = [], []
     for r in results:
         cid = r.cluster.cluster_id
         best = set(r.best)
@@ -786,6 +839,7 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
                     cluster_map_id=cid,
                     image_id=r.cluster.image_id,
                     label=s.label,
+                    group_ids=sorted(groups_of[(cid, s.label)]),
                     mentions=s.mentions,
                     mean_step=s.mean_step,
                     correct=s.correct,
@@ -794,7 +848,6 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
                     rank=rank,
                 )
             )
-            score_groups.append(groups_of[(cid, s.label)])
         st = r.stats
         stat_rows.append(
             ClusterStat(
@@ -811,18 +864,9 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
             )
         )
     ClusterLabelScore.objects.bulk_create(score_rows, batch_size=2000)
-    Through = ClusterLabelScore.groups.through
-    Through.objects.bulk_create(
-        [
-            Through(clusterlabelscore_id=row.pk, labelgroup_id=gid)
-            for row, gids in zip(score_rows, score_groups)
-            for gid in sorted(gids)
-        ],
-        batch_size=5000,
-    )
     ClusterStat.objects.bulk_create(stat_rows, batch_size=2000)
 
-    merged_rows, merged_members = [], []
+    merged_rows = []
     for g in (*merged, *full):
         layer_result_id, layer = layer_of[g.cluster_ids[0]]
         sums = dict(g.score_sums)
@@ -847,17 +891,7 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
                 map=array_to_bytes(g.map) if g.map is not None and g.kind != "single" else b"",
             )
         )
-        merged_members.append(g.cluster_ids)
     MergedGroup.objects.bulk_create(merged_rows, batch_size=1000)
-    MThrough = MergedGroup.clusters.through
-    MThrough.objects.bulk_create(
-        [
-            MThrough(mergedgroup_id=row.pk, clustermap_id=cid)
-            for row, cids in zip(merged_rows, merged_members)
-            for cid in cids
-        ],
-        batch_size=5000,
-    )
     return len(results)
 
 
@@ -867,6 +901,9 @@ def _score_images(*, campaign: Campaign, image_ids: set[int] | None) -> int:
 def _globals_recompute(*, campaign: Campaign, class_names: set[str] | None) -> None:
     """Recompute GlobalLabel and LabelTrend rows of some classes (None: all)."""
     images = CampaignImage.objects.filter(campaign=campaign)
+    if class_names is not None:
+        names = sorted(class_names)
+        images = images.filter(Q(true_class__in=names) | Q(true_class="", target_class__in=names))
     image_class = {
         i["id"]: _image_class(i) for i in images.values("id", "true_class", "target_class")
     }
@@ -1210,13 +1247,9 @@ def campaign_rebuild(
 
 def _campaign_records_delete(campaign: Campaign) -> None:
     """Delete every derived record of a campaign (never curation rules nor embeddings)."""
-    scores = ClusterLabelScore.objects.filter(image__campaign=campaign)
-    ClusterLabelScore.groups.through.objects.filter(clusterlabelscore__in=scores).delete()
-    scores.delete()
+    ClusterLabelScore.objects.filter(image__campaign=campaign).delete()
     ClusterStat.objects.filter(image__campaign=campaign).delete()
-    merged = MergedGroup.objects.filter(image__campaign=campaign)
-    MergedGroup.clusters.through.objects.filter(mergedgroup__in=merged).delete()
-    merged.delete()
+    MergedGroup.objects.filter(image__campaign=campaign).delete()
     GlobalLabel.objects.filter(campaign=campaign).delete()
     LabelTrend.objects.filter(campaign=campaign).delete()
     LabelMention.objects.filter(campaign=campaign).delete()

@@ -13,7 +13,10 @@ What it does, all on this machine:
    Redis answers) and stops it at the end: it only ever signals the process group it started;
 3. runs N players concurrently (aiohttp): each opens the play page, becomes a guest, and plays
    R full rounds (start, frame, 0-4 reveals each with its frame, then a guess with 1-5
-   characteristics, or a resign), then reads its stats and the leaderboard;
+   characteristics, or a resign), then reads its stats and the leaderboard. Players think
+   ``--think`` seconds on average (0.5-1.5x, not measured) between two actions, like quick
+   humans: 100 players then offer about 100 / (think + latency) requests per second.
+   ``--think 0`` is a stress test instead (closed loop: latency = players / throughput);
 4. reports requests/s and p50/p95/p99 per endpoint, the errors, and checks in the database that
    every characteristic the server accepted is stored (lost = accepted but missing).
 
@@ -262,7 +265,14 @@ class Stats:
 
 
 async def play(
-    player_id: int, *, base: str, rounds: int, stats: Stats, session, rng: random.Random
+    player_id: int,
+    *,
+    base: str,
+    rounds: int,
+    stats: Stats,
+    session,
+    rng: random.Random,
+    think: float,
 ) -> None:
     import aiohttp
 
@@ -271,6 +281,8 @@ async def play(
     async def call(
         endpoint: str, method: str, path: str, body: dict | None = None, expect=(200, 201)
     ):
+        if think > 0:  # a quick human: think time between two actions (not measured)
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
         headers = {"Accept": "application/json"}
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
@@ -333,7 +345,7 @@ async def play(
 
 
 async def run_players(
-    *, base: str, players: int, rounds: int, seed_value: int
+    *, base: str, players: int, rounds: int, seed_value: int, think: float
 ) -> tuple[Stats, float]:
     import aiohttp
 
@@ -353,6 +365,7 @@ async def run_players(
                     stats=stats,
                     session=session,
                     rng=random.Random(seed_value + i),
+                    think=think,
                 )
                 for i in range(players)
             )
@@ -381,7 +394,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def report(
-    stats: Stats, wall: float, lost: int, *, players: int, rounds: int, workers: int, kind: str
+    stats: Stats,
+    wall: float,
+    lost: int,
+    *,
+    players: int,
+    rounds: int,
+    workers: int,
+    kind: str,
+    think: float,
 ) -> dict:
     total = sum(len(v) for v in stats.latency.values())
     rows = {}
@@ -400,6 +421,7 @@ def report(
         "rounds_per_player": rounds,
         "gunicorn_workers": workers,
         "gunicorn_worker_class": kind,
+        "think_s": think,
         "cpus": os.cpu_count(),
         "wall_s": wall,
         "requests": total,
@@ -413,7 +435,7 @@ def report(
     load = os.getloadavg()
     result["load_average_after"] = load
     print(
-        f"\n{players} players x {rounds} rounds, gunicorn {workers} {kind} workers, {os.cpu_count()} CPUs"
+        f"\n{players} players x {rounds} rounds, gunicorn {workers} {kind} workers, {os.cpu_count()} CPUs, think {think} s"
     )
     print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (all processes)")
     print(
@@ -458,6 +480,35 @@ def wait_for_server(base: str, proc: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError("gunicorn did not answer in time")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> dict[str, list[int]]:
+    import psycopg
+
+    workers = subprocess.run(
+        ["pgrep", "-P", str(master)], capture_output=True, text=True
+    ).stdout.split()
+    with psycopg.connect(dbname="postgres", **PG) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (DB_NAME,)
+        ).fetchall()
+    return {
+        "gunicorn": [master, *map(int, workers)],
+        "postgres": [b[0] for b in backends],
+        "client": [os.getpid()],
+    }
+
+
 def warm_up(base: str, workers: int) -> None:
     """Let every worker import and compile everything once (not measured)."""
     import urllib.request
@@ -493,6 +544,12 @@ def main() -> int:
     parser.add_argument("--target", type=int, default=5)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.4,
+        help="mean seconds a player waits between two actions (0: as fast as possible)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -568,9 +625,19 @@ def main() -> int:
             f"gunicorn pid {proc.pid}, {args.workers} workers, cache: {cache}; playing ...",
             flush=True,
         )
+        pids = server_pids(proc.pid)
+        cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
         stats, wall = asyncio.run(
-            run_players(base=base, players=args.players, rounds=args.rounds, seed_value=args.seed)
+            run_players(
+                base=base,
+                players=args.players,
+                rounds=args.rounds,
+                seed_value=args.seed,
+                think=args.think,
+            )
         )
+        pids["postgres"] = server_pids(proc.pid)["postgres"]  # connections opened meanwhile
+        cpu_used = {k: cpu_seconds(v) - cpu0.get(k, 0.0) for k, v in pids.items()}
         stored = stored_characteristics()
         lost = len(set(stats.accepted) - stored)
         result = report(
@@ -581,6 +648,14 @@ def main() -> int:
             rounds=args.rounds,
             workers=args.workers,
             kind=f"{args.worker_class} x{args.threads}",
+            think=args.think,
+        )
+        n = result["requests"] or 1
+        result["cpu_ms_per_request"] = {k: 1000 * v / n for k, v in cpu_used.items()}
+        print(
+            "CPU per request: "
+            + ", ".join(f"{k} {1000 * v / n:.2f} ms" for k, v in cpu_used.items())
+            + " (postgres: backends that were connected at the end)"
         )
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -102,3 +102,26 @@ def export_campaign(self, export_id: int) -> str:
             campaign_export_fail(export_id=export_id, error=f"{type(exc).__name__}: {exc}")
             raise
         raise self.retry(exc=exc, countdown=5) from exc
+
+
+# --- validation (METHOD §10) ----------------------------------------------------------------
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    max_retries=3,
+)
+def validate_campaign(self, run_id: int) -> str:
+    """Run a ValidationRun (TCAV, faithfulness, human metric); a done run is skipped."""
+    from validation.services import validation_run_execute, validation_run_fail
+
+    try:
+        return validation_run_execute(run_id=run_id)
+    except TRANSIENT_ERRORS:
+        if self.request.retries >= self.max_retries:
+            validation_run_fail(run_id=run_id, error="Gave up after repeated transient errors.")
+        raise

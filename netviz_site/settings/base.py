@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "explanations",
     "game",
     "processing",
+    "validation",
     "workers",
 ]
 

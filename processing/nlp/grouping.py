@@ -65,6 +65,7 @@ __all__ = [
     "GroupingSettings",
     "LabelGroup",
     "assign_to_groups",
+    "candidate_phrases",
     "canonical_label",
     "group_labels",
     "head_word",
@@ -455,6 +456,16 @@ def _candidates(key: str) -> list[tuple[str, int, int]]:
         if ok[i] and ok[i + 1]
     ]
     return out
+
+
+def candidate_phrases(key: str) -> list[str]:
+    """The canonical-label candidates of one string: its non-stop-word tokens and two-word
+    phrases (METHOD §6.5), e.g. to embed them ahead of :func:`canonical_label`.
+
+    >>> candidate_phrases("wheel of a car")
+    ['wheel', 'car']
+    """
+    return [phrase for phrase, _, _ in _candidates(key)]
 
 
 def canonical_label(

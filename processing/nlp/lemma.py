@@ -200,6 +200,7 @@ def derivational_root(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65536)  # pure; called for every member on each incremental join
 def concept_key(key: str) -> str:
     """A key equal for strings that differ only by derivation, spacing or hyphens.
 

@@ -124,3 +124,15 @@ def test_fifty_concurrent_players_never_exceed_targets_or_repeat_images():
     assert assigned == 48
     assert Round.objects.count() == 48
     assert Player.objects.count() == 50
+
+
+def test_twenty_concurrent_reveals_stop_at_step_five():
+    campaign = CampaignFactory()
+    make_image_items(campaign=campaign, layers=1, clusters=1)
+    player = PlayerFactory()
+    r = services.round_start(player=player)
+    results = run_together(20, lambda i: services.round_reveal(player=player, token=r.token))
+    assert sum(isinstance(x, Round) for x in results) == 5
+    assert all(isinstance(x, Round | ApplicationError) for x in results)
+    r.refresh_from_db()
+    assert r.step == 5

@@ -312,3 +312,17 @@ def test_group_label_lists_per_class(embedder):
     assert truck.labels[0].text == "wheels" and truck.labels[0].group == truck.labels[1].group
     church = reports["church"]
     assert len(church.groups) == 1 and church.groups[0].count == 2
+
+
+def test_candidate_phrases_are_content_tokens_and_bigrams():
+    from processing.nlp.grouping import candidate_phrases
+
+    assert candidate_phrases("wheel of a car") == ["wheel", "car"]
+    assert candidate_phrases("big red wheel") == [
+        "big",
+        "red",
+        "wheel",
+        "big red",
+        "red wheel",
+    ]
+    assert candidate_phrases("the") == []
