@@ -41,10 +41,10 @@ class CampaignListApi(APIView):
 
 
 class CampaignDetailApi(APIView):
-    class Output(CampaignOutput):
+    class CampaignDetailOutput(CampaignOutput):
         progress = ProgressOutput()
 
-    @extend_schema(responses=Output)
+    @extend_schema(responses=CampaignDetailOutput)
     def get(self, request: Request, slug: str) -> Response:
         campaign = get_object_or_404(Campaign.objects.select_related("model"), slug=slug)
         data = CampaignOutput(campaign).data
@@ -53,7 +53,7 @@ class CampaignDetailApi(APIView):
 
 
 class ImageExplanationApi(APIView):
-    class ClusterOutput(serializers.Serializer):
+    class ExplanationClusterOutput(serializers.Serializer):
         index = serializers.IntegerField()
         weight = serializers.FloatField()
         n_maps = serializers.IntegerField()
@@ -63,7 +63,7 @@ class ImageExplanationApi(APIView):
         def get_overlay_url(self, obj) -> str:
             return "/media/" + obj.overlay.name
 
-    class LayerOutput(serializers.Serializer):
+    class ExplanationLayerOutput(serializers.Serializer):
         layer = serializers.CharField()
         position = serializers.IntegerField()
         n_channels = serializers.IntegerField()
@@ -77,9 +77,9 @@ class ImageExplanationApi(APIView):
             return len(obj.kept_channels)
 
         def get_clusters(self, obj) -> list[dict]:
-            return ImageExplanationApi.ClusterOutput(obj.clusters.all(), many=True).data
+            return ImageExplanationApi.ExplanationClusterOutput(obj.clusters.all(), many=True).data
 
-    class Output(serializers.Serializer):
+    class ImageExplanationOutput(serializers.Serializer):
         id = serializers.IntegerField()
         original_name = serializers.CharField()
         true_class = serializers.CharField()
@@ -90,7 +90,7 @@ class ImageExplanationApi(APIView):
         job_error = serializers.CharField(allow_blank=True)
         layers = serializers.ListField(child=serializers.DictField())
 
-    @extend_schema(responses=Output)
+    @extend_schema(responses=ImageExplanationOutput)
     def get(self, request: Request, slug: str, image_id: int) -> Response:
         campaign = get_object_or_404(Campaign, slug=slug)
         image = get_object_or_404(campaign.images, pk=image_id)
@@ -105,6 +105,6 @@ class ImageExplanationApi(APIView):
             "target_class": image.target_class,
             "job_status": job.status if job else None,
             "job_error": job.error if job else "",
-            "layers": self.LayerOutput(layers, many=True).data,
+            "layers": self.ExplanationLayerOutput(layers, many=True).data,
         }
-        return Response(self.Output(data).data)
+        return Response(self.ImageExplanationOutput(data).data)

@@ -229,11 +229,7 @@ def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:
 
 
 def round_get_for_player(*, player: Player, token: str) -> Round | None:
-    return (
-        Round.objects.filter(player=player, token=token)
-        .select_related("campaign", "campaign__model")
-        .first()
-    )
+    return Round.objects.filter(player=player, token=token).select_related("campaign").first()
 
 
 def round_frame_name(*, token: str, step: int, user, session, now: dt.datetime) -> str | None:
@@ -260,7 +256,7 @@ def round_open_for_player(*, player: Player) -> Round | None:
         Round.objects.filter(
             player=player, status__in=[Round.Status.ACTIVE, Round.Status.LABELLING]
         )
-        .select_related("campaign", "campaign__model")
+        .select_related("campaign")
         .first()
     )
 

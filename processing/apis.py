@@ -79,13 +79,13 @@ class ProcessingStateApi(ResearcherApi):
 
 
 class ProcessApi(ResearcherApi):
-    class Input(serializers.Serializer):
+    class ProcessInput(serializers.Serializer):
         rebuild = serializers.BooleanField(default=False)
 
-    @extend_schema(request=Input, responses={202: DetailOutput})
+    @extend_schema(request=ProcessInput, responses={202: DetailOutput})
     def post(self, request: Request, slug: str) -> Response:
         campaign = self.campaign(slug)
-        data = self.Input(data=request.data)
+        data = self.ProcessInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.campaign_process_enqueue(campaign=campaign, rebuild=data.validated_data["rebuild"])
         return Response({"detail": "Queued."}, status=status.HTTP_202_ACCEPTED)
@@ -155,26 +155,26 @@ class LabelGroupListApi(ResearcherApi):
 
 
 class LabelGroupDetailApi(ResearcherApi):
-    class Output(GroupOutput):
+    class LabelGroupDetailOutput(GroupOutput):
         mentions = serializers.SerializerMethodField()
 
         def get_mentions(self, obj: LabelGroup) -> list[dict]:
             return MentionOutput(selectors.label_group_provenance(group=obj), many=True).data
 
-    @extend_schema(responses=Output)
+    @extend_schema(responses=LabelGroupDetailOutput)
     def get(self, request: Request, slug: str, group_id: int) -> Response:
         group = self.group(self.campaign(slug), group_id)
-        return Response(self.Output(group).data)
+        return Response(self.LabelGroupDetailOutput(group).data)
 
 
 class LabelGroupRenameApi(ResearcherApi):
-    class Input(serializers.Serializer):
+    class LabelGroupRenameInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
 
-    @extend_schema(request=Input, responses={200: GroupOutput, 400: DetailOutput})
+    @extend_schema(request=LabelGroupRenameInput, responses={200: GroupOutput, 400: DetailOutput})
     def post(self, request: Request, slug: str, group_id: int) -> Response:
         group = self.group(self.campaign(slug), group_id)
-        data = self.Input(data=request.data)
+        data = self.LabelGroupRenameInput(data=request.data)
         data.is_valid(raise_exception=True)
         group = services.label_group_rename(
             group=group, name=data.validated_data["name"], user=request.user
@@ -183,14 +183,14 @@ class LabelGroupRenameApi(ResearcherApi):
 
 
 class LabelGroupSplitApi(ResearcherApi):
-    class Input(serializers.Serializer):
+    class LabelGroupSplitInput(serializers.Serializer):
         keys = serializers.ListField(child=serializers.CharField(max_length=200), max_length=1000)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
-    @extend_schema(request=Input, responses={200: GroupOutput, 400: DetailOutput})
+    @extend_schema(request=LabelGroupSplitInput, responses={200: GroupOutput, 400: DetailOutput})
     def post(self, request: Request, slug: str, group_id: int) -> Response:
         group = self.group(self.campaign(slug), group_id)
-        data = self.Input(data=request.data)
+        data = self.LabelGroupSplitInput(data=request.data)
         data.is_valid(raise_exception=True)
         new = services.label_group_split(
             group=group,
@@ -202,13 +202,13 @@ class LabelGroupSplitApi(ResearcherApi):
 
 
 class LabelGroupBlockApi(ResearcherApi):
-    class Input(serializers.Serializer):
+    class LabelGroupBlockInput(serializers.Serializer):
         blocked = serializers.BooleanField(default=True)
 
-    @extend_schema(request=Input, responses={200: GroupOutput})
+    @extend_schema(request=LabelGroupBlockInput, responses={200: GroupOutput})
     def post(self, request: Request, slug: str, group_id: int) -> Response:
         group = self.group(self.campaign(slug), group_id)
-        data = self.Input(data=request.data)
+        data = self.LabelGroupBlockInput(data=request.data)
         data.is_valid(raise_exception=True)
         group = services.label_group_block(
             group=group, blocked=data.validated_data["blocked"], user=request.user
@@ -217,16 +217,16 @@ class LabelGroupBlockApi(ResearcherApi):
 
 
 class LabelGroupMergeApi(ResearcherApi):
-    class Input(serializers.Serializer):
+    class LabelGroupMergeInput(serializers.Serializer):
         group_ids = serializers.ListField(
             child=serializers.IntegerField(), min_length=2, max_length=100
         )
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
-    @extend_schema(request=Input, responses={200: GroupOutput, 400: DetailOutput})
+    @extend_schema(request=LabelGroupMergeInput, responses={200: GroupOutput, 400: DetailOutput})
     def post(self, request: Request, slug: str) -> Response:
         campaign = self.campaign(slug)
-        data = self.Input(data=request.data)
+        data = self.LabelGroupMergeInput(data=request.data)
         data.is_valid(raise_exception=True)
         ids = list(dict.fromkeys(data.validated_data["group_ids"]))
         groups = list(LabelGroup.objects.filter(campaign=campaign, pk__in=ids))
@@ -341,7 +341,7 @@ class MergedGroupOutput(serializers.Serializer):
 
 class ImageMergedGroupsApi(ResearcherApi):
     @extend_schema(
-        parameters=[OpenApiParameter("kind", str, enum=["single", "merged", "full"])],
+        parameters=[OpenApiParameter("kind", str, description="single, merged or full")],
         responses=MergedGroupOutput(many=True),
     )
     def get(self, request: Request, slug: str, image_id: int) -> Response:
@@ -378,7 +378,7 @@ class TrendOutput(serializers.Serializer):
 
 
 class GlobalsApi(ResearcherApi):
-    class Output(serializers.Serializer):
+    class GlobalsOutput(serializers.Serializer):
         labels = GlobalLabelOutput(many=True)
         trends = TrendOutput(many=True)
 
@@ -389,7 +389,7 @@ class GlobalsApi(ResearcherApi):
             OpenApiParameter("top", int, description="Labels per class and layer (default 5)"),
             OpenApiParameter("normalised", bool, description="Rank by the normalised share"),
         ],
-        responses=Output,
+        responses=GlobalsOutput,
     )
     def get(self, request: Request, slug: str) -> Response:
         campaign = self.campaign(slug)

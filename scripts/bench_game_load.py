@@ -537,7 +537,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--players", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=max(2, 2 * (os.cpu_count() or 1)))
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--clusters", type=int, default=3)

@@ -68,6 +68,7 @@ def embedder_get(model_path: str | None = None):
     with _lock:
         embedder = _embedders.get(path)
         if embedder is None:
+            _configure_threads()  # NETVIZ_TORCH_THREADS, as for the engine's models
             embedder = SentenceEmbedder(path or None)
             _embedders[path] = embedder
         return embedder

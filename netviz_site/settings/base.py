@@ -143,6 +143,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "NetViz API",
     "DESCRIPTION": "Interpretable Network Visualizations: explanations, game and processing.",
     "VERSION": "0.1.0",
+    "ENUM_NAME_OVERRIDES": {
+        "ModelKindEnum": "explanations.models.ModelSpec.Kind",
+        "MergedGroupKindEnum": "processing.models.MergedGroup.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
