@@ -18,11 +18,13 @@ Steps (each reported with its wall time):
 4. incremental: every round, in finishing order, through :func:`processing.services.round_process`
    (the ``process_round`` task's body) with the embedder loaded, from an empty state and an empty
    embedding store (new strings are embedded by the model in the task that meets them); the task
-   times' p50 / p95 / max overall and over the last quarter (a full campaign).
-5. incremental vs rebuild: the groups built round by round against a rebuild of the same data:
+   times' p50 / p95 / max overall and over the last quarter. Twice: pure incremental (automatic
+   regroup off), and with the automatic regroup (NETVIZ_PROCESSING_REGROUP_GROWTH 0.25, MIN 200)
+   run after the round that asks for it, as the worker would (timed apart).
+5. incremental vs rebuild, for both runs: the final groups against a rebuild of the same data:
    pairwise precision and recall of "same group" over distinct keys and over mentions, the share
-   of mentions whose label is the same, identical groups, and the bound (largest complete-link
-   distance inside an incremental group vs the threshold).
+   of mentions whose label is the same, identical groups, and the largest complete-link
+   distance inside a group vs the threshold.
 6. export: the ``export_campaign`` task's body on the campaign; time and size.
 """
 
@@ -412,6 +414,83 @@ def _diameters(campaign: Campaign, embedder) -> dict:
     }
 
 
+def _dump_groups(path: Path, part: dict[str, dict[str, int]]) -> None:
+    groups: dict[str, list[list[str]]] = {}
+    for cls, key_group in part.items():
+        by_group: dict[int, list[str]] = defaultdict(list)
+        for key, gid in key_group.items():
+            by_group[gid].append(key)
+        groups[cls] = sorted(sorted(keys) for keys in by_group.values())
+    path.write_text(json.dumps(groups, indent=1))
+
+
+def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
+    """Every round through ``round_process`` from an empty state and embedding store.
+
+    With ``regroup``, the automatic full regroup (NETVIZ_PROCESSING_REGROUP_*) runs where the
+    worker would run it: after the round that asked for it (timed apart, not in round times).
+    """
+    from django.test import override_settings
+
+    from processing import services
+    from processing.embeddings import StoredEmbedder
+    from workers.runtime import embedder_get
+
+    _clear_processing(campaign)
+    _clear_embeddings()
+    embedder = embedder_get()
+    embedder.embed(["warm up"])
+    services.processing_warm_up()
+    stored = StoredEmbedder(embedder)
+    round_ids = list(
+        Round.objects.filter(campaign=campaign, status=Round.Status.DONE)
+        .order_by("finished_at", "id")
+        .values_list("pk", flat=True)
+    )
+    requested: list[bool] = []
+    original = services.campaign_process_enqueue
+    services.campaign_process_enqueue = lambda *, campaign, rebuild=False: requested.append(rebuild)
+    times, with_chars, regroups = [], [], []
+    growth = 0.25 if regroup else 0.0
+    try:
+        with override_settings(NETVIZ_PROCESSING_REGROUP_GROWTH=growth):
+            t = time.perf_counter()
+            for i, rid in enumerate(round_ids):
+                t0 = time.perf_counter()
+                res = services.round_process(round_id=rid, embedder=stored)
+                dt = time.perf_counter() - t0
+                times.append(dt)
+                if res.mentions + res.refused:
+                    with_chars.append(dt)
+                if requested:
+                    requested.clear()
+                    t1 = time.perf_counter()
+                    services.campaign_rebuild(campaign=campaign, embedder=stored)
+                    regroups.append(round(time.perf_counter() - t1, 2))
+                if (i + 1) % 1000 == 0:
+                    log(f"  {i + 1}/{len(round_ids)}: p95 {_percentile(times, 95):.3f} s")
+            total = time.perf_counter() - t
+    finally:
+        services.campaign_process_enqueue = original
+    last = times[-len(times) // 4 :]
+    timing = {
+        "rounds": len(times),
+        "total_s": round(total, 2),
+        "p50_ms": round(1000 * _percentile(times, 50), 1),
+        "p95_ms": round(1000 * _percentile(times, 95), 1),
+        "p99_ms": round(1000 * _percentile(times, 99), 1),
+        "max_ms": round(1000 * max(times), 1),
+        "mean_ms": round(1000 * statistics.fmean(times), 1),
+        "with_characteristics_p95_ms": round(1000 * _percentile(with_chars, 95), 1),
+        "last_quarter_p95_ms": round(1000 * _percentile(last, 95), 1),
+        "embedded": dict(stored.stats),
+    }
+    if regroup:
+        timing["regroups"] = len(regroups)
+        timing["regroup_seconds"] = regroups
+    return _partition(campaign), _mention_labels(campaign), timing
+
+
 def run(
     *,
     n_characteristics: int = 10_000,
@@ -455,71 +534,23 @@ def run(
         counts = _key_counts(campaign)
 
         if incremental:
-            # From an empty state and an empty embedding store: every new string is embedded
-            # by the model inside the task that meets it first, as in production.
-            _clear_processing(campaign)
-            _clear_embeddings()
-            embedder = embedder_get()
-            embedder.embed(["warm up"])
-            services.processing_warm_up()
-            round_ids = list(
-                Round.objects.filter(campaign=campaign, status=Round.Status.DONE)
-                .order_by("finished_at", "id")
-                .values_list("pk", flat=True)
-            )
-            times, with_chars = [], []
-            stored = StoredEmbedder(embedder)
-            t = time.perf_counter()
-            for i, rid in enumerate(round_ids):
-                t0 = time.perf_counter()
-                res = services.round_process(round_id=rid, embedder=stored)
-                dt = time.perf_counter() - t0
-                times.append(dt)
-                if res.mentions + res.refused:
-                    with_chars.append(dt)
-                if (i + 1) % 500 == 0:
-                    log(
-                        f"  incremental {i + 1}/{len(round_ids)}: p95 {_percentile(times, 95):.3f} s"
-                    )
-            last = times[-len(times) // 4 :]
-            report["incremental"] = {
-                "rounds": len(times),
-                "total_s": round(time.perf_counter() - t, 2),
-                "p50_ms": round(1000 * _percentile(times, 50), 1),
-                "p95_ms": round(1000 * _percentile(times, 95), 1),
-                "p99_ms": round(1000 * _percentile(times, 99), 1),
-                "max_ms": round(1000 * max(times), 1),
-                "mean_ms": round(1000 * statistics.fmean(times), 1),
-                "with_characteristics_p95_ms": round(1000 * _percentile(with_chars, 95), 1),
-                "last_quarter_p95_ms": round(1000 * _percentile(last, 95), 1),
-                "embedded": dict(stored.stats),
-            }
-            log(f"incremental: {report['incremental']}")
-            incremental_partition = _partition(campaign)
-            incremental_labels = _mention_labels(campaign)
-            for name, part in (("incremental", incremental_partition), ("rebuild", rebuilt)):
-                groups: dict[str, list[list[str]]] = {}
-                for cls, key_group in part.items():
-                    by_group: dict[int, list[str]] = defaultdict(list)
-                    for key, gid in key_group.items():
-                        by_group[gid].append(key)
-                    groups[cls] = sorted(sorted(keys) for keys in by_group.values())
-                (out_dir / f"groups_{name}.json").write_text(json.dumps(groups, indent=1))
-            same = sum(
-                1 for cid, lab in rebuilt_labels.items() if incremental_labels.get(cid) == lab
-            )
-            report["incremental_vs_rebuild"] = {
-                **compare_partitions(incremental_partition, rebuilt, counts),
-                "mentions_same_label": round(same / max(len(rebuilt_labels), 1), 4),
-                "groups_incremental": sum(
-                    len(set(v.values())) for v in incremental_partition.values()
-                ),
-                "groups_rebuild": sum(len(set(v.values())) for v in rebuilt.values()),
-                "bound": _diameters(campaign, stored),
-            }
-            log(f"incremental vs rebuild: {report['incremental_vs_rebuild']}")
-            # back to the rebuilt state
-            services.campaign_rebuild(campaign=campaign, embedder=stored)
+            for regroup in (False, True):
+                name = "incremental_regroup" if regroup else "incremental"
+                part, labels, timing = _incremental_run(campaign, regroup=regroup, log=log)
+                report[name] = timing
+                log(f"{name}: {timing}")
+                same = sum(1 for cid, lab in rebuilt_labels.items() if labels.get(cid) == lab)
+                report[f"{name}_vs_rebuild"] = {
+                    **compare_partitions(part, rebuilt, counts),
+                    "mentions_same_label": round(same / max(len(rebuilt_labels), 1), 4),
+                    "groups_incremental": sum(len(set(v.values())) for v in part.values()),
+                    "groups_rebuild": sum(len(set(v.values())) for v in rebuilt.values()),
+                    "bound": _diameters(campaign, StoredEmbedder(embedder_get())),
+                }
+                log(f"{name} vs rebuild: {report[f'{name}_vs_rebuild']}")
+                _dump_groups(out_dir / f"groups_{name}.json", part)
+            _dump_groups(out_dir / "groups_rebuild.json", rebuilt)
+            services.campaign_rebuild(campaign=campaign)  # back to the rebuilt state
 
         if export:
             exp = services.campaign_export_create(campaign=campaign, enqueue=False)

@@ -44,6 +44,10 @@ class CampaignProcessing(models.Model):
     n_mentions = models.PositiveIntegerField(default=0)
     n_refused = models.PositiveIntegerField(default=0)
     n_groups = models.PositiveIntegerField(default=0)
+    mentions_at_rebuild = models.PositiveIntegerField(default=0)
+    mentions_since_rebuild = models.PositiveIntegerField(
+        default=0, help_text="Placed incrementally since the last full regroup."
+    )
     timings = models.JSONField(default=dict)
     error = models.TextField(blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)

@@ -86,6 +86,17 @@ def grouping_settings_get() -> GroupingSettings:
     return GroupingSettings(**(getattr(settings, "NETVIZ_GROUPING", None) or {}))
 
 
+def _regroup_policy() -> tuple[float, int]:
+    """(growth, minimum): a full regroup is enqueued once the mentions placed incrementally since
+    the last one reach max(minimum, growth × mentions at that regroup); growth 0 disables it.
+    Settings ``NETVIZ_PROCESSING_REGROUP_GROWTH`` (0.25) and ``NETVIZ_PROCESSING_REGROUP_MIN``
+    (200)."""
+    return (
+        float(getattr(settings, "NETVIZ_PROCESSING_REGROUP_GROWTH", 0.25)),
+        int(getattr(settings, "NETVIZ_PROCESSING_REGROUP_MIN", 200)),
+    )
+
+
 def _once_per_player() -> bool:
     return bool(getattr(settings, "NETVIZ_PROCESSING_ONCE_PER_PLAYER", False))
 
@@ -423,6 +434,7 @@ class ProcessResult:
     absorbed: int = 0
     images: int = 0
     deferred_images: int = 0
+    regroup: bool = False  # a full regroup was enqueued (the incremental drift bound)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -620,7 +632,7 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
     stored = _embedder(embedder)
     gs = grouping_settings_get()
     with transaction.atomic():
-        _state_lock(campaign)
+        state = _state_lock(campaign)
         rows = _char_rows(Characteristic.objects.filter(round_id=round_id, mention__isnull=True))
         t1 = time.perf_counter()
         result, relabelled = _mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
@@ -657,8 +669,15 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
             n_mentions=F("n_mentions") + result.mentions,
             n_refused=F("n_refused") + result.refused,
             n_groups=F("n_groups") + result.new_groups - result.absorbed,
+            mentions_since_rebuild=F("mentions_since_rebuild") + result.mentions,
         )
-        if deferred:
+        growth, minimum = _regroup_policy()
+        since = state.mentions_since_rebuild + result.mentions
+        idle = state.status == CampaignProcessing.Status.IDLE  # not queued, running or failed
+        if growth > 0 and idle and since >= max(minimum, growth * state.mentions_at_rebuild):
+            result.regroup = True
+            campaign_process_enqueue(campaign=campaign, rebuild=True)
+        elif deferred:
             campaign_process_enqueue(campaign=campaign, rebuild=False)
     t4 = time.perf_counter()
     result.images = len(images)
@@ -1223,6 +1242,8 @@ def campaign_rebuild(
                 model_id=stored.model_id,
                 timings=timings,
                 rebuilt_at=timezone.now(),
+                mentions_at_rebuild=sum(1 for m in mentions if not m.refused_reason),
+                mentions_since_rebuild=caught_up,
             )
     except Exception as exc:
         _state_update(
@@ -1321,7 +1342,17 @@ def campaign_process_enqueue(*, campaign: Campaign, rebuild: bool = False) -> No
 
     _state_update(campaign, status=CampaignProcessing.Status.QUEUED, stage="queued")
     campaign_id = campaign.pk
-    transaction.on_commit(lambda: process_campaign.delay(campaign_id, rebuild))
+
+    def send() -> None:
+        try:
+            process_campaign.delay(campaign_id, rebuild)
+        except Exception:  # noqa: BLE001 - the broker is down: say so, let a later call retry
+            logger.exception("could not enqueue process_campaign for campaign %s", campaign_id)
+            CampaignProcessing.objects.filter(
+                campaign_id=campaign_id, status=CampaignProcessing.Status.QUEUED
+            ).update(status=CampaignProcessing.Status.IDLE, stage="enqueue failed")
+
+    transaction.on_commit(send)
 
 
 def round_process_enqueue(*, round_id: int) -> None:

@@ -373,3 +373,31 @@ def test_a_broker_failure_does_not_break_the_game(
         game_services.round_resign(player=players[0], token=rnd.token)
     assert Round.objects.get(pk=rnd.pk).status == Round.Status.DONE
     assert "could not enqueue process_round" in caplog.text
+
+
+def test_incremental_drift_is_bounded_by_an_automatic_regroup(
+    springer_items, players, hashing, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from workers import tasks
+
+    settings.NETVIZ_PROCESSING_REGROUP_GROWTH = 0.5
+    settings.NETVIZ_PROCESSING_REGROUP_MIN = 3
+    calls = []
+    monkeypatch.setattr(tasks.process_campaign, "delay", lambda *a: calls.append(a))
+    campaign = springer_items[0].image.campaign
+
+    def play(player, texts):
+        rnd = make_finished_round(cluster_map=springer_items[0], player=player, texts=texts)
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.round_process(round_id=rnd.pk, embedder=hashing)
+
+    assert not play(players[0], ["ears", "nose"]).regroup  # 2 < 3
+    assert play(players[1], ["tail"]).regroup  # 3 since the last regroup (none yet)
+    assert calls == [(campaign.pk, True)]
+    assert CampaignProcessing.objects.get().status == "queued"
+    assert not play(players[2], ["paws"]).regroup  # already queued: not twice
+    services.campaign_rebuild(campaign=campaign, embedder=hashing)
+    state = CampaignProcessing.objects.get()
+    assert (state.mentions_at_rebuild, state.mentions_since_rebuild) == (4, 0)
+    assert not play(players[3], ["collar"]).regroup  # 1 < max(3, 0.5 × 4)
+    assert play(players[4], ["leash", "bone"]).regroup  # 3
