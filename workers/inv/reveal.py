@@ -147,15 +147,22 @@ def gaussian_blur(masks: torch.Tensor, sigma: float) -> torch.Tensor:
     kernel, r = _kernel_1d(sigma)
     if r == 0:
         return masks.clone()
-    arr = masks.detach().cpu().numpy().astype(np.float32, copy=False)
+    arr = masks.detach().cpu().numpy()
+    if arr.dtype not in (np.uint8, np.float32):
+        arr = arr.astype(np.float32)
     _, h, w = arr.shape
     if r >= h or r >= w:  # too small to mirror in one go: scipy handles repeated reflection
         from scipy.ndimage import gaussian_filter
 
-        out = np.stack([gaussian_filter(m, sigma, truncate=TRUNCATE, mode="mirror") for m in arr])
+        out = np.stack(
+            [
+                gaussian_filter(m.astype(np.float32), sigma, truncate=TRUNCATE, mode="mirror")
+                for m in arr
+            ]
+        )
         return torch.from_numpy(out.astype(np.float32))
     k = kernel.astype(np.float32)
-    out = np.empty_like(arr)
+    out = np.empty(arr.shape, dtype=np.float32)
     for i, m in enumerate(arr):
         cv2.sepFilter2D(m, cv2.CV_32F, k, k, dst=out[i], borderType=cv2.BORDER_REFLECT_101)
     return torch.from_numpy(out)
@@ -167,7 +174,7 @@ def _soft_masks(
     binary = binary_reveal_masks(cluster_map, shape, percents=percents, method=method)
     h, w = np.asarray(cluster_map).shape
     factor = max(shape[0] / h, shape[1] / w)
-    soft = gaussian_blur(torch.from_numpy(binary).to(torch.float32), feather_sigma(factor))
+    soft = gaussian_blur(torch.from_numpy(binary.view(np.uint8)), feather_sigma(factor))
     return soft.clamp_(0.0, 1.0)
 
 
@@ -194,6 +201,12 @@ def reveal_frames(
     img = np.asarray(game_img)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError("game_img must be an (S, S', 3) uint8 array")
+    import cv2
+
     soft = _soft_masks(cluster_map, img.shape[:2], percents, method).numpy()
-    frames = img[None].astype(np.float32) * soft[..., None]
-    return np.rint(frames, out=frames).astype(np.uint8)
+    base = img.astype(np.float32)
+    frames = np.empty((soft.shape[0], *img.shape), dtype=np.uint8)
+    for p, mask in enumerate(soft):
+        # float32 product, rounded half to even and saturated into uint8
+        cv2.multiply(base, cv2.merge((mask, mask, mask)), dst=frames[p], dtype=cv2.CV_8U)
+    return frames

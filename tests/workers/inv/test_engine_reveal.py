@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from workers.inv.render import upsample_map
 from workers.inv.reveal import (
     binary_reveal_masks,
     encode_jpeg,
@@ -54,10 +55,13 @@ def test_exact_counts_for_every_step(name, shape):
         assert int(masks[p].sum()) == _exact(r, n)
     # nested: each step reveals everything the previous one did
     assert all((masks[p] <= masks[p + 1]).all() for p in range(len(PERCENTS) - 1))
-    # the revealed pixels are the top values, ties by ascending flat index
-    up = F.interpolate(
+    # the upsampled map is torch's bilinear (align_corners=False) up to float rounding ...
+    up = upsample_map(m, shape).numpy()
+    ref = F.interpolate(
         torch.from_numpy(m)[None, None], size=shape, mode="bilinear", align_corners=False
     )[0, 0].numpy()
+    np.testing.assert_allclose(up, ref, atol=1e-6)
+    # ... and the revealed pixels are its top values, ties by ascending flat index
     order = np.lexsort((np.arange(up.size), -up.ravel()))
     for p, r in enumerate(PERCENTS):
         expected = np.zeros(up.size, bool)
