@@ -447,6 +447,9 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
         .order_by("finished_at", "id")
         .values_list("pk", flat=True)
     )
+    # Rounds finish one by one: until its turn a round is not done (expired, which no path
+    # processes), so a regroup only sees the rounds finished before it, as in production.
+    Round.objects.filter(pk__in=round_ids).update(status=Round.Status.EXPIRED)
     requested: list[bool] = []
     original = services.campaign_process_enqueue
     services.campaign_process_enqueue = lambda *, campaign, rebuild=False: requested.append(rebuild)
@@ -456,6 +459,7 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
         with override_settings(NETVIZ_PROCESSING_REGROUP_GROWTH=growth):
             t = time.perf_counter()
             for i, rid in enumerate(round_ids):
+                Round.objects.filter(pk=rid).update(status=Round.Status.DONE)
                 t0 = time.perf_counter()
                 res = services.round_process(round_id=rid, embedder=stored)
                 dt = time.perf_counter() - t0
@@ -472,6 +476,7 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
             total = time.perf_counter() - t
     finally:
         services.campaign_process_enqueue = original
+        Round.objects.filter(pk__in=round_ids).update(status=Round.Status.DONE)
     last = times[-len(times) // 4 :]
     timing = {
         "rounds": len(times),

@@ -1524,7 +1524,15 @@ def campaign_export_create(*, campaign: Campaign, user=None, enqueue: bool = Tru
         from workers.tasks import export_campaign
 
         export_id = export.pk
-        transaction.on_commit(lambda: export_campaign.delay(export_id))
+
+        def send() -> None:
+            try:
+                export_campaign.delay(export_id)
+            except Exception:  # noqa: BLE001 - the broker is down: the export says so
+                logger.exception("could not enqueue export %s", export_id)
+                campaign_export_fail(export_id=export_id, error="Could not start: try again.")
+
+        transaction.on_commit(send)
     return export
 
 
