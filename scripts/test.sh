@@ -14,6 +14,10 @@ echo "== import contracts"
 $V/lint-imports
 echo "== migrations"
 DJANGO_SETTINGS_MODULE=netviz_site.settings.test $V/python manage.py makemigrations --check --dry-run
+echo "== docker-compose.yml"
+if docker compose version >/dev/null 2>&1; then docker compose config -q
+elif command -v docker-compose >/dev/null 2>&1; then docker-compose config -q
+else echo "(no docker compose client here: skipped)"; fi
 echo "== deploy check (production settings)"
 DJANGO_SETTINGS_MODULE=netviz_site.settings.production \
 DJANGO_SECRET_KEY="ci-$(head -c 48 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9' | head -c 60)" \
