@@ -146,6 +146,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelKindEnum": "explanations.models.ModelSpec.Kind",
         "MergedGroupKindEnum": "processing.models.MergedGroup.Kind",
+        "ViewerCardKindEnum": ["cluster", "merged", "full"],
     },
 }
 
