@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.conftest import photo_png
-from tests.e2e.test_viewer_browser import browser, login, page_factory, shot  # noqa: F401
+from tests.e2e.test_viewer_browser import login, page_factory, shot  # noqa: F401
 from tests.explanations.manage_support import make_user, make_zip
 from tests.integration.conftest import broker_url, celery_worker_process, worker_env  # noqa: F401
 
@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-_ = (browser, login, broker_url)
+_ = (login, broker_url)
 
 
 @pytest.fixture
