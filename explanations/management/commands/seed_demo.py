@@ -109,3 +109,7 @@ class Command(BaseCommand):
             if predicted:
                 campaign.classes = predicted
                 campaign.save(update_fields=["classes"])
+        if campaign.classes and campaign.status == Campaign.Status.DRAFT and done == len(jobs):
+            campaign.status = Campaign.Status.PUBLISHED  # playable in Deep Reveal right away
+            campaign.save(update_fields=["status"])
+            self.stdout.write("published the demo campaign: play it at /game/")
