@@ -13,80 +13,19 @@ from django.db.models import QuerySet
 from explanations.models import Campaign
 
 from .models import ClusterFaithfulness, HumanMetric, LayerSummary, TcavScore, ValidationRun
+from .selectors import FAITHFULNESS_FIELDS, HUMAN_FIELDS, LAYER_FIELDS, TCAV_FIELDS
 
-TCAV_COLUMNS = (
-    "run",
-    "class_name",
-    "layer",
-    "label",
-    "simulated",
-    "inv_score",
-    "inv_rank",
-    "score",
-    "score_std",
-    "p_value",
-    "p_adjusted",
-    "significant",
-    "null_mean",
-    "cav_accuracy",
-    "n_examples",
-    "n_class_images",
-)
-FAITHFULNESS_COLUMNS = (
-    "run",
-    "class_name",
-    "layer",
-    "image",
-    "kind",
-    "cluster",
-    "cluster_index",
-    "full_probability",
-    "deletion_auc",
-    "insertion_auc",
-    "deletion_gain",
-    "insertion_gain",
-    "deletion_ratio",
-    "insertion_ratio",
-)
-HUMAN_COLUMNS = (
-    "run",
-    "class_name",
-    "layer",
-    "cluster",
-    "simulated",
-    "rounds",
-    "wins",
-    "losses",
-    "resigns",
-    "correct_share",
-    "guess_accuracy",
-    "mean_correct_step",
-    "recognition",
-)
-LAYER_COLUMNS = (
-    "run",
-    "class_name",
-    "layer",
-    "layer_position",
-    "n_concepts",
-    "n_significant",
-    "tcav_inv_rho",
-    "tcav_inv_p",
-    "tcav_inv_n",
-    "n_clusters",
-    "mean_deletion_auc",
-    "mean_insertion_auc",
-    "gradcam_deletion_auc",
-    "gradcam_insertion_auc",
-    "human_rounds",
-    "pooled_correct_share",
-    "mean_correct_step",
-    "human_deletion_rho",
-    "human_insertion_rho",
-    "human_rho_n",
-    "notes",
-)
 RENAMES = {"run_id": "run", "image_id": "image", "cluster_id": "cluster"}
+
+
+def _columns(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return ("run", *(RENAMES.get(f, f) for f in fields))
+
+
+TCAV_COLUMNS = _columns(TCAV_FIELDS)
+FAITHFULNESS_COLUMNS = _columns(FAITHFULNESS_FIELDS)
+HUMAN_COLUMNS = _columns(HUMAN_FIELDS)
+LAYER_COLUMNS = _columns(LAYER_FIELDS)
 
 
 def _qs(model, campaign: Campaign) -> QuerySet:
@@ -95,26 +34,25 @@ def _qs(model, campaign: Campaign) -> QuerySet:
     ).order_by("run_id", "id")
 
 
-def _rows(model, campaign: Campaign, columns: tuple[str, ...]) -> Iterator[dict]:
-    fields = [next((k for k, v in RENAMES.items() if v == c), c) for c in columns]
-    for row in _qs(model, campaign).values(*fields).iterator(chunk_size=2000):
+def _rows(model, campaign: Campaign, fields: tuple[str, ...]) -> Iterator[dict]:
+    for row in _qs(model, campaign).values("run_id", *fields).iterator(chunk_size=2000):
         yield {RENAMES.get(k, k): v for k, v in row.items()}
 
 
 def tcav_rows(campaign: Campaign) -> Iterator[dict]:
-    return _rows(TcavScore, campaign, TCAV_COLUMNS)
+    return _rows(TcavScore, campaign, TCAV_FIELDS)
 
 
 def faithfulness_rows(campaign: Campaign) -> Iterator[dict]:
-    return _rows(ClusterFaithfulness, campaign, FAITHFULNESS_COLUMNS)
+    return _rows(ClusterFaithfulness, campaign, FAITHFULNESS_FIELDS)
 
 
 def human_rows(campaign: Campaign) -> Iterator[dict]:
-    return _rows(HumanMetric, campaign, HUMAN_COLUMNS)
+    return _rows(HumanMetric, campaign, HUMAN_FIELDS)
 
 
 def layer_rows(campaign: Campaign) -> Iterator[dict]:
-    return _rows(LayerSummary, campaign, LAYER_COLUMNS)
+    return _rows(LayerSummary, campaign, LAYER_FIELDS)
 
 
 def tcav_count(campaign: Campaign) -> int:
