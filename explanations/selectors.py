@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from workers.inv.models import ModelSource
-
 from .models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerResult, ModelSpec
+
+if TYPE_CHECKING:  # the engine's model module imports torch: web processes never need it
+    from workers.inv.models import ModelSource
 
 
 def model_source_for_fields(
@@ -20,6 +22,8 @@ def model_source_for_fields(
     weights_path: str | None = None,
     class_names_path: str | None = None,
 ) -> ModelSource:
+    from workers.inv.models import ModelSource
+
     return ModelSource(
         kind=kind,
         name=name,

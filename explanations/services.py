@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -24,10 +25,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from netviz_site.errors import ApplicationError
-from workers.inv.artifacts import ImageArtifacts, render_explanation
 from workers.inv.errors import EngineError
 from workers.inv.images import load_image
 from workers.inv.types import EngineParams, ImageExplanation
+
+if TYPE_CHECKING:  # torch-importing engine modules load where they run (workers), not at import
+    from workers.inv.artifacts import ImageArtifacts
 
 from .arrays import array_to_bytes
 from .models import (
@@ -417,6 +420,8 @@ def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> Co
         )
     t_engine = time.perf_counter()
     explanation_job_progress(job_id=job.pk, progress=0.6)
+    from workers.inv.artifacts import render_explanation
+
     artifacts = render_explanation(view, explanation, params=params)
     t_render = time.perf_counter()
     seconds = {

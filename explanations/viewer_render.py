@@ -14,8 +14,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont
 
-from workers.inv.render import encode_jpeg, game_image, overlay
-from workers.inv.reveal import reveal_frames
 from workers.inv.types import EngineParams
 
 from .arrays import array_from_bytes
@@ -83,6 +81,8 @@ def group_overlay_jpeg(*, card: Card, campaign: Campaign, image: CampaignImage) 
 
     def build() -> bytes:
         params = _params(campaign)
+        from workers.inv.render import encode_jpeg, game_image, overlay  # imports torch
+
         game = game_image(_view_array(image), size=min(params.game_size, 512))
         return encode_jpeg(overlay(game, group_map(card)), quality=88)
 
@@ -101,6 +101,9 @@ def group_frame_jpeg(*, card: Card, campaign: Campaign, image: CampaignImage, st
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as fh:
             return fh.read()
+    from workers.inv.render import encode_jpeg, game_image  # imports torch
+    from workers.inv.reveal import reveal_frames
+
     game = game_image(_view_array(image), size=params.game_size)
     stack = reveal_frames(
         game, group_map(card), percents=params.reveal_percents, method=params.reveal_method

@@ -68,6 +68,15 @@ class GameApi(APIView):
             )
         return player
 
+    def player_ref(self, request: Request) -> selectors.PlayerRef:
+        """The requester without a query (for actions that check the player in their SQL)."""
+        ref = selectors.player_ref(user=request.user, session=request.session)
+        if ref is None:
+            raise ApplicationError(
+                "Choose a nickname to play as a guest, or log in.", status=status.HTTP_403_FORBIDDEN
+            )
+        return ref
+
 
 class ErrorOutput(serializers.Serializer):
     detail = serializers.CharField()
@@ -305,7 +314,9 @@ class RoundStartApi(GameApi):
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        player = self.player(request)
+        if request.user.is_authenticated:  # a user's player is created on first play
+            services.player_ensure_for_user(user=request.user)
+        player = self.player_ref(request)
         campaign = None
         slug = data.validated_data.get("campaign")
         if slug:
@@ -335,7 +346,7 @@ class RoundRevealApi(GameApi):
         description="SHOW MORE: the next reveal step (up to 5).",
     )
     def post(self, request: Request, token: str) -> Response:
-        round = services.round_reveal(player=self.player(request), token=token)
+        round = services.round_reveal(player=self.player_ref(request), token=token)
         return Response(round_data(round))
 
 
@@ -356,7 +367,7 @@ class RoundGuessApi(GameApi):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         round = services.round_guess(
-            player=self.player(request), token=token, choice=data.validated_data["choice"]
+            player=self.player_ref(request), token=token, choice=data.validated_data["choice"]
         )
         return Response(round_data(round))
 
@@ -369,7 +380,7 @@ class RoundResignApi(GameApi):
         description="RESIGN: the round ends with 0 points (recorded as step 5).",
     )
     def post(self, request: Request, token: str) -> Response:
-        round = services.round_resign(player=self.player(request), token=token)
+        round = services.round_resign(player=self.player_ref(request), token=token)
         return Response(round_data(round))
 
 
@@ -395,7 +406,7 @@ class RoundCharacteristicsApi(GameApi):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         round = services.round_characteristics_submit(
-            player=self.player(request), token=token, texts=data.validated_data["texts"]
+            player=self.player_ref(request), token=token, texts=data.validated_data["texts"]
         )
         return Response(round_data(round))
 

@@ -1,11 +1,15 @@
-"""Keep a guest's play when they sign up or log in (django-allauth signals)."""
+"""Keep a guest's play when they sign up or log in (django-allauth signals); drop a saved
+campaign's cached card (``selectors.campaign_card``)."""
 
 from __future__ import annotations
 
 from allauth.account.signals import user_logged_in, user_signed_up
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from . import services
+from explanations.models import Campaign, ClusterMap, ExplanationJob
+
+from . import selectors, services
 
 
 def _claim(request, user) -> None:
@@ -25,3 +29,20 @@ def claim_guest_on_signup(sender, request=None, user=None, **kwargs) -> None:
 @receiver(user_logged_in, dispatch_uid="game_claim_guest_on_login")
 def claim_guest_on_login(sender, request=None, user=None, **kwargs) -> None:
     _claim(request, user)
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="game_campaign_card_saved")
+@receiver(post_delete, sender=Campaign, dispatch_uid="game_campaign_card_deleted")
+def evict_campaign_card(sender, instance=None, **kwargs) -> None:
+    if instance is not None and instance.pk is not None:
+        selectors.campaign_card_evict(campaign_id=instance.pk)
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="game_items_campaign_saved")
+@receiver(post_delete, sender=Campaign, dispatch_uid="game_items_campaign_deleted")
+@receiver(post_save, sender=ExplanationJob, dispatch_uid="game_items_job_saved")
+@receiver(post_delete, sender=ExplanationJob, dispatch_uid="game_items_job_deleted")
+@receiver(post_save, sender=ClusterMap, dispatch_uid="game_items_cluster_map_saved")
+@receiver(post_delete, sender=ClusterMap, dispatch_uid="game_items_cluster_map_deleted")
+def evict_playable_items(sender, **kwargs) -> None:
+    selectors.playable_items_evict()

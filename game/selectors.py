@@ -6,9 +6,14 @@ Selectors never write. Every function takes keyword-only arguments.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import random
+import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +26,7 @@ from .models import Characteristic, Player, Round
 FINISHED_STATUSES = (Round.Status.LABELLING, Round.Status.DONE)
 # The session key holding a guest's player id.
 SESSION_PLAYER_KEY = "game_player_id"
+_random = random.Random()
 
 
 def game_setting(name: str, default: int) -> int:
@@ -38,6 +44,61 @@ def expiry_grace() -> dt.timedelta:
 
 
 # --- players ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlayerRef:
+    """Who is asking, known without a query: a registered user, or a guest's player id.
+
+    The hot game actions (SHOW MORE, frames) check the player inside their one SQL statement
+    (see ``player_ref_sql``) instead of loading the Player row first.
+    """
+
+    user_id: int | None = None
+    guest_id: int | None = None
+
+    @classmethod
+    def of(cls, player: Player) -> PlayerRef:
+        if player.user_id is not None:
+            return cls(user_id=player.user_id)
+        return cls(guest_id=player.pk)
+
+
+def player_ref(*, user, session) -> PlayerRef | None:
+    """The requester as a PlayerRef (no query), or None for an anonymous visitor."""
+    if user is not None and user.is_authenticated:
+        return PlayerRef(user_id=user.pk)
+    pid = session.get(SESSION_PLAYER_KEY) if session is not None else None
+    return PlayerRef(guest_id=int(pid)) if pid else None
+
+
+def player_ref_sql(ref: PlayerRef) -> tuple[str, list]:
+    """SQL selecting the id of the unblocked player behind ``ref`` (0 or 1 row), and its params.
+
+    A guest id only matches a player that is still a guest (one that signed up is reached
+    through its user), as ``services.player_resolve`` does.
+    """
+    table = Player._meta.db_table
+    if ref.user_id is not None:
+        return (
+            f"SELECT p.id FROM {table} p WHERE p.user_id = %s AND NOT p.is_blocked",
+            [ref.user_id],
+        )
+    return (
+        f"SELECT p.id FROM {table} p WHERE p.id = %s AND p.user_id IS NULL AND NOT p.is_blocked",
+        [ref.guest_id],
+    )
+
+
+def player_ref_q(ref: PlayerRef) -> Q:
+    """The ORM filter of the player behind ``ref`` (blocked or not), for ``Player`` rows."""
+    if ref.user_id is not None:
+        return Q(user_id=ref.user_id)
+    return Q(pk=ref.guest_id, user__isnull=True)
+
+
+def player_for_ref(*, ref: PlayerRef) -> Player | None:
+    return Player.objects.filter(player_ref_q(ref)).first()
 
 
 def player_get(*, player_id: int) -> Player | None:
@@ -106,6 +167,54 @@ def campaign_choices(*, campaign: Campaign) -> list[str]:
     return list(campaign.classes or campaign.model.class_names)
 
 
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CampaignCard:
+    """What a round's responses need of its campaign: the row and its guess choices."""
+
+    campaign: Campaign
+    choices: tuple[Choice, ...]
+
+
+# Campaign cards, per process, for CAMPAIGN_CACHE_SECONDS: every game response names its
+# campaign and lists its choices (up to 1,000 ImageNet classes), which would otherwise cost a
+# query or two and the label work each time. Saving or deleting a campaign evicts its card in
+# the process that did it (receivers.py); other processes see the change within the TTL.
+CAMPAIGN_CACHE_SECONDS = 30.0
+_campaign_cards: dict[int, tuple[float, CampaignCard]] = {}
+_campaign_cards_lock = threading.Lock()
+
+
+def campaign_card(*, campaign_id: int) -> CampaignCard:
+    now = time.monotonic()
+    hit = _campaign_cards.get(campaign_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    campaign = Campaign.objects.select_related("model").get(pk=campaign_id)
+    card = CampaignCard(
+        campaign=campaign,
+        choices=tuple(
+            Choice(value=c, label=rules.class_label(c)) for c in campaign_choices(campaign=campaign)
+        ),
+    )
+    with _campaign_cards_lock:
+        _campaign_cards[campaign_id] = (now + CAMPAIGN_CACHE_SECONDS, card)
+    return card
+
+
+def campaign_card_evict(*, campaign_id: int | None = None) -> None:
+    with _campaign_cards_lock:
+        if campaign_id is None:
+            _campaign_cards.clear()
+        else:
+            _campaign_cards.pop(campaign_id, None)
+
+
 def campaign_playable_list() -> QuerySet[Campaign]:
     return Campaign.objects.filter(status=Campaign.Status.PUBLISHED).order_by("name")
 
@@ -130,11 +239,93 @@ def _counted_rounds_q(*, prefix: str, now: dt.datetime) -> Q:
 
 
 @dataclass(frozen=True)
+class PlayableItem:
+    """An item of a published campaign, with the answer a round about it expects."""
+
+    cluster_map_id: int
+    image_id: int
+    campaign_id: int
+    layer_position: int
+    answer: str
+
+
+# The playable items, per process, for ITEMS_CACHE_SECONDS: the set changes only when a job
+# finishes or a campaign is published, re-explained or closed, while every round start needs
+# it. Saving a campaign, a job or a cluster map evicts the cache in that process
+# (receivers.py); assignment re-checks an item's eligibility under its row lock
+# (``items_queryset`` in ``services._round_start_once``), so a stale list never hands out an
+# item that is no longer playable.
+ITEMS_CACHE_SECONDS = 30.0
+_items: dict[int | None, tuple[float, tuple[PlayableItem, ...]]] = {}
+
+
+def playable_items(*, campaign: Campaign | None = None) -> tuple[PlayableItem, ...]:
+    """Items of published campaigns (or of ``campaign``) whose answer is among its choices."""
+    key = campaign.pk if campaign is not None else None
+    now = time.monotonic()
+    hit = _items.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    rows = list(
+        items_queryset(campaign=campaign)
+        .order_by("pk")
+        .values_list(
+            "id",
+            "image_id",
+            "image__campaign_id",
+            "layer_result__position",
+            "image__true_class",
+            "image__target_class",
+        )
+    )
+    choices = {
+        cid: {c.value for c in campaign_card(campaign_id=cid).choices}
+        for cid in {r[2] for r in rows}
+    }
+    items = tuple(
+        PlayableItem(
+            cluster_map_id=pk,
+            image_id=image_id,
+            campaign_id=campaign_id,
+            layer_position=position,
+            answer=true_class or target_class,
+        )
+        for pk, image_id, campaign_id, position, true_class, target_class in rows
+        if (true_class or target_class) in choices[campaign_id]
+    )
+    with _campaign_cards_lock:
+        _items[key] = (now + ITEMS_CACHE_SECONDS, items)
+    return items
+
+
+_index: dict[int, tuple[tuple[PlayableItem, ...], set[int], dict[int, tuple[int, int]]]] = {}
+
+
+def _item_index(items: tuple[PlayableItem, ...]) -> tuple[set[int], dict[int, tuple[int, int]]]:
+    """The campaigns of ``items`` and each item's (campaign, layer), built once per item list."""
+    hit = _index.get(id(items))
+    if hit is not None and hit[0] is items:
+        return hit[1], hit[2]
+    campaigns = {item.campaign_id for item in items}
+    layer_of = {item.cluster_map_id: (item.campaign_id, item.layer_position) for item in items}
+    with _campaign_cards_lock:
+        if len(_index) > 64:
+            _index.clear()
+        _index[id(items)] = (items, campaigns, layer_of)
+    return campaigns, layer_of
+
+
+def playable_items_evict() -> None:
+    with _campaign_cards_lock:
+        _items.clear()
+        _index.clear()
+
+
+@dataclass(frozen=True)
 class Candidate:
     cluster_map_id: int
     image_id: int
     campaign_id: int
-    campaign: Campaign
     layer_position: int
     finished: int
     counted: int
@@ -147,72 +338,76 @@ def item_candidates(
 ) -> list[Candidate]:
     """Items this player may get, best first (METHOD §5 assignment).
 
-    Excludes images the player has already had, items at their target (counting live rounds)
-    and items whose answer is not among the campaign's guess choices. Order: fewest finished
-    rounds; among those, the layer with the fewest rounds so far; random among equals.
+    Excludes images the player has already had and items at their target (counting live
+    rounds). Order: fewest finished rounds; among those, the layer with the fewest rounds so
+    far; random among equals.
+
+    Two small queries (the player's images; the campaign's live and finished rounds per item)
+    over the cached item list, instead of one join and aggregate over every item per start.
     """
-    played = Round.objects.filter(player=player).values("image_id")
-    fields = (
-        "id",
-        "image_id",
-        "image__campaign_id",
-        "layer_result__position",
-        "image__campaign__target_rounds",
-        "image__true_class",
-        "image__target_class",
-    )
-    rows = list(
-        items_queryset(campaign=campaign)
-        .exclude(image_id__in=played)
-        .values(*fields)  # before annotate(): GROUP BY these columns only
-        .annotate(
-            finished=Count("rounds", filter=Q(rounds__status__in=FINISHED_STATUSES)),
-            counted=Count("rounds", filter=_counted_rounds_q(prefix="rounds__", now=now)),
-        )
-        .filter(counted__lt=F("image__campaign__target_rounds"))
-        .order_by("finished", "?")[:limit]
-    )
-    if not rows:
+    items = playable_items(campaign=campaign)
+    if not items:
         return []
-    campaigns = {
-        c.pk: c
-        for c in Campaign.objects.filter(pk__in={r["image__campaign_id"] for r in rows})
-        .select_related("model")
-        .defer("model__explainable_layers", "model__default_layers", "model__preprocessing")
-    }
-    choices = {pk: set(campaign_choices(campaign=c)) for pk, c in campaigns.items()}
-    candidates = []
-    for r in rows:
-        answer = r["image__true_class"] or r["image__target_class"]
-        if not answer or answer not in choices.get(r["image__campaign_id"], ()):
-            continue
-        candidates.append(
-            Candidate(
-                cluster_map_id=r["id"],
-                image_id=r["image_id"],
-                campaign_id=r["image__campaign_id"],
-                campaign=campaigns[r["image__campaign_id"]],
-                layer_position=r["layer_result__position"],
-                finished=r["finished"],
-                counted=r["counted"],
-                target=r["image__campaign__target_rounds"],
-                answer=answer,
-            )
-        )
-    if not candidates:
-        return []
-    # Balance layers among the items with the fewest finished rounds.
-    layer_load = {
-        (row["campaign_id"], row["layer_position"]): row["n"]
-        for row in Round.objects.filter(campaign_id__in={c.campaign_id for c in candidates})
+    campaign_ids, layer_of = _item_index(items)
+    played = set(Round.objects.filter(player=player).values_list("image_id", flat=True))
+    tallies = {
+        row["cluster_map_id"]: (row["finished"], row["counted"])
+        for row in Round.objects.filter(campaign_id__in=campaign_ids)
         .filter(_counted_rounds_q(prefix="", now=now))
-        .values("campaign_id", "layer_position")
-        .annotate(n=Count("id"))
+        .order_by()
+        .values("cluster_map_id")
+        .annotate(
+            finished=Count("id", filter=Q(status__in=FINISHED_STATUSES)),
+            counted=Count("id"),
+        )
     }
+    targets = dict(  # fresh: a campaign's target may have just changed
+        Campaign.objects.filter(pk__in=campaign_ids, status=Campaign.Status.PUBLISHED).values_list(
+            "pk", "target_rounds"
+        )
+    )
+    # One pass over every item of the campaign on each start, so kept cheap: items are put in
+    # buckets by their number of finished rounds, and only the lowest buckets are sorted.
+    zero = (0, 0)
+    buckets: dict[int, list[tuple[tuple[int, int], PlayableItem]]] = {}
+    for item in items:
+        tally = tallies.get(item.cluster_map_id, zero)
+        if tally[1] < targets.get(item.campaign_id, 0) and item.image_id not in played:
+            bucket = buckets.get(tally[0])
+            if bucket is None:
+                bucket = buckets[tally[0]] = []
+            bucket.append((tally, item))
+    best: list[tuple[tuple[int, int], PlayableItem]] = []
+    for finished in sorted(buckets):
+        bucket = buckets[finished]
+        _random.shuffle(bucket)  # random among equals
+        best.extend(bucket[: limit - len(best)])
+        if len(best) >= limit:
+            break
+    if not best:
+        return []
+    layer_load: dict[tuple[int, int], int] = {}
+    for cluster_map_id, (_finished, counted) in tallies.items():
+        layer = layer_of.get(cluster_map_id)
+        if layer is not None:
+            layer_load[layer] = layer_load.get(layer, 0) + counted
+    candidates = [
+        Candidate(
+            cluster_map_id=item.cluster_map_id,
+            image_id=item.image_id,
+            campaign_id=item.campaign_id,
+            layer_position=item.layer_position,
+            finished=finished,
+            counted=counted,
+            target=targets[item.campaign_id],
+            answer=item.answer,
+        )
+        for (finished, counted), item in best
+    ]
+    # Balance layers among the items with the fewest finished rounds (sort is stable).
     least = candidates[0].finished
     head = [c for c in candidates if c.finished == least]
     tail = [c for c in candidates if c.finished != least]
-    # sorted() is stable: the random SQL order stays the tie-breaker.
     head.sort(key=lambda c: layer_load.get((c.campaign_id, c.layer_position), 0))
     return head + tail
 
@@ -232,20 +427,26 @@ def round_get_for_player(*, player: Player, token: str) -> Round | None:
     return Round.objects.filter(player=player, token=token).select_related("campaign").first()
 
 
-def round_frame_name(*, token: str, step: int, user, session, now: dt.datetime) -> str | None:
+def round_frame_name(*, ref: PlayerRef, token: str, step: int, now: dt.datetime) -> str | None:
     """Storage name of the frame of ``step`` if it is the current step of the requester's own
-    active round, else None. One query (the player is matched by a join, not loaded)."""
-    rounds = Round.objects.filter(
-        token=token, step=step, status=Round.Status.ACTIVE, expires_at__gt=now
+    active round, else None.
+
+    One statement, written in SQL because every reveal frame passes here (a third of the game's
+    requests): the player is matched inside it (``player_ref_sql``), not loaded.
+    """
+    players, params = player_ref_sql(ref)
+    sql = (
+        f"SELECT cm.frames FROM {Round._meta.db_table} r "
+        f"JOIN {ClusterMap._meta.db_table} cm ON cm.id = r.cluster_map_id "
+        "WHERE r.token = %s AND r.step = %s AND r.status = %s AND r.expires_at > %s "
+        f"AND r.player_id IN ({players})"
     )
-    if user is not None and user.is_authenticated:
-        rounds = rounds.filter(player__user_id=user.pk)
-    else:
-        pid = session.get(SESSION_PLAYER_KEY)
-        if not pid:
-            return None
-        rounds = rounds.filter(player_id=pid, player__user__isnull=True)
-    frames = rounds.values_list("cluster_map__frames", flat=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token, step, Round.Status.ACTIVE, now, *params])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    frames = json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
     if not isinstance(frames, list) or not 0 <= step < len(frames):
         return None
     return frames[step]
@@ -269,17 +470,8 @@ def media_url(name: str) -> str:
     return reverse("explanations:media", kwargs={"path": name}) if name else ""
 
 
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    label: str
-
-
 def round_choices(*, round: Round) -> list[Choice]:
-    return [
-        Choice(value=c, label=rules.class_label(c))
-        for c in campaign_choices(campaign=round.campaign)
-    ]
+    return list(campaign_card(campaign_id=round.campaign_id).choices)
 
 
 @dataclass(frozen=True)

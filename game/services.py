@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from explanations.models import Campaign, ClusterMap
+from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
 from processing.nlp.clean import MAX_LENGTH, validate_characteristic
 
@@ -162,9 +162,26 @@ def _check_can_play(player: Player) -> None:
         raise ApplicationError("This player has been blocked and cannot play.", status=403)
 
 
+PlayerLike = Player | selectors.PlayerRef
+
+
+def _as_ref(player: PlayerLike) -> selectors.PlayerRef:
+    return player if isinstance(player, selectors.PlayerRef) else selectors.PlayerRef.of(player)
+
+
+def _refuse_player(player: PlayerLike) -> None:
+    """Why the player behind a request cannot act on a round: raise the matching error."""
+    ref = _as_ref(player)
+    found = player if isinstance(player, Player) else selectors.player_for_ref(ref=ref)
+    if found is None and ref.user_id is None:
+        raise ApplicationError("Choose a nickname to play as a guest, or log in.", status=403)
+    if found is not None:
+        _check_can_play(found)
+
+
 def round_start(
     *,
-    player: Player,
+    player: PlayerLike,
     campaign: Campaign | None = None,
     skip_labelling: bool = False,
     attempts: int = 5,
@@ -175,7 +192,8 @@ def round_start(
     characteristics is resumed too, unless ``skip_labelling``: then it is closed (done, no
     characteristics, no bonus) and a new round starts.
     """
-    _check_can_play(player)
+    if isinstance(player, Player):
+        _check_can_play(player)
     if campaign is not None and campaign.status != Campaign.Status.PUBLISHED:
         raise ApplicationError("This campaign is not open for play.", status=404)
     for attempt in range(attempts):
@@ -191,11 +209,19 @@ def round_start(
 
 
 def _round_start_once(
-    *, player: Player, campaign: Campaign | None, skip_labelling: bool
+    *, player: PlayerLike, campaign: Campaign | None, skip_labelling: bool
 ) -> Round | None:
     now = timezone.now()
     with transaction.atomic():
-        locked = Player.objects.select_for_update().get(pk=player.pk)
+        locked = (
+            Player.objects.select_for_update()
+            .filter(selectors.player_ref_q(_as_ref(player)))
+            .first()
+        )
+        if locked is None:
+            _refuse_player(player)
+            raise ApplicationError("Choose a nickname to play as a guest, or log in.", status=403)
+        _check_can_play(locked)
         open_round = selectors.round_open_for_player(player=locked)
         if open_round is not None:
             if open_round.status == Round.Status.ACTIVE and open_round.expires_at > now:
@@ -211,8 +237,9 @@ def _round_start_once(
                 status=409,
             )
         for cand in candidates:
-            got = list(
-                ClusterMap.objects.select_for_update(skip_locked=True)
+            got = list(  # still playable (the candidate list is cached), and not being assigned
+                selectors.items_queryset()
+                .select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=cand.cluster_map_id)
                 .values_list("pk", "frames")
             )
@@ -226,10 +253,10 @@ def _round_start_once(
                 >= cand.target
             ):
                 continue
-            return Round.objects.create(
+            round = Round.objects.create(
                 token=secrets.token_urlsafe(24),
                 player=locked,
-                campaign=cand.campaign,
+                campaign_id=cand.campaign_id,
                 image_id=cand.image_id,
                 cluster_map_id=cand.cluster_map_id,
                 layer_position=cand.layer_position,
@@ -237,22 +264,29 @@ def _round_start_once(
                 started_at=now,
                 expires_at=now + selectors.round_ttl(),
             )
+            round.campaign = selectors.campaign_card(campaign_id=cand.campaign_id).campaign
+            return round
     return None
 
 
 # --- rounds: actions -------------------------------------------------------------------------
 
 
-def _round_lock(*, player: Player, token: str) -> Round:
-    _check_can_play(player)
+def _round_lock(*, player: PlayerLike, token: str) -> Round:
+    """Lock the (unblocked) player's round ``token``; one statement, the player checked in it."""
+    ref = _as_ref(player)
     round = (
         Round.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .filter(player=player, token=token)
+        .filter(
+            token=token,
+            player__in=Player.objects.filter(selectors.player_ref_q(ref), is_blocked=False),
+        )
         .first()
     )
     if round is None:
+        _refuse_player(player)
         raise ApplicationError("This round does not exist or is not yours.", status=404)
+    round.campaign = selectors.campaign_card(campaign_id=round.campaign_id).campaign
     return round
 
 
@@ -275,38 +309,47 @@ def _require_active(round: Round, *, now) -> None:
         raise ApplicationError("This round is over.", status=409)
 
 
-def round_reveal(*, player: Player, token: str) -> Round:
+def round_reveal(*, player: PlayerLike, token: str) -> Round:
     """SHOW MORE: the next reveal step (one at a time, up to 5).
 
-    One conditional UPDATE (step + 1 only while the round is active, unexpired and below step 5)
-    does the work: the database applies concurrent reveals one after the other and re-checks the
-    condition each time, so no step is skipped past 5 and a finished round never moves.
+    One conditional ``UPDATE ... RETURNING`` does the work and reads the round back: step + 1
+    only while the round is the (unblocked) player's, active, unexpired and below step 5. The
+    database applies concurrent reveals one after the other and re-checks the condition each
+    time, so no step is skipped past 5 and a finished round never moves. Only when nothing
+    moved does a second look find out why, for the error message.
     """
-    _check_can_play(player)
+    ref = _as_ref(player)
     now = timezone.now()
-    moved = Round.objects.filter(
-        player=player,
-        token=token,
-        status=Round.Status.ACTIVE,
-        step__lt=rules.MAX_STEP,
-        expires_at__gt=now,
-    ).update(step=F("step") + 1)
-    round = selectors.round_get_for_player(player=player, token=token)
+    players, params = selectors.player_ref_sql(ref)
+    moved = list(
+        Round.objects.raw(
+            f"UPDATE {Round._meta.db_table} SET step = step + 1 "
+            "WHERE token = %s AND status = %s AND step < %s AND expires_at > %s "
+            f"AND player_id IN ({players}) RETURNING *",
+            [token, Round.Status.ACTIVE, rules.MAX_STEP, now, *params],
+        )
+    )
+    if moved:
+        round = moved[0]
+        round.campaign = selectors.campaign_card(campaign_id=round.campaign_id).campaign
+        return round
+    _refuse_player(player)
+    round = Round.objects.filter(
+        token=token, player__in=Player.objects.filter(selectors.player_ref_q(ref))
+    ).first()
     if round is None:
         raise ApplicationError("This round does not exist or is not yours.", status=404)
-    if not moved:
-        _require_active(round, now=now)
-        raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
-    return round
+    _require_active(round, now=now)
+    raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
 
 
-def round_guess(*, player: Player, token: str, choice: str) -> Round:
+def round_guess(*, player: PlayerLike, token: str, choice: str) -> Round:
     """GUESS: one of the campaign's classes, once per round. Scores the win at the current step."""
     now = timezone.now()
     with transaction.atomic():
         round = _round_lock(player=player, token=token)
         _require_active(round, now=now)
-        choices = selectors.campaign_choices(campaign=round.campaign)
+        choices = {c.value for c in selectors.campaign_card(campaign_id=round.campaign_id).choices}
         if choice not in choices:
             raise ApplicationError("Please choose one of the listed classes.")
         won = choice == round.answer
@@ -322,7 +365,7 @@ def round_guess(*, player: Player, token: str, choice: str) -> Round:
     return round
 
 
-def round_resign(*, player: Player, token: str) -> Round:
+def round_resign(*, player: PlayerLike, token: str) -> Round:
     """RESIGN: the round ends with 0 points, recorded at step 5 (METHOD §5)."""
     now = timezone.now()
     with transaction.atomic():
@@ -341,7 +384,7 @@ def _characteristic_key(text: str) -> str:
     return " ".join(text.casefold().split()).strip(" .,;:!?")
 
 
-def round_characteristics_submit(*, player: Player, token: str, texts: list[str]) -> Round:
+def round_characteristics_submit(*, player: PlayerLike, token: str, texts: list[str]) -> Round:
     """After a guess: 1-5 characteristics, all accepted or none stored.
 
     Each text is checked with :func:`processing.nlp.clean.validate_characteristic` against the
@@ -397,7 +440,7 @@ def round_characteristics_submit(*, player: Player, token: str, texts: list[str]
         kept = [texts[i] for i in filled]
         Characteristic.objects.bulk_create(
             [
-                Characteristic(round=round, player=player, position=i, text=raw)
+                Characteristic(round=round, player_id=round.player_id, position=i, text=raw)
                 for i, raw in enumerate(kept)
             ]
         )

@@ -164,8 +164,11 @@ def frame(request: HttpRequest, token: str, step: int) -> FileResponse:
     Anything else (another player's round, another step, a finished or expired round) is a 404,
     so a frame URL is useless once its step has passed or its round has ended.
     """
-    name = selectors.round_frame_name(
-        token=token, step=step, user=request.user, session=request.session, now=timezone.now()
+    ref = selectors.player_ref(user=request.user, session=request.session)
+    name = (
+        selectors.round_frame_name(ref=ref, token=token, step=step, now=timezone.now())
+        if ref is not None
+        else None
     )
     if name is None:
         raise Http404()

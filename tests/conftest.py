@@ -26,6 +26,17 @@ def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_game_caches():
+    """The game's per-process caches (campaign cards, playable items) start empty in each test:
+    ids are reused after a rolled-back test, and rollbacks send no signals."""
+    from game import selectors
+
+    selectors.campaign_card_evict()
+    selectors.playable_items_evict()
+    yield
+
+
 def build_tiny_model(*, negative_head: bool = False):
     """A tiny CNN: conv(3→4)·ReLU → conv(4→6)·ReLU → global average pool → linear(6→3).
 

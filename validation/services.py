@@ -28,9 +28,7 @@ from explanations.selectors import model_source_for_spec
 from game.models import Round
 from netviz_site.errors import ApplicationError
 from processing.models import ClusterLabelScore, GlobalLabel
-from workers.inv import faithfulness as fa
 from workers.inv import human_metric as hm
-from workers.inv import tcav
 
 from .models import ClusterFaithfulness, HumanMetric, LayerSummary, TcavScore, ValidationRun
 
@@ -59,6 +57,9 @@ def _params_normalise(params: dict | None) -> dict:
             out["tcav"].update(value or {})
         else:
             out[key] = value
+    from workers.inv import faithfulness as fa  # torch: imported where it runs
+    from workers.inv import tcav
+
     fa.FaithfulnessParams(steps=int(out["steps"]))  # validates
     tcav.TcavParams(**out["tcav"])  # validates
     if out["max_images"] is not None and int(out["max_images"]) < 1:
@@ -355,6 +356,9 @@ def validation_run_execute(
 
 def _compute(run: ValidationRun, campaign: Campaign, model, report: Progress):
     p = run.params
+    from workers.inv import faithfulness as fa
+    from workers.inv import tcav
+
     tparams = tcav.TcavParams(**p["tcav"])
     fparams = fa.FaithfulnessParams(steps=int(p["steps"]))
     percents = [float(x) for x in p["percents"]]

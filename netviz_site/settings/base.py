@@ -48,6 +48,16 @@ def database_from_url(url: str) -> dict:
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
+            # Server-side parameter binding lets psycopg prepare a statement after it has run
+            # DB_PREPARE_THRESHOLD times on a connection, so PostgreSQL stops re-planning the
+            # game's hot queries. Behind a transaction-pooling PgBouncer older than 1.21, set
+            # DB_SERVER_SIDE_BINDING=0 (prepared statements do not survive such a pooler).
+            "OPTIONS": {
+                "server_side_binding": True,
+                "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
+            }
+            if env_bool("DB_SERVER_SIDE_BINDING", True)
+            else {},
         }
     raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
 
@@ -209,7 +219,7 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "game:home"
 if env("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "netviz_site.cache.PooledRedisCache",
             "LOCATION": env("REDIS_URL"),
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "netviz"),
         }

@@ -468,6 +468,9 @@ def candidate_phrases(key: str) -> list[str]:
     return [phrase for phrase, _, _ in _candidates(key)]
 
 
+_SCORE_TIE = 1e-5  # relative: float32 embeddings carry about 7 significant digits
+
+
 def canonical_label(
     members: Sequence[str],
     counts: Sequence[int],
@@ -509,15 +512,13 @@ def canonical_label(
         names = list(members)
     matrix = np.stack([vectors[c] for c in names]).astype(np.float64)
     scores = (matrix @ emb.T.astype(np.float64)) @ weights
-    best = min(
-        range(len(names)),
-        key=lambda i: (
-            -round(float(scores[i]), 9),
-            names[i].count(" "),
-            -cand_freq[names[i]],
-            names[i],
-        ),
-    )
+    # Scores within float32 noise of the best are ties (e.g. "brown fur" vs "fur" in the group
+    # {"brown fur", "fur"}: 1 + cos(a, b) both, up to rounding that differs between CPUs).
+    top = float(scores.max())
+    tied = [
+        i for i in range(len(names)) if float(scores[i]) >= top - _SCORE_TIE * max(1.0, abs(top))
+    ]
+    best = min(tied, key=lambda i: (names[i].count(" "), -cand_freq[names[i]], names[i]))
     lemma = names[best]
     return _surface_of(lemma, members, counts, surfaces), lemma, float(scores[best])
 

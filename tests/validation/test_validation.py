@@ -126,12 +126,12 @@ def test_run_stores_consistent_results(explained):
 
 
 def test_a_failure_stores_nothing(explained, monkeypatch):
-    from validation import services
+    from workers.inv import tcav
 
     def boom(*args, **kwargs):
         raise RuntimeError("planted failure")
 
-    monkeypatch.setattr(services.tcav, "run_tcav", boom)
+    monkeypatch.setattr(tcav, "run_tcav", boom)
     run = validation_run_create(campaign=explained, class_name="red thing", params=FAST)
     assert validation_run_execute(run_id=run.pk) == "failed"
     run.refresh_from_db()
