@@ -290,6 +290,17 @@ def _round_lock(*, player: PlayerLike, token: str) -> Round:
     return round
 
 
+def _refuse_inactive(*, player: PlayerLike, token: str, now) -> None:
+    """After a conditional update moved nothing: raise why (player, round, or its state)."""
+    _refuse_player(player)
+    round = Round.objects.filter(
+        token=token, player__in=Player.objects.filter(selectors.player_ref_q(_as_ref(player)))
+    ).first()
+    if round is None:
+        raise ApplicationError("This round does not exist or is not yours.", status=404)
+    _require_active(round, now=now)
+
+
 def _require_active(round: Round, *, now) -> None:
     """Refuse any reveal, guess or resign unless the round is active and not expired.
 
@@ -333,36 +344,59 @@ def round_reveal(*, player: PlayerLike, token: str) -> Round:
         round = moved[0]
         round.campaign = selectors.campaign_card(campaign_id=round.campaign_id).campaign
         return round
-    _refuse_player(player)
-    round = Round.objects.filter(
-        token=token, player__in=Player.objects.filter(selectors.player_ref_q(ref))
-    ).first()
-    if round is None:
-        raise ApplicationError("This round does not exist or is not yours.", status=404)
-    _require_active(round, now=now)
+    _refuse_inactive(player=player, token=token, now=now)
     raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
 
 
 def round_guess(*, player: PlayerLike, token: str, choice: str) -> Round:
-    """GUESS: one of the campaign's classes, once per round. Scores the win at the current step."""
+    """GUESS: one of the campaign's classes, once per round. Scores the win at the current step.
+
+    One conditional ``UPDATE ... RETURNING`` (only while the round is the unblocked player's,
+    active and unexpired) records the guess and scores it from the row's own step and answer, so
+    a second guess finds the round no longer active. It runs in a transaction that is rolled back
+    if the choice is not one of the round's campaign's classes.
+    """
+    ref = _as_ref(player)
     now = timezone.now()
+    players, params = selectors.player_ref_sql(ref)
+    step_points = " ".join(
+        f"WHEN {step} THEN {rules.win_points(step)}" for step in range(rules.MAX_STEP + 1)
+    )
+    win = "answer = %s"
     with transaction.atomic():
-        round = _round_lock(player=player, token=token)
-        _require_active(round, now=now)
-        choices = {c.value for c in selectors.campaign_card(campaign_id=round.campaign_id).choices}
-        if choice not in choices:
-            raise ApplicationError("Please choose one of the listed classes.")
-        won = choice == round.answer
-        round.guess = choice
-        round.outcome = Round.Outcome.WIN if won else Round.Outcome.LOSS
-        round.points_base = rules.win_points(round.step) if won else 0
-        round.points = round.points_base
-        round.status = Round.Status.LABELLING
-        round.guessed_at = now
-        round.save(
-            update_fields=["guess", "outcome", "points_base", "points", "status", "guessed_at"]
+        moved = list(
+            Round.objects.raw(
+                f"UPDATE {Round._meta.db_table} SET guess = %s, status = %s, guessed_at = %s, "
+                f"outcome = CASE WHEN {win} THEN %s ELSE %s END, "
+                f"points_base = CASE WHEN {win} THEN CASE step {step_points} END ELSE 0 END, "
+                f"points = CASE WHEN {win} THEN CASE step {step_points} END ELSE 0 END "
+                "WHERE token = %s AND status = %s AND expires_at > %s "
+                f"AND player_id IN ({players}) RETURNING *",
+                [
+                    choice,
+                    Round.Status.LABELLING,
+                    now,
+                    choice,
+                    Round.Outcome.WIN,
+                    Round.Outcome.LOSS,
+                    choice,
+                    choice,
+                    token,
+                    Round.Status.ACTIVE,
+                    now,
+                    *params,
+                ],
+            )
         )
-    return round
+        if moved:
+            round = moved[0]
+            card = selectors.campaign_card(campaign_id=round.campaign_id)
+            if choice not in {c.value for c in card.choices}:
+                raise ApplicationError("Please choose one of the listed classes.")  # rolls back
+            round.campaign = card.campaign
+            return round
+    _refuse_inactive(player=player, token=token, now=now)  # nothing moved: say why
+    raise ApplicationError("This round cannot take a guess now.", status=409)
 
 
 def round_resign(*, player: PlayerLike, token: str) -> Round:

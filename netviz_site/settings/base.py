@@ -47,7 +47,10 @@ def database_from_url(url: str) -> dict:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
+            # A health check costs a query at the start of every request that reuses its
+            # connection; off by default (Django's default too): after a database restart each
+            # worker's first request fails once, then reconnects.
+            "CONN_HEALTH_CHECKS": env_bool("DB_CONN_HEALTH_CHECKS", False),
             # Server-side parameter binding lets psycopg prepare a statement after it has run
             # DB_PREPARE_THRESHOLD times on a connection, so PostgreSQL stops re-planning the
             # game's hot queries. Behind a transaction-pooling PgBouncer older than 1.21, set
