@@ -7,7 +7,7 @@ from allauth.account.signals import user_logged_in, user_signed_up
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from explanations.models import Campaign, ClusterMap, ExplanationJob
+from explanations.models import Campaign, CampaignImage, ClusterMap, ExplanationJob
 
 from . import selectors, services
 
@@ -42,6 +42,8 @@ def evict_campaign_card(sender, instance=None, **kwargs) -> None:
 @receiver(post_delete, sender=Campaign, dispatch_uid="game_items_campaign_deleted")
 @receiver(post_save, sender=ExplanationJob, dispatch_uid="game_items_job_saved")
 @receiver(post_delete, sender=ExplanationJob, dispatch_uid="game_items_job_deleted")
+@receiver(post_save, sender=CampaignImage, dispatch_uid="game_items_image_saved")
+@receiver(post_delete, sender=CampaignImage, dispatch_uid="game_items_image_deleted")
 @receiver(post_save, sender=ClusterMap, dispatch_uid="game_items_cluster_map_saved")
 @receiver(post_delete, sender=ClusterMap, dispatch_uid="game_items_cluster_map_deleted")
 def evict_playable_items(sender, **kwargs) -> None:

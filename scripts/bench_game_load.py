@@ -627,15 +627,22 @@ def main() -> int:
         )
         pids = server_pids(proc.pid)
         cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
-        stats, wall = asyncio.run(
-            run_players(
-                base=base,
-                players=args.players,
-                rounds=args.rounds,
-                seed_value=args.seed,
-                think=args.think,
+        try:  # the load generator shares the machine: uvloop leaves more CPU to the server
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        except ImportError:
+            loop_factory = None
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            stats, wall = runner.run(
+                run_players(
+                    base=base,
+                    players=args.players,
+                    rounds=args.rounds,
+                    seed_value=args.seed,
+                    think=args.think,
+                )
             )
-        )
         pids["postgres"] = server_pids(proc.pid)["postgres"]  # connections opened meanwhile
         cpu_used = {k: cpu_seconds(v) - cpu0.get(k, 0.0) for k, v in pids.items()}
         stored = stored_characteristics()

@@ -399,3 +399,76 @@ def test_game_expire_rounds_command(items, player):
     out = StringIO()
     call_command("game_expire_rounds", stdout=out)
     assert "expired 1 round(s), closed 0" in out.getvalue()
+
+
+# --- caches and single-statement actions -----------------------------------------------------
+
+
+def test_a_stale_item_list_never_hands_out_an_unplayable_item(items, campaign):
+    selectors.playable_items()  # cached
+    # Closed behind the cache's back (a queryset update sends no signal): the cached list still
+    # names its items, but the lock-time check refuses each of them.
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.CLOSED)
+    assert len(selectors.playable_items()) == len(items)
+    with pytest.raises(ApplicationError) as exc:
+        start(PlayerFactory())
+    assert exc.value.status == 409 and not Round.objects.exists()
+
+
+def test_saving_a_campaign_refreshes_its_card_and_items(items, campaign):
+    card = selectors.campaign_card(campaign_id=campaign.pk)
+    assert card.campaign.name == campaign.name
+    campaign.name = "Renamed"
+    campaign.classes = [c for c in campaign.classes if c != "goldfinch"]
+    campaign.save()
+    card = selectors.campaign_card(campaign_id=campaign.pk)
+    assert card.campaign.name == "Renamed"
+    assert "goldfinch" not in {c.value for c in card.choices}
+    assert all(i.answer != "goldfinch" for i in selectors.playable_items())
+
+
+@pytest.mark.parametrize("action", ["reveal", "guess"])
+def test_single_statement_actions_check_the_player(items, player, action):
+    r = start(player)
+    ref = selectors.PlayerRef.of(player)
+
+    def act(who):
+        if action == "reveal":
+            return services.round_reveal(player=who, token=r.token)
+        return services.round_guess(player=who, token=r.token, choice=r.answer)
+
+    # another player: not found
+    with pytest.raises(ApplicationError) as exc:
+        act(selectors.PlayerRef.of(PlayerFactory()))
+    assert exc.value.status == 404
+    # blocked behind any cache's back: refused in the statement itself
+    Player.objects.filter(pk=player.pk).update(is_blocked=True)
+    with pytest.raises(ApplicationError) as exc:
+        act(ref)
+    assert exc.value.status == 403
+    Player.objects.filter(pk=player.pk).update(is_blocked=False)
+    # a guest id whose player now belongs to an account no longer plays as that guest
+    user = get_user_model().objects.create_user("owner", password="pw-long-enough-1")
+    Player.objects.filter(pk=player.pk).update(user=user)
+    with pytest.raises(ApplicationError) as exc:
+        act(ref)
+    assert exc.value.status == 403
+    # ... but the account does
+    moved = act(selectors.PlayerRef(user_id=user.pk))
+    assert moved.step == 1 if action == "reveal" else moved.status == Round.Status.LABELLING
+    assert Round.objects.get(pk=r.pk).step == (1 if action == "reveal" else 0)
+
+
+def test_a_guess_outside_the_choices_changes_nothing(items, player):
+    r = start(player)
+    with pytest.raises(ApplicationError):
+        services.round_guess(player=player, token=r.token, choice="teapot")
+    fresh = Round.objects.get(pk=r.pk)
+    assert fresh.status == Round.Status.ACTIVE and fresh.guess == "" and fresh.points == 0
+    # the guess is scored from the row's own step: 67 points at step 2
+    services.round_reveal(player=player, token=r.token)
+    services.round_reveal(player=player, token=r.token)
+    won = services.round_guess(player=player, token=r.token, choice=r.answer)
+    assert (won.outcome, won.points_base, won.points, won.step) == ("win", 67, 67, 2)
+    stored = Round.objects.get(pk=r.pk)
+    assert (stored.outcome, stored.points_base, stored.guess) == ("win", 67, r.answer)

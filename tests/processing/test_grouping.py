@@ -115,6 +115,20 @@ def test_canonical_label_frequency_weighted_similarity():
     assert score == pytest.approx(3 * 1.0 + 1 * 0.8)
 
 
+@pytest.mark.parametrize("noise", [0.0, 3e-7, -3e-7])
+def test_canonical_label_ties_within_float_noise_prefer_fewer_words(noise):
+    """{"brown fur", "fur"} once each: both candidates score 1 + cos(a, b). float32 rounding
+    (which differs between CPUs) must not decide; the shorter label wins the tie."""
+    fur = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    brown_fur = np.array([0.8, 0.6, 0.0], dtype=np.float32)
+    members = ["brown fur", "fur"]
+    emb = np.stack([brown_fur, fur]).astype(np.float32)
+    known = {"brown": np.array([1.0, 0.0, 0.0], dtype=np.float32)}
+    emb[0, 0] += noise  # the kind of difference another BLAS gives
+    _, lemma, _ = canonical_label(members, [1, 1], emb, known=known)
+    assert lemma == "fur"
+
+
 def test_group_labels_rejects_bad_shapes_and_settings():
     with pytest.raises(ValueError):
         group_labels(["a", "b"], np.zeros((1, 3)))
