@@ -344,6 +344,21 @@ async def play(
     await call("leaderboard", "GET", "/api/game/leaderboard/?period=week")
 
 
+async def floor_probe(*, base: str, requests: int = 400, concurrency: int = 8) -> None:
+    """Closed-loop GETs of a static page (no database): what the framework alone costs here."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        left = iter(range(requests))
+
+        async def worker() -> None:
+            for _ in left:
+                async with session.get(base + "/game/how-to-play/") as resp:
+                    await resp.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
 async def run_players(
     *, base: str, players: int, rounds: int, seed_value: int, think: float
 ) -> tuple[Stats, float]:
@@ -626,6 +641,12 @@ def main() -> int:
             flush=True,
         )
         pids = server_pids(proc.pid)
+        # Baseline in the same run: the server CPU of one plain page request (this machine's
+        # speed swings 2-3x between runs, so the game's cost is also given as a multiple of it).
+        probe_n = 400
+        before = cpu_seconds(pids["gunicorn"])
+        asyncio.run(floor_probe(base=base, requests=probe_n))
+        floor_ms = 1000 * (cpu_seconds(pids["gunicorn"]) - before) / probe_n
         cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
         try:  # the load generator shares the machine: uvloop leaves more CPU to the server
             import uvloop
@@ -659,10 +680,21 @@ def main() -> int:
         )
         n = result["requests"] or 1
         result["cpu_ms_per_request"] = {k: 1000 * v / n for k, v in cpu_used.items()}
+        game_ms = result["cpu_ms_per_request"]["gunicorn"]
+        result["baseline_page_cpu_ms"] = floor_ms
+        result["gunicorn_cpu_ratio_to_baseline"] = game_ms / floor_ms if floor_ms else None
+        total_ms = sum(result["cpu_ms_per_request"].values())
+        result["capacity_req_per_s_at_full_cpu"] = 1000 * (os.cpu_count() or 1) / total_ms
         print(
             "CPU per request: "
             + ", ".join(f"{k} {1000 * v / n:.2f} ms" for k, v in cpu_used.items())
             + " (postgres: backends that were connected at the end)"
+        )
+        print(
+            f"baseline (same run): a plain page costs the server {floor_ms:.2f} ms of CPU; "
+            f"a game request {game_ms:.2f} ms = {game_ms / floor_ms:.2f}x. "
+            f"All CPU per request {total_ms:.2f} ms: at most "
+            f"{result['capacity_req_per_s_at_full_cpu']:.0f} req/s on {os.cpu_count()} cores."
         )
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
