@@ -342,29 +342,16 @@ def item_candidates(
     rounds). Order: fewest finished rounds; among those, the layer with the fewest rounds so
     far; random among equals.
 
-    Two small queries (the player's images; the campaign's live and finished rounds per item)
-    over the cached item list, instead of one join and aggregate over every item per start.
+    One statement (the player's images, the campaigns' live and finished rounds per item and
+    their targets) over the cached item list, instead of one join and aggregate over every item
+    per start.
     """
     items = playable_items(campaign=campaign)
     if not items:
         return []
     campaign_ids, layer_of = _item_index(items)
-    played = set(Round.objects.filter(player=player).values_list("image_id", flat=True))
-    tallies = {
-        row["cluster_map_id"]: (row["finished"], row["counted"])
-        for row in Round.objects.filter(campaign_id__in=campaign_ids)
-        .filter(_counted_rounds_q(prefix="", now=now))
-        .order_by()
-        .values("cluster_map_id")
-        .annotate(
-            finished=Count("id", filter=Q(status__in=FINISHED_STATUSES)),
-            counted=Count("id"),
-        )
-    }
-    targets = dict(  # fresh: a campaign's target may have just changed
-        Campaign.objects.filter(pk__in=campaign_ids, status=Campaign.Status.PUBLISHED).values_list(
-            "pk", "target_rounds"
-        )
+    played, tallies, targets = _assignment_state(
+        player_id=player.pk, campaign_ids=campaign_ids, now=now
     )
     # One pass over every item of the campaign on each start, so kept cheap: items are put in
     # buckets by their number of finished rounds, and only the lowest buckets are sorted.
@@ -410,6 +397,49 @@ def item_candidates(
     tail = [c for c in candidates if c.finished != least]
     head.sort(key=lambda c: layer_load.get((c.campaign_id, c.layer_position), 0))
     return head + tail
+
+
+def _assignment_state(
+    *, player_id: int, campaign_ids: set[int], now: dt.datetime
+) -> tuple[set[int], dict[int, tuple[int, int]], dict[int, int]]:
+    """(images the player had, {item: (finished, counted rounds)}, {campaign: target}) in one
+    round trip; targets are read fresh (an admin may have just changed one). Written in SQL
+    because it runs on every round start."""
+    ids = sorted(campaign_ids)
+    marks = ", ".join(["%s"] * len(ids))
+    finished = list(FINISHED_STATUSES)
+    rounds, campaigns = Round._meta.db_table, Campaign._meta.db_table
+    sql = (
+        f"SELECT 0, cluster_map_id, SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END), COUNT(*) "
+        f"FROM {rounds} WHERE campaign_id IN ({marks}) "
+        "AND (status IN (%s, %s) OR (status = %s AND expires_at > %s)) GROUP BY cluster_map_id "
+        f"UNION ALL SELECT 1, image_id, 0, 0 FROM {rounds} WHERE player_id = %s "
+        f"UNION ALL SELECT 2, id, target_rounds, 0 FROM {campaigns} "
+        f"WHERE id IN ({marks}) AND status = %s"
+    )
+    params = [
+        *finished,
+        *ids,
+        *finished,
+        Round.Status.ACTIVE,
+        now - expiry_grace(),
+        player_id,
+        *ids,
+        Campaign.Status.PUBLISHED,
+    ]
+    played: set[int] = set()
+    tallies: dict[int, tuple[int, int]] = {}
+    targets: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, key, a, b in cursor.fetchall():
+            if kind == 0:
+                tallies[key] = (int(a), int(b))
+            elif kind == 1:
+                played.add(key)
+            else:
+                targets[key] = int(a)
+    return played, tallies, targets
 
 
 def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:
@@ -502,6 +532,19 @@ class RoundSummary:
     campaign_name: str
 
 
+def _player_points_and_rank(*, player_id: int) -> tuple[int, int | None]:
+    """A player's points and all-time rank (as ``player_rank``) in one statement."""
+    table = Player._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.points, (SELECT COUNT(*) FROM {table} q "
+            f"WHERE NOT q.is_blocked AND q.points > p.points) FROM {table} p WHERE p.id = %s",
+            [player_id],
+        )
+        points, above = cursor.fetchone()
+    return points, (above + 1 if points > 0 else None)
+
+
 def round_summary(*, round: Round) -> RoundSummary | None:
     """The summary of a finished round; None while the round is not finished."""
     if round.status != Round.Status.DONE:
@@ -513,7 +556,7 @@ def round_summary(*, round: Round) -> RoundSummary | None:
     )
     image = cm.image
     layer_count = len(round.campaign.explained_layers) or (cm.layer_result.position + 1)
-    player = Player.objects.get(pk=round.player_id)
+    points, rank = _player_points_and_rank(player_id=round.player_id)
     texts = list(
         Characteristic.objects.filter(round=round)
         .order_by("position")
@@ -536,9 +579,9 @@ def round_summary(*, round: Round) -> RoundSummary | None:
         layer_number=cm.layer_result.position + 1,
         layer_count=layer_count,
         weight=cm.weight,
-        player_points=player.points,
-        level=rules.level_for_points(player.points),
-        rank=player_rank(player=player),
+        player_points=points,
+        level=rules.level_for_points(points),
+        rank=rank,
         finished_at=round.finished_at,
         campaign_slug=round.campaign.slug,
         campaign_name=round.campaign.name,
