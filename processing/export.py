@@ -61,128 +61,34 @@ def _iso(value) -> str | None:
 # --- rows -----------------------------------------------------------------------------------
 
 
-def _images(campaign: Campaign) -> QuerySet:
-    return CampaignImage.objects.filter(campaign=campaign).order_by("id")
+def _values_section(
+    name: str,
+    queryset: Callable[[Campaign], QuerySet],
+    columns: dict[str, str],
+    convert: dict[str, Callable] | None = None,
+) -> Section:
+    """A section streamed with ``values()``: ``columns`` maps each output column, in order, to
+    the field it is read from; ``convert`` maps a column to a function of its value."""
+    convert = convert or {}
+    fields = list(dict.fromkeys(columns.values()))
+
+    def rows(campaign: Campaign) -> Iterator[dict]:
+        for r in queryset(campaign).values(*fields).iterator(chunk_size=CHUNK):
+            yield {
+                column: convert[column](r[field]) if column in convert else r[field]
+                for column, field in columns.items()
+            }
+
+    return Section(name, rows, lambda c: queryset(c).count(), tuple(columns))
 
 
-def _image_rows(campaign: Campaign) -> Iterator[dict]:
-    yield from (
-        _images(campaign)
-        .values(
-            "id",
-            "original_name",
-            "sha256",
-            "width",
-            "height",
-            "true_class",
-            "predicted_index",
-            "predicted_class",
-            "probability",
-            "target_index",
-            "target_class",
-        )
-        .iterator(chunk_size=CHUNK)
-    )
+def _same(*names: str) -> dict[str, str]:
+    """Columns named like their fields."""
+    return {n: n for n in names}
 
 
-def _layers(campaign: Campaign) -> QuerySet:
-    return LayerResult.objects.filter(image__campaign=campaign).order_by("image_id", "position")
-
-
-def _layer_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _layers(campaign)
-        .values(
-            "id",
-            "image_id",
-            "job_id",
-            "layer",
-            "position",
-            "n_channels",
-            "height",
-            "width",
-            "retained_weight",
-            "no_positive_evidence",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        r["image"] = r.pop("image_id")
-        r["job"] = r.pop("job_id")
-        yield r
-
-
-def _clusters(campaign: Campaign) -> QuerySet:
-    return ClusterMap.objects.filter(image__campaign=campaign).order_by("id")
-
-
-def _cluster_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _clusters(campaign)
-        .values(
-            "id",
-            "image_id",
-            "layer_result_id",
-            "layer_result__layer",
-            "layer_result__position",
-            "index",
-            "weight",
-            "n_maps",
-            "channels",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield {
-            "id": r["id"],
-            "image": r["image_id"],
-            "layer_result": r["layer_result_id"],
-            "layer": r["layer_result__layer"],
-            "layer_position": r["layer_result__position"],
-            "index": r["index"],
-            "weight": r["weight"],
-            "n_maps": r["n_maps"],
-            "channels": r["channels"],
-        }
-
-
-def _rounds(campaign: Campaign) -> QuerySet:
-    return Round.objects.filter(campaign=campaign).order_by("id")
-
-
-def _round_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _rounds(campaign)
-        .values(
-            "id",
-            "player_id",
-            "image_id",
-            "cluster_map_id",
-            "layer_position",
-            "answer",
-            "guess",
-            "outcome",
-            "step",
-            "status",
-            "points",
-            "started_at",
-            "finished_at",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield {
-            "id": r["id"],
-            "player": r["player_id"],
-            "image": r["image_id"],
-            "cluster": r["cluster_map_id"],
-            "layer_position": r["layer_position"],
-            "answer": r["answer"],
-            "guess": r["guess"],
-            "outcome": r["outcome"],
-            "step": r["step"],
-            "status": r["status"],
-            "points": r["points"],
-            "started_at": _iso(r["started_at"]),
-            "finished_at": _iso(r["finished_at"]),
-        }
+def _merged_scores(scores) -> list[dict]:
+    return [{"label": s[0], "score": s[1], "score_sum": s[2]} for s in scores]
 
 
 def _characteristics(campaign: Campaign) -> QuerySet:
@@ -257,175 +163,11 @@ def _group_rows(campaign: Campaign) -> Iterator[dict]:
         }
 
 
-def _scores(campaign: Campaign) -> QuerySet:
-    return ClusterLabelScore.objects.filter(image__campaign=campaign).order_by("id")
-
-
-def _score_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _scores(campaign)
-        .values(
-            "id",
-            "cluster_map_id",
-            "image_id",
-            "label",
-            "group_ids",
-            "mentions",
-            "mean_step",
-            "correct",
-            "score",
-            "is_best",
-            "rank",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield {
-            "cluster": r["cluster_map_id"],
-            "image": r["image_id"],
-            "label": r["label"],
-            "groups": r["group_ids"],
-            "mentions": r["mentions"],
-            "mean_step": r["mean_step"],
-            "correct": r["correct"],
-            "score": r["score"],
-            "is_best": r["is_best"],
-            "rank": r["rank"],
-        }
-
-
-def _stats(campaign: Campaign) -> QuerySet:
-    return ClusterStat.objects.filter(image__campaign=campaign).order_by("cluster_map_id")
-
-
-def _stat_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _stats(campaign)
-        .values(
-            "cluster_map_id",
-            "image_id",
-            "rounds",
-            "wins",
-            "losses",
-            "resigns",
-            "mean_step",
-            "n_mentions",
-            "best",
-            "labelled",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        r["cluster"] = r.pop("cluster_map_id")
-        r["image"] = r.pop("image_id")
-        yield r
-
-
-def _merged(campaign: Campaign) -> QuerySet:
-    return MergedGroup.objects.filter(image__campaign=campaign).order_by("id")
-
-
-def _merged_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _merged(campaign)
-        .values(
-            "id",
-            "image_id",
-            "layer_result_id",
-            "layer",
-            "kind",
-            "cluster_ids",
-            "weight",
-            "n_maps",
-            "rounds",
-            "wins",
-            "losses",
-            "resigns",
-            "mean_step",
-            "scores",
-            "best",
-            "labelled",
-        )
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield {
-            "id": r["id"],
-            "image": r["image_id"],
-            "layer_result": r["layer_result_id"],
-            "layer": r["layer"],
-            "kind": r["kind"],
-            "clusters": r["cluster_ids"],
-            "weight": r["weight"],
-            "n_maps": r["n_maps"],
-            "rounds": r["rounds"],
-            "wins": r["wins"],
-            "losses": r["losses"],
-            "resigns": r["resigns"],
-            "mean_step": r["mean_step"],
-            "scores": [{"label": s[0], "score": s[1], "score_sum": s[2]} for s in r["scores"]],
-            "best": r["best"],
-            "labelled": r["labelled"],
-        }
-
-
-def _globals(campaign: Campaign) -> QuerySet:
-    return GlobalLabel.objects.filter(campaign=campaign).order_by(
-        "class_name", "layer_position", "rank"
-    )
-
-
-def _global_rows(campaign: Campaign) -> Iterator[dict]:
-    yield from (
-        _globals(campaign)
-        .values(
-            "class_name",
-            "layer",
-            "layer_position",
-            "label",
-            "total",
-            "mean_weight",
-            "n_groups",
-            "n_images",
-            "class_images",
-            "normalised",
-            "rank",
-            "rank_normalised",
-            "examples",
-        )
-        .iterator(chunk_size=CHUNK)
-    )
-
-
-def _trends(campaign: Campaign) -> QuerySet:
-    return LabelTrend.objects.filter(campaign=campaign).order_by("class_name", "direction", "rank")
-
-
-def _trend_rows(campaign: Campaign) -> Iterator[dict]:
-    yield from (
-        _trends(campaign)
-        .values("class_name", "label", "layers", "values", "slope", "direction", "rank", "shown")
-        .iterator(chunk_size=CHUNK)
-    )
-
-
-def _rules(campaign: Campaign) -> QuerySet:
-    return CurationRule.objects.filter(campaign=campaign).order_by("id")
-
-
-def _rule_rows(campaign: Campaign) -> Iterator[dict]:
-    for r in (
-        _rules(campaign)
-        .values("id", "class_name", "action", "keys", "name", "created_at")
-        .iterator(chunk_size=CHUNK)
-    ):
-        r["created_at"] = _iso(r["created_at"])
-        yield r
-
-
 SECTIONS: tuple[Section, ...] = (
-    Section(
+    _values_section(
         "images",
-        _image_rows,
-        lambda c: _images(c).count(),
-        (
+        lambda c: CampaignImage.objects.filter(campaign=c).order_by("id"),
+        _same(
             "id",
             "original_name",
             "sha256",
@@ -439,58 +181,57 @@ SECTIONS: tuple[Section, ...] = (
             "target_class",
         ),
     ),
-    Section(
+    _values_section(
         "layers",
-        _layer_rows,
-        lambda c: _layers(c).count(),
-        (
-            "id",
-            "image",
-            "job",
-            "layer",
-            "position",
-            "n_channels",
-            "height",
-            "width",
-            "retained_weight",
-            "no_positive_evidence",
-        ),
+        lambda c: LayerResult.objects.filter(image__campaign=c).order_by("image_id", "position"),
+        {
+            "id": "id",
+            "image": "image_id",
+            "job": "job_id",
+            **_same(
+                "layer",
+                "position",
+                "n_channels",
+                "height",
+                "width",
+                "retained_weight",
+                "no_positive_evidence",
+            ),
+        },
     ),
-    Section(
+    _values_section(
         "clusters",
-        _cluster_rows,
-        lambda c: _clusters(c).count(),
-        (
-            "id",
-            "image",
-            "layer_result",
-            "layer",
-            "layer_position",
-            "index",
-            "weight",
-            "n_maps",
-            "channels",
-        ),
+        lambda c: ClusterMap.objects.filter(image__campaign=c).order_by("id"),
+        {
+            "id": "id",
+            "image": "image_id",
+            "layer_result": "layer_result_id",
+            "layer": "layer_result__layer",
+            "layer_position": "layer_result__position",
+            **_same("index", "weight", "n_maps", "channels"),
+        },
     ),
-    Section(
+    _values_section(
         "rounds",
-        _round_rows,
-        lambda c: _rounds(c).count(),
-        (
-            "id",
-            "player",
-            "image",
-            "cluster",
-            "layer_position",
-            "answer",
-            "guess",
-            "outcome",
-            "step",
-            "status",
-            "points",
-            "started_at",
-            "finished_at",
-        ),
+        lambda c: Round.objects.filter(campaign=c).order_by("id"),
+        {
+            "id": "id",
+            "player": "player_id",
+            "image": "image_id",
+            "cluster": "cluster_map_id",
+            **_same(
+                "layer_position",
+                "answer",
+                "guess",
+                "outcome",
+                "step",
+                "status",
+                "points",
+                "started_at",
+                "finished_at",
+            ),
+        },
+        convert={"started_at": _iso, "finished_at": _iso},
     ),
     Section(
         "characteristics",
@@ -533,68 +274,59 @@ SECTIONS: tuple[Section, ...] = (
             "members",
         ),
     ),
-    Section(
+    _values_section(
         "cluster_label_scores",
-        _score_rows,
-        lambda c: _scores(c).count(),
-        (
-            "cluster",
-            "image",
-            "label",
-            "groups",
-            "mentions",
-            "mean_step",
-            "correct",
-            "score",
-            "is_best",
-            "rank",
-        ),
+        lambda c: ClusterLabelScore.objects.filter(image__campaign=c).order_by("id"),
+        {
+            "cluster": "cluster_map_id",
+            "image": "image_id",
+            "label": "label",
+            "groups": "group_ids",
+            **_same("mentions", "mean_step", "correct", "score", "is_best", "rank"),
+        },
     ),
-    Section(
+    _values_section(
         "cluster_stats",
-        _stat_rows,
-        lambda c: _stats(c).count(),
-        (
-            "cluster",
-            "image",
-            "rounds",
-            "wins",
-            "losses",
-            "resigns",
-            "mean_step",
-            "n_mentions",
-            "best",
-            "labelled",
-        ),
+        lambda c: ClusterStat.objects.filter(image__campaign=c).order_by("cluster_map_id"),
+        {
+            "cluster": "cluster_map_id",
+            "image": "image_id",
+            **_same(
+                "rounds", "wins", "losses", "resigns", "mean_step", "n_mentions", "best", "labelled"
+            ),
+        },
     ),
-    Section(
+    _values_section(
         "merged_groups",
-        _merged_rows,
-        lambda c: _merged(c).count(),
-        (
-            "id",
-            "image",
-            "layer_result",
-            "layer",
-            "kind",
-            "clusters",
-            "weight",
-            "n_maps",
-            "rounds",
-            "wins",
-            "losses",
-            "resigns",
-            "mean_step",
-            "scores",
-            "best",
-            "labelled",
-        ),
+        lambda c: MergedGroup.objects.filter(image__campaign=c).order_by("id"),
+        {
+            "id": "id",
+            "image": "image_id",
+            "layer_result": "layer_result_id",
+            "layer": "layer",
+            "kind": "kind",
+            "clusters": "cluster_ids",
+            **_same(
+                "weight",
+                "n_maps",
+                "rounds",
+                "wins",
+                "losses",
+                "resigns",
+                "mean_step",
+                "scores",
+                "best",
+                "labelled",
+            ),
+        },
+        convert={"scores": _merged_scores},
     ),
-    Section(
+    _values_section(
         "global_labels",
-        _global_rows,
-        lambda c: _globals(c).count(),
-        (
+        lambda c: GlobalLabel.objects.filter(campaign=c).order_by(
+            "class_name", "layer_position", "rank"
+        ),
+        _same(
             "class_name",
             "layer",
             "layer_position",
@@ -610,17 +342,16 @@ SECTIONS: tuple[Section, ...] = (
             "examples",
         ),
     ),
-    Section(
+    _values_section(
         "label_trends",
-        _trend_rows,
-        lambda c: _trends(c).count(),
-        ("class_name", "label", "layers", "values", "slope", "direction", "rank", "shown"),
+        lambda c: LabelTrend.objects.filter(campaign=c).order_by("class_name", "direction", "rank"),
+        _same("class_name", "label", "layers", "values", "slope", "direction", "rank", "shown"),
     ),
-    Section(
+    _values_section(
         "curation_rules",
-        _rule_rows,
-        lambda c: _rules(c).count(),
-        ("id", "class_name", "action", "keys", "name", "created_at"),
+        lambda c: CurationRule.objects.filter(campaign=c).order_by("id"),
+        _same("id", "class_name", "action", "keys", "name", "created_at"),
+        convert={"created_at": _iso},
     ),
     # validation (METHOD §10): every finished run, each row naming its run
     Section("validation_tcav", vx.tcav_rows, vx.tcav_count, vx.TCAV_COLUMNS),
