@@ -187,7 +187,7 @@ class CampaignCard:
 # the process that did it (receivers.py); other processes see the change within the TTL.
 CAMPAIGN_CACHE_SECONDS = 30.0
 _campaign_cards: dict[int, tuple[float, CampaignCard]] = {}
-_campaign_cards_lock = threading.Lock()
+_cache_lock = threading.Lock()
 
 
 def campaign_card(*, campaign_id: int) -> CampaignCard:
@@ -202,13 +202,13 @@ def campaign_card(*, campaign_id: int) -> CampaignCard:
             Choice(value=c, label=rules.class_label(c)) for c in campaign_choices(campaign=campaign)
         ),
     )
-    with _campaign_cards_lock:
+    with _cache_lock:
         _campaign_cards[campaign_id] = (now + CAMPAIGN_CACHE_SECONDS, card)
     return card
 
 
 def campaign_card_evict(*, campaign_id: int | None = None) -> None:
-    with _campaign_cards_lock:
+    with _cache_lock:
         if campaign_id is None:
             _campaign_cards.clear()
         else:
@@ -249,17 +249,30 @@ class PlayableItem:
     answer: str
 
 
+@dataclass(frozen=True)
+class PlayableItems:
+    """The playable items, with what each round start needs of them precomputed.
+
+    items: in cluster-map order. campaign_ids: their campaigns. layer_of: cluster map id ->
+    (campaign id, layer position).
+    """
+
+    items: tuple[PlayableItem, ...]
+    campaign_ids: frozenset[int]
+    layer_of: dict[int, tuple[int, int]]
+
+
 # The playable items, per process, for ITEMS_CACHE_SECONDS: the set changes only when a job
 # finishes or a campaign is published, re-explained or closed, while every round start needs
-# it. Saving a campaign, a job or a cluster map evicts the cache in that process
+# it. Saving a campaign, an image, a job or a cluster map evicts the cache in that process
 # (receivers.py); assignment re-checks an item's eligibility under its row lock
 # (``items_queryset`` in ``services._round_start_once``), so a stale list never hands out an
 # item that is no longer playable.
 ITEMS_CACHE_SECONDS = 30.0
-_items: dict[int | None, tuple[float, tuple[PlayableItem, ...]]] = {}
+_items: dict[int | None, tuple[float, PlayableItems]] = {}
 
 
-def playable_items(*, campaign: Campaign | None = None) -> tuple[PlayableItem, ...]:
+def playable_items(*, campaign: Campaign | None = None) -> PlayableItems:
     """Items of published campaigns (or of ``campaign``) whose answer is among its choices."""
     key = campaign.pk if campaign is not None else None
     now = time.monotonic()
@@ -293,32 +306,19 @@ def playable_items(*, campaign: Campaign | None = None) -> tuple[PlayableItem, .
         for pk, image_id, campaign_id, position, true_class, target_class in rows
         if (true_class or target_class) in choices[campaign_id]
     )
-    with _campaign_cards_lock:
-        _items[key] = (now + ITEMS_CACHE_SECONDS, items)
-    return items
-
-
-_index: dict[int, tuple[tuple[PlayableItem, ...], set[int], dict[int, tuple[int, int]]]] = {}
-
-
-def _item_index(items: tuple[PlayableItem, ...]) -> tuple[set[int], dict[int, tuple[int, int]]]:
-    """The campaigns of ``items`` and each item's (campaign, layer), built once per item list."""
-    hit = _index.get(id(items))
-    if hit is not None and hit[0] is items:
-        return hit[1], hit[2]
-    campaigns = {item.campaign_id for item in items}
-    layer_of = {item.cluster_map_id: (item.campaign_id, item.layer_position) for item in items}
-    with _campaign_cards_lock:
-        if len(_index) > 64:
-            _index.clear()
-        _index[id(items)] = (items, campaigns, layer_of)
-    return campaigns, layer_of
+    playable = PlayableItems(
+        items=items,
+        campaign_ids=frozenset(item.campaign_id for item in items),
+        layer_of={i.cluster_map_id: (i.campaign_id, i.layer_position) for i in items},
+    )
+    with _cache_lock:
+        _items[key] = (now + ITEMS_CACHE_SECONDS, playable)
+    return playable
 
 
 def playable_items_evict() -> None:
-    with _campaign_cards_lock:
+    with _cache_lock:
         _items.clear()
-        _index.clear()
 
 
 @dataclass(frozen=True)
@@ -346,18 +346,17 @@ def item_candidates(
     their targets) over the cached item list, instead of one join and aggregate over every item
     per start.
     """
-    items = playable_items(campaign=campaign)
-    if not items:
+    playable = playable_items(campaign=campaign)
+    if not playable.items:
         return []
-    campaign_ids, layer_of = _item_index(items)
     played, tallies, targets = _assignment_state(
-        player_id=player.pk, campaign_ids=campaign_ids, now=now
+        player_id=player.pk, campaign_ids=playable.campaign_ids, now=now
     )
     # One pass over every item of the campaign on each start, so kept cheap: items are put in
     # buckets by their number of finished rounds, and only the lowest buckets are sorted.
     zero = (0, 0)
     buckets: dict[int, list[tuple[tuple[int, int], PlayableItem]]] = {}
-    for item in items:
+    for item in playable.items:
         tally = tallies.get(item.cluster_map_id, zero)
         if tally[1] < targets.get(item.campaign_id, 0) and item.image_id not in played:
             bucket = buckets.get(tally[0])
@@ -375,7 +374,7 @@ def item_candidates(
         return []
     layer_load: dict[tuple[int, int], int] = {}
     for cluster_map_id, (_finished, counted) in tallies.items():
-        layer = layer_of.get(cluster_map_id)
+        layer = playable.layer_of.get(cluster_map_id)
         if layer is not None:
             layer_load[layer] = layer_load.get(layer, 0) + counted
     candidates = [
@@ -400,7 +399,7 @@ def item_candidates(
 
 
 def _assignment_state(
-    *, player_id: int, campaign_ids: set[int], now: dt.datetime
+    *, player_id: int, campaign_ids: frozenset[int], now: dt.datetime
 ) -> tuple[set[int], dict[int, tuple[int, int]], dict[int, int]]:
     """(images the player had, {item: (finished, counted rounds)}, {campaign: target}) in one
     round trip; targets are read fresh (an admin may have just changed one). Written in SQL

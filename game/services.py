@@ -348,6 +348,14 @@ def round_reveal(*, player: PlayerLike, token: str) -> Round:
     raise ApplicationError("The picture is already revealed as far as it goes.", status=409)
 
 
+# rules.win_points(step) as SQL, for the guess statement.
+_WIN_POINTS_SQL = (
+    "CASE step "
+    + " ".join(f"WHEN {step} THEN {rules.win_points(step)}" for step in range(rules.MAX_STEP + 1))
+    + " END"
+)
+
+
 def round_guess(*, player: PlayerLike, token: str, choice: str) -> Round:
     """GUESS: one of the campaign's classes, once per round. Scores the win at the current step.
 
@@ -359,17 +367,14 @@ def round_guess(*, player: PlayerLike, token: str, choice: str) -> Round:
     ref = _as_ref(player)
     now = timezone.now()
     players, params = selectors.player_ref_sql(ref)
-    step_points = " ".join(
-        f"WHEN {step} THEN {rules.win_points(step)}" for step in range(rules.MAX_STEP + 1)
-    )
-    win = "answer = %s"
+    win, points = "answer = %s", _WIN_POINTS_SQL  # SET reads the old row: the CASE is repeated
     with transaction.atomic():
         moved = list(
             Round.objects.raw(
                 f"UPDATE {Round._meta.db_table} SET guess = %s, status = %s, guessed_at = %s, "
                 f"outcome = CASE WHEN {win} THEN %s ELSE %s END, "
-                f"points_base = CASE WHEN {win} THEN CASE step {step_points} END ELSE 0 END, "
-                f"points = CASE WHEN {win} THEN CASE step {step_points} END ELSE 0 END "
+                f"points_base = CASE WHEN {win} THEN {points} ELSE 0 END, "
+                f"points = CASE WHEN {win} THEN {points} ELSE 0 END "
                 "WHERE token = %s AND status = %s AND expires_at > %s "
                 f"AND player_id IN ({players}) RETURNING *",
                 [

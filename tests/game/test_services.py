@@ -409,7 +409,7 @@ def test_a_stale_item_list_never_hands_out_an_unplayable_item(items, campaign):
     # Closed behind the cache's back (a queryset update sends no signal): the cached list still
     # names its items, but the lock-time check refuses each of them.
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.CLOSED)
-    assert len(selectors.playable_items()) == len(items)
+    assert len(selectors.playable_items().items) == len(items)
     with pytest.raises(ApplicationError) as exc:
         start(PlayerFactory())
     assert exc.value.status == 409 and not Round.objects.exists()
@@ -424,7 +424,7 @@ def test_saving_a_campaign_refreshes_its_card_and_items(items, campaign):
     card = selectors.campaign_card(campaign_id=campaign.pk)
     assert card.campaign.name == "Renamed"
     assert "goldfinch" not in {c.value for c in card.choices}
-    assert all(i.answer != "goldfinch" for i in selectors.playable_items())
+    assert all(i.answer != "goldfinch" for i in selectors.playable_items().items)
 
 
 @pytest.mark.parametrize("action", ["reveal", "guess"])
