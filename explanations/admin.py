@@ -31,9 +31,9 @@ class CampaignImageAdmin(admin.ModelAdmin):
 
 @admin.register(ExplanationJob)
 class ExplanationJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "image", "status", "progress", "attempts", "finished_at")
-    list_filter = ("status",)
-    readonly_fields = ("timings", "engine_params", "layers", "error")
+    list_display = ("id", "image", "status", "progress", "attempts", "device", "finished_at")
+    list_filter = ("status", "device")
+    readonly_fields = ("timings", "engine_params", "layers", "error", "device")
 
 
 @admin.register(LayerResult)

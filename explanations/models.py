@@ -126,6 +126,12 @@ class ExplanationJob(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     timings = models.JSONField(default=dict)
+    device = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Engine device that computed the result (cpu, cuda, cuda:1); paper-mode "
+        "clusters differ between devices (docs/gpu.md).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

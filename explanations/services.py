@@ -388,6 +388,7 @@ class ComputedExplanation:
     artifacts: ImageArtifacts
     class_names: tuple[str, ...]
     seconds: dict[str, float]
+    device: str = "cpu"
 
 
 def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> ComputedExplanation:
@@ -430,7 +431,9 @@ def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> Co
         "render": t_render - t_engine,
         **{f"engine_{k}": v for k, v in explanation.timings.items()},
     }
-    return ComputedExplanation(explanation, artifacts, loaded.class_names, seconds)
+    return ComputedExplanation(
+        explanation, artifacts, loaded.class_names, seconds, device=str(loaded.device)
+    )
 
 
 def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
@@ -508,11 +511,12 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
         job.progress = 1.0
         job.error = ""
         job.finished_at = timezone.now()
+        job.device = computed.device
         job.timings = {
             **{k: round(v, 4) for k, v in computed.seconds.items()},
             "store": round(time.perf_counter() - t0, 4),
         }
-        job.save(update_fields=["status", "progress", "error", "finished_at", "timings"])
+        job.save(update_fields=["status", "progress", "error", "finished_at", "device", "timings"])
         if old_view:
             transaction.on_commit(lambda: default_storage.delete(old_view))
     return True

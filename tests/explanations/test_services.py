@@ -176,6 +176,7 @@ def test_job_runs_and_stores_one_complete_explanation(tiny_campaign):
     image.refresh_from_db()
     assert job.status == ExplanationJob.Status.DONE and job.progress == 1.0
     assert job.attempts == 1 and job.timings["engine"] > 0
+    assert job.device == "cpu"  # the engine device is recorded with the result
     assert image.predicted_class in TINY_CLASSES and 0 < image.probability <= 1
     assert image.target_class == image.predicted_class  # predicted top-1 by default
     layers = list(LayerResult.objects.filter(job=job).order_by("position"))

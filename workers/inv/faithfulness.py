@@ -48,6 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .capture import exact_float32
 from .errors import EngineError
 from .models import LoadedModel
 from .render import upsample_map
@@ -255,7 +256,8 @@ def _baseline(kind: str, x: torch.Tensor, model: LoadedModel, params: Faithfulne
 
 
 def _probabilities(model: LoadedModel, batch: torch.Tensor, target: int) -> np.ndarray:
-    out = model.module(batch)
+    with exact_float32():  # the same arithmetic as the explanation (no TF32 on CUDA)
+        out = model.module(batch)
     if isinstance(out, list | tuple):
         out = out[0]
     if out.dim() != 2:
