@@ -90,6 +90,20 @@ def player_ref_sql(ref: PlayerRef) -> tuple[str, list]:
     )
 
 
+def lock_clause(of: str, *, skip_locked: bool = False) -> str:
+    """`` FOR UPDATE OF <of> [SKIP LOCKED]`` for raw SQL, or what this database supports of it
+    (nothing on SQLite, which locks the whole database for a write transaction anyway)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return ""
+    clause = " FOR UPDATE"
+    if features.has_select_for_update_of:
+        clause += f" OF {of}"
+    if skip_locked and features.has_select_for_update_skip_locked:
+        clause += " SKIP LOCKED"
+    return clause
+
+
 def player_ref_q(ref: PlayerRef) -> Q:
     """The ORM filter of the player behind ``ref`` (blocked or not), for ``Player`` rows."""
     if ref.user_id is not None:
@@ -229,6 +243,31 @@ def items_queryset(*, campaign: Campaign | None = None) -> QuerySet[ClusterMap]:
     if campaign is not None:
         qs = qs.filter(image__campaign=campaign)
     return qs
+
+
+def item_lock_frames(*, cluster_map_id: int) -> list | None:
+    """Lock an item for assignment if it is still playable and no other request holds it
+    (``SKIP LOCKED``); its frame names, or None.
+
+    The same conditions as :func:`items_queryset` (a test holds them together), in SQL because
+    it runs on every round start."""
+    image_model = ClusterMap._meta.get_field("image").related_model
+    layer_model = ClusterMap._meta.get_field("layer_result").related_model
+    sql = (
+        f"SELECT cm.frames FROM {ClusterMap._meta.db_table} cm "
+        f"JOIN {image_model._meta.db_table} img ON img.id = cm.image_id "
+        f"JOIN {Campaign._meta.db_table} c ON c.id = img.campaign_id "
+        f"JOIN {layer_model._meta.db_table} lr ON lr.id = cm.layer_result_id "
+        f"JOIN {ExplanationJob._meta.db_table} j ON j.id = lr.job_id "
+        "WHERE cm.id = %s AND c.status = %s AND j.status = %s AND j.params_hash = c.params_hash"
+        f"{lock_clause('cm', skip_locked=True)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cluster_map_id, Campaign.Status.PUBLISHED, ExplanationJob.Status.DONE])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
 
 
 def _counted_rounds_q(*, prefix: str, now: dt.datetime) -> Q:
@@ -442,11 +481,16 @@ def _assignment_state(
 
 
 def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:
-    return (
-        Round.objects.filter(cluster_map_id=cluster_map_id)
-        .filter(_counted_rounds_q(prefix="", now=now))
-        .count()
+    """Rounds that count against the item's target (``_counted_rounds_q``), in SQL: it runs
+    under the item's row lock on every round start."""
+    finished = list(FINISHED_STATUSES)
+    sql = (
+        f"SELECT COUNT(*) FROM {Round._meta.db_table} WHERE cluster_map_id = %s "
+        "AND (status IN (%s, %s) OR (status = %s AND expires_at > %s))"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cluster_map_id, *finished, Round.Status.ACTIVE, now - expiry_grace()])
+        return int(cursor.fetchone()[0])
 
 
 # --- rounds ----------------------------------------------------------------------------------
@@ -482,13 +526,19 @@ def round_frame_name(*, ref: PlayerRef, token: str, step: int, now: dt.datetime)
 
 
 def round_open_for_player(*, player: Player) -> Round | None:
-    return (
-        Round.objects.filter(
-            player=player, status__in=[Round.Status.ACTIVE, Round.Status.LABELLING]
-        )
-        .select_related("campaign")
-        .first()
+    """The player's active or labelling round (at most one), with its campaign.
+
+    Most round starts find none: that answer comes from one small SQL query, and the round is
+    loaded only when there is one."""
+    sql = (
+        f"SELECT id FROM {Round._meta.db_table} WHERE player_id = %s AND status IN (%s, %s) LIMIT 1"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [player.pk, Round.Status.ACTIVE, Round.Status.LABELLING])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Round.objects.select_related("campaign").filter(pk=row[0]).first()
 
 
 def frame_url(*, round: Round) -> str:
@@ -531,36 +581,54 @@ class RoundSummary:
     campaign_name: str
 
 
-def _player_points_and_rank(*, player_id: int) -> tuple[int, int | None]:
-    """A player's points and all-time rank (as ``player_rank``) in one statement."""
-    table = Player._meta.db_table
+def _summary_row(*, round: Round) -> tuple:
+    """What a summary needs beyond the round, in one statement: (image file, view file,
+    overlay, weight, layer, position, player points, players above, characteristic texts).
+
+    Written in SQL because every finished round returns its summary (about a tenth of the
+    game's requests): the ORM's three queries with related models cost several times more."""
+    players = Player._meta.db_table
+    sql = (
+        "SELECT img.file, img.view_file, cm.overlay, cm.weight, lr.layer, lr.position, p.points, "
+        f"(SELECT COUNT(*) FROM {players} q WHERE NOT q.is_blocked AND q.points > p.points), "
+        f"{_texts_of_round_sql()} "
+        f"FROM {ClusterMap._meta.db_table} cm "
+        f"JOIN {ClusterMap._meta.get_field('layer_result').related_model._meta.db_table} lr "
+        "ON lr.id = cm.layer_result_id "
+        f"JOIN {ClusterMap._meta.get_field('image').related_model._meta.db_table} img "
+        "ON img.id = cm.image_id "
+        f"JOIN {players} p ON p.id = %s "
+        "WHERE cm.id = %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT p.points, (SELECT COUNT(*) FROM {table} q "
-            f"WHERE NOT q.is_blocked AND q.points > p.points) FROM {table} p WHERE p.id = %s",
-            [player_id],
-        )
-        points, above = cursor.fetchone()
-    return points, (above + 1 if points > 0 else None)
+        cursor.execute(sql, [round.pk, round.player_id, round.cluster_map_id])
+        row = cursor.fetchone()
+    if row is not None and isinstance(row[-1], str):  # SQLite: a JSON array
+        row = (*row[:-1], json.loads(row[-1]))
+    return row
+
+
+def _texts_of_round_sql() -> str:
+    """A subquery: the texts of round ``%s``'s characteristics in order, as one value."""
+    table = Characteristic._meta.db_table
+    if connection.vendor == "postgresql":
+        return f"ARRAY(SELECT c.text FROM {table} c WHERE c.round_id = %s ORDER BY c.position)"
+    return (  # SQLite (the embedded default)
+        "(SELECT json_group_array(t.text) FROM "
+        f"(SELECT c.text FROM {table} c WHERE c.round_id = %s ORDER BY c.position) t)"
+    )
 
 
 def round_summary(*, round: Round) -> RoundSummary | None:
     """The summary of a finished round; None while the round is not finished."""
     if round.status != Round.Status.DONE:
         return None
-    cm = (
-        ClusterMap.objects.select_related("layer_result", "image")
-        .defer("map", "channels", "layer_result__shares", "layer_result__gradcam")
-        .get(pk=round.cluster_map_id)
-    )
-    image = cm.image
-    layer_count = len(round.campaign.explained_layers) or (cm.layer_result.position + 1)
-    points, rank = _player_points_and_rank(player_id=round.player_id)
-    texts = list(
-        Characteristic.objects.filter(round=round)
-        .order_by("position")
-        .values_list("text", flat=True)
-    )
+    row = _summary_row(round=round)
+    if row is None:
+        raise ClusterMap.DoesNotExist(f"cluster map {round.cluster_map_id} of round {round.pk}")
+    file, view_file, overlay, weight, layer, position, points, above, texts = row
+    rank = above + 1 if points > 0 else None
+    layer_count = len(round.campaign.explained_layers) or (position + 1)
     return RoundSummary(
         outcome=round.outcome,
         answer=round.answer,
@@ -571,13 +639,13 @@ def round_summary(*, round: Round) -> RoundSummary | None:
         points_base=round.points_base,
         points_bonus=round.points_bonus,
         points=round.points,
-        characteristics=texts,
-        image_url=media_url(image.view_file.name or image.file.name),
-        overlay_url=media_url(cm.overlay.name),
-        layer=cm.layer_result.layer,
-        layer_number=cm.layer_result.position + 1,
+        characteristics=list(texts or []),
+        image_url=media_url(view_file or file),
+        overlay_url=media_url(overlay or ""),
+        layer=layer,
+        layer_number=position + 1,
         layer_count=layer_count,
-        weight=cm.weight,
+        weight=weight,
         player_points=points,
         level=rules.level_for_points(points),
         rank=rank,

@@ -40,6 +40,7 @@ def test_the_whole_flow_as_a_guest(items):
         "/media/overlays/"
     )
     assert s["layer"].startswith("layer") and s["weight"] > 0 and s["rank"] == 1
+    assert s["characteristics"] == ["floppy ears", "grass"] and s["layer_number"] >= 1
     assert client.get(s["image_url"]).status_code == 200
     assert client.get(f"{API}rounds/{token}/").json()["summary"]["points"] == 93
     me = client.get(API + "me/").json()

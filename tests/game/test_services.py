@@ -472,3 +472,24 @@ def test_a_guess_outside_the_choices_changes_nothing(items, player):
     assert (won.outcome, won.points_base, won.points, won.step) == ("win", 67, 67, 2)
     stored = Round.objects.get(pk=r.pk)
     assert (stored.outcome, stored.points_base, stored.guess) == ("win", 67, r.answer)
+
+
+def test_item_lock_sql_agrees_with_items_queryset(campaign, items):
+    """The raw row lock of assignment and the ORM definition of a playable item match: items
+    of a draft campaign, of an unfinished job or of another parameter set are not playable."""
+    draft = CampaignFactory(status=Campaign.Status.DRAFT)
+    not_playable = make_image_items(campaign=draft)
+    failed = make_image_items(campaign=campaign, true_class="goldfinch")
+    ExplanationJob.objects.filter(pk=failed[0].layer_result.job_id).update(
+        status=ExplanationJob.Status.FAILED
+    )
+    stale = make_image_items(campaign=campaign, true_class="goldfinch")
+    ExplanationJob.objects.filter(pk=stale[0].layer_result.job_id).update(params_hash="other")
+    every = items + not_playable + failed + stale
+    playable = set(selectors.items_queryset().values_list("pk", flat=True))
+    assert playable == {i.pk for i in items}
+    for item in every:
+        frames = selectors.item_lock_frames(cluster_map_id=item.pk)
+        assert (frames is not None) == (item.pk in playable), item.pk
+        if frames is not None:
+            assert frames == item.frames
