@@ -405,8 +405,12 @@ def item_candidates(
     best: list[tuple[tuple[int, int], PlayableItem]] = []
     for finished in sorted(buckets):
         bucket = buckets[finished]
-        _random.shuffle(bucket)  # random among equals
-        best.extend(bucket[: limit - len(best)])
+        need = limit - len(best)
+        if len(bucket) > need:  # random among equals: a random subset, in random order
+            best.extend(_random.sample(bucket, need))
+        else:
+            _random.shuffle(bucket)
+            best.extend(bucket)
         if len(best) >= limit:
             break
     if not best:

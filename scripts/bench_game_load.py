@@ -610,6 +610,39 @@ def wait_for_server(base: str, proc: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError("gunicorn did not answer in time")
 
 
+# A process that sleeps 2 ms at a time and reports every wake-up more than 50 ms late: pauses
+# of the whole machine (a busy host, a paused VM) show up here, not only in the server's latency.
+PAUSE_WATCHER = """
+import json, sys, time
+pauses, prev = [], time.monotonic()
+t0 = prev
+try:
+    while True:
+        time.sleep(0.002)
+        now = time.monotonic()
+        if now - prev > 0.05:
+            pauses.append([round(prev - t0, 2), round((now - prev) * 1000)])
+        prev = now
+except KeyboardInterrupt:
+    print(json.dumps(pauses))
+"""
+
+
+def pause_watcher_start() -> subprocess.Popen:
+    return subprocess.Popen(
+        [PY, "-c", PAUSE_WATCHER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def pause_watcher_stop(proc: subprocess.Popen) -> list[list[float]]:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    try:
+        return json.loads(out or "[]")
+    except ValueError:
+        return []
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """utime + stime of these processes (Linux /proc), in seconds."""
     total = 0
@@ -803,6 +836,7 @@ def main() -> int:
         asyncio.run(floor_probe(base=base, requests=probe_n))
         floor_ms = 1000 * (cpu_seconds(pids["gunicorn"]) - before) / probe_n
         cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+        watcher = pause_watcher_start()
         try:  # the load generator shares the machine: uvloop leaves more CPU to the server
             import uvloop
 
@@ -821,6 +855,7 @@ def main() -> int:
                     duration=args.duration,
                 )
             )
+        pauses = pause_watcher_stop(watcher)
         pids["postgres"] = server_pids(proc.pid)["postgres"]  # connections opened meanwhile
         cpu_used = {k: cpu_seconds(v) - cpu0.get(k, 0.0) for k, v in pids.items()}
         stored = stored_characteristics()
@@ -854,6 +889,12 @@ def main() -> int:
             f"a game request {game_ms:.2f} ms = {game_ms / floor_ms:.2f}x. "
             f"All CPU per request {total_ms:.2f} ms: at most "
             f"{result['capacity_req_per_s_at_full_cpu']:.0f} req/s on {os.cpu_count()} cores."
+        )
+        result["machine_pauses"] = pauses
+        longest = max((p[1] for p in pauses), default=0)
+        print(
+            f"machine pauses (a 2 ms sleeper woke up over 50 ms late): {len(pauses)}"
+            + (f", longest {longest:.0f} ms" if pauses else "")
         )
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
