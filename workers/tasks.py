@@ -125,3 +125,14 @@ def validate_campaign(self, run_id: int) -> str:
         if self.request.retries >= self.max_retries:
             validation_run_fail(run_id=run_id, error="Gave up after repeated transient errors.")
         raise
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5, max_retries=3)
+def expire_rounds() -> dict:
+    """Close abandoned Deep Reveal rounds (celery beat, ``NETVIZ_GAME_EXPIRE_EVERY_SECONDS``).
+
+    Idempotent: a round already closed is not touched again; two runs at once close each round
+    once (each labelling round is closed under its row lock)."""
+    from game.services import rounds_expire
+
+    return rounds_expire()

@@ -178,6 +178,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work, run by `celery -A netviz_site beat` (docker-compose's `beat` service).
+CELERY_BEAT_SCHEDULE = {
+    "game-expire-rounds": {
+        "task": "workers.tasks.expire_rounds",
+        "schedule": float(env_int("NETVIZ_GAME_EXPIRE_EVERY_SECONDS", 300)),
+        "options": {"queue": "cpu", "expires": 600},
+    },
+}
 
 # --- NetViz ---------------------------------------------------------------------------------
 # Device for the INV engine in this process: "cpu" or "cuda".

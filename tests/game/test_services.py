@@ -493,3 +493,17 @@ def test_item_lock_sql_agrees_with_items_queryset(campaign, items):
         assert (frames is not None) == (item.pk in playable), item.pk
         if frames is not None:
             assert frames == item.frames
+
+
+def test_expire_rounds_task_is_scheduled_and_closes_abandoned_rounds(items, settings):
+    """celery beat runs the task (CELERY_BEAT_SCHEDULE); its body closes what the command does."""
+    from workers.tasks import expire_rounds
+
+    entry = settings.CELERY_BEAT_SCHEDULE["game-expire-rounds"]
+    assert entry["task"] == expire_rounds.name and entry["schedule"] > 0
+    player = PlayerFactory()
+    stale = services.round_start(player=player)
+    Round.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - dt.timedelta(hours=1))
+    assert expire_rounds.run() == {"expired": 1, "closed": 0}
+    assert Round.objects.get(pk=stale.pk).status == Round.Status.EXPIRED
+    assert expire_rounds.run() == {"expired": 0, "closed": 0}  # idempotent
