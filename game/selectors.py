@@ -358,6 +358,7 @@ def playable_items(*, campaign: Campaign | None = None) -> PlayableItems:
 def playable_items_evict() -> None:
     with _cache_lock:
         _items.clear()
+        _tallies.clear()  # their order lists the old items
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,67 @@ class Candidate:
     answer: str
 
 
+@dataclass(frozen=True)
+class CampaignTallies:
+    """Round tallies of the playable items, and the order assignment walks them in.
+
+    tallies: item -> (finished rounds, counted rounds: finished + live). targets: campaign ->
+    target. order: the items below their target, fewest finished first, shuffled among equals.
+    layer_load: (campaign, layer position) -> counted rounds.
+    """
+
+    tallies: dict[int, tuple[int, int]]
+    targets: dict[int, int]
+    order: tuple[PlayableItem, ...]
+    layer_load: dict[tuple[int, int], int]
+
+
+# Tallies per process, for NETVIZ_GAME_TALLY_CACHE_SECONDS (5 s): counting every round of a
+# campaign is O(rounds) (95 ms in PostgreSQL and 60 ms of Python per start with 36,500 items and
+# 120,000 rounds, measured with scripts/bench_game_load.py --extra-clusters 200
+# --history-players 2000), so a start no longer does it. Tallies a few seconds old only order the
+# candidates: the item's row lock re-counts its rounds before a round is created (the target is
+# never exceeded), and the player's own images are read fresh (never two items of one image).
+_tallies: dict[frozenset[int], tuple[float, CampaignTallies]] = {}
+
+
+def tally_cache_seconds() -> float:
+    return float(getattr(settings, "NETVIZ_GAME_TALLY_CACHE_SECONDS", 5.0))
+
+
+def campaign_tallies(*, playable: PlayableItems, now: dt.datetime) -> CampaignTallies:
+    key = playable.campaign_ids
+    clock = time.monotonic()
+    hit = _tallies.get(key)
+    if hit is not None and hit[0] > clock:
+        return hit[1]
+    tallies, targets = _tally_rows(campaign_ids=playable.campaign_ids, now=now)
+    zero = (0, 0)
+    buckets: dict[int, list[PlayableItem]] = {}
+    for item in playable.items:
+        finished, counted = tallies.get(item.cluster_map_id, zero)
+        if counted < targets.get(item.campaign_id, 0):
+            buckets.setdefault(finished, []).append(item)
+    order: list[PlayableItem] = []
+    for finished in sorted(buckets):
+        bucket = buckets[finished]
+        _random.shuffle(bucket)  # random among equals
+        order.extend(bucket)
+    layer_load: dict[tuple[int, int], int] = {}
+    for cluster_map_id, (_finished, counted) in tallies.items():
+        layer = playable.layer_of.get(cluster_map_id)
+        if layer is not None:
+            layer_load[layer] = layer_load.get(layer, 0) + counted
+    result = CampaignTallies(
+        tallies=tallies, targets=targets, order=tuple(order), layer_load=layer_load
+    )
+    ttl = tally_cache_seconds()
+    if ttl > 0:
+        with _cache_lock:
+            _tallies[key] = (clock + ttl, result)
+    return result
+
+
 def item_candidates(
     *, player: Player, campaign: Campaign | None = None, now: dt.datetime, limit: int = 60
 ) -> list[Candidate]:
@@ -381,46 +443,37 @@ def item_candidates(
     rounds). Order: fewest finished rounds; among those, the layer with the fewest rounds so
     far; random among equals.
 
-    One statement (the player's images, the campaigns' live and finished rounds per item and
-    their targets) over the cached item list, instead of one join and aggregate over every item
-    per start.
+    The tallies come from :func:`campaign_tallies` (a few seconds old at most); the player's
+    images are read fresh. The walk stops after ``limit`` candidates once past the
+    least-finished level, or after 4 × ``limit`` of it: a start costs O(limit + the items of the
+    player's own images it skips), not O(items) or O(rounds).
     """
     playable = playable_items(campaign=campaign)
     if not playable.items:
         return []
-    played, tallies, targets = _assignment_state(
-        player_id=player.pk, campaign_ids=playable.campaign_ids, now=now
-    )
-    # One pass over every item of the campaign on each start, so kept cheap: items are put in
-    # buckets by their number of finished rounds, and only the lowest buckets are sorted.
+    state = campaign_tallies(playable=playable, now=now)
+    played = player_images(player_id=player.pk)
     zero = (0, 0)
-    buckets: dict[int, list[tuple[tuple[int, int], PlayableItem]]] = {}
-    for item in playable.items:
-        tally = tallies.get(item.cluster_map_id, zero)
-        if tally[1] < targets.get(item.campaign_id, 0) and item.image_id not in played:
-            bucket = buckets.get(tally[0])
-            if bucket is None:
-                bucket = buckets[tally[0]] = []
-            bucket.append((tally, item))
-    best: list[tuple[tuple[int, int], PlayableItem]] = []
-    for finished in sorted(buckets):
-        bucket = buckets[finished]
-        need = limit - len(best)
-        if len(bucket) > need:  # random among equals: a random subset, in random order
-            best.extend(_random.sample(bucket, need))
-        else:
-            _random.shuffle(bucket)
-            best.extend(bucket)
-        if len(best) >= limit:
+    pool: list[tuple[tuple[int, int], PlayableItem]] = []
+    least: int | None = None
+    for item in state.order:
+        if item.image_id in played:
+            continue
+        tally = state.tallies.get(item.cluster_map_id, zero)
+        if least is None:
+            least = tally[0]
+        if len(pool) >= limit and (tally[0] != least or len(pool) >= 4 * limit):
             break
-    if not best:
+        pool.append((tally, item))
+    if not pool:
         return []
-    layer_load: dict[tuple[int, int], int] = {}
-    for cluster_map_id, (_finished, counted) in tallies.items():
-        layer = playable.layer_of.get(cluster_map_id)
-        if layer is not None:
-            layer_load[layer] = layer_load.get(layer, 0) + counted
-    candidates = [
+    # Random among equals for each start (the cached order is one shuffle for everyone), then
+    # layers balanced among the least-finished items (the sort is stable).
+    head = [entry for entry in pool if entry[0][0] == least]
+    tail = [entry for entry in pool if entry[0][0] != least]
+    _random.shuffle(head)
+    head.sort(key=lambda e: state.layer_load.get((e[1].campaign_id, e[1].layer_position), 0))
+    return [
         Candidate(
             cluster_map_id=item.cluster_map_id,
             image_id=item.image_id,
@@ -428,25 +481,27 @@ def item_candidates(
             layer_position=item.layer_position,
             finished=finished,
             counted=counted,
-            target=targets[item.campaign_id],
+            target=state.targets[item.campaign_id],
             answer=item.answer,
         )
-        for (finished, counted), item in best
+        for (finished, counted), item in (head + tail)[:limit]
     ]
-    # Balance layers among the items with the fewest finished rounds (sort is stable).
-    least = candidates[0].finished
-    head = [c for c in candidates if c.finished == least]
-    tail = [c for c in candidates if c.finished != least]
-    head.sort(key=lambda c: layer_load.get((c.campaign_id, c.layer_position), 0))
-    return head + tail
 
 
-def _assignment_state(
-    *, player_id: int, campaign_ids: frozenset[int], now: dt.datetime
-) -> tuple[set[int], dict[int, tuple[int, int]], dict[int, int]]:
-    """(images the player had, {item: (finished, counted rounds)}, {campaign: target}) in one
-    round trip; targets are read fresh (an admin may have just changed one). Written in SQL
-    because it runs on every round start."""
+def player_images(*, player_id: int) -> set[int]:
+    """The images of every round the player has had (one indexed query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT image_id FROM {Round._meta.db_table} WHERE player_id = %s", [player_id]
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _tally_rows(
+    *, campaign_ids: frozenset[int], now: dt.datetime
+) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """({item: (finished, counted rounds)}, {campaign: target}) in one round trip; targets read
+    fresh (an admin may have just changed one). In SQL: an aggregate over the campaigns' rounds."""
     ids = sorted(campaign_ids)
     marks = ", ".join(["%s"] * len(ids))
     finished = list(FINISHED_STATUSES)
@@ -455,7 +510,6 @@ def _assignment_state(
         f"SELECT 0, cluster_map_id, SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END), COUNT(*) "
         f"FROM {rounds} WHERE campaign_id IN ({marks}) "
         "AND (status IN (%s, %s) OR (status = %s AND expires_at > %s)) GROUP BY cluster_map_id "
-        f"UNION ALL SELECT 1, image_id, 0, 0 FROM {rounds} WHERE player_id = %s "
         f"UNION ALL SELECT 2, id, target_rounds, 0 FROM {campaigns} "
         f"WHERE id IN ({marks}) AND status = %s"
     )
@@ -465,11 +519,9 @@ def _assignment_state(
         *finished,
         Round.Status.ACTIVE,
         now - expiry_grace(),
-        player_id,
         *ids,
         Campaign.Status.PUBLISHED,
     ]
-    played: set[int] = set()
     tallies: dict[int, tuple[int, int]] = {}
     targets: dict[int, int] = {}
     with connection.cursor() as cursor:
@@ -477,11 +529,9 @@ def _assignment_state(
         for kind, key, a, b in cursor.fetchall():
             if kind == 0:
                 tallies[key] = (int(a), int(b))
-            elif kind == 1:
-                played.add(key)
             else:
                 targets[key] = int(a)
-    return played, tallies, targets
+    return tallies, targets
 
 
 def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:

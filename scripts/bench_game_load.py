@@ -166,6 +166,48 @@ def manage(env: dict, *args: str) -> None:
 # --- seeding (runs in a child process with the server's environment) ------------------------
 
 
+def grow_history(*, extra_clusters: int, players: int) -> None:
+    """A campaign with a history, in SQL: ``extra_clusters`` more cluster maps per layer (they
+    reuse cluster 0's frame files) and ``players`` past players who each finished a round on
+    every image, spread over its items. Measures what assignment costs once a campaign has run
+    for a while (the seeded one starts empty)."""
+    import psycopg
+
+    with psycopg.connect(dbname=DB_NAME, autocommit=True, **PG) as conn:
+        if extra_clusters > 0:
+            conn.execute(
+                "INSERT INTO explanations_clustermap (index, channels, weight, n_maps, map, "
+                "overlay, frames, image_id, layer_result_id) "
+                "SELECT 1000 + g, '[0, 1]'::jsonb, 1.0, 2, ''::bytea, cm.overlay, cm.frames, "
+                "cm.image_id, cm.layer_result_id FROM explanations_clustermap cm, "
+                "generate_series(1, %s) g WHERE cm.index = 0",
+                [extra_clusters],
+            )
+        if players > 0:
+            conn.execute(
+                "INSERT INTO game_player (nickname, points, rounds_finished, wins, losses, "
+                "resigns, step_sum, is_blocked, created_at) SELECT 'past ' || g, (g * 37) %% 900, "
+                "1, 1, 0, 0, 2, false, now() FROM generate_series(1, %s) g",
+                [players],
+            )
+            conn.execute(
+                "INSERT INTO game_round (token, player_id, campaign_id, image_id, cluster_map_id, "
+                "layer_position, answer, status, outcome, step, guess, points_base, points_bonus, "
+                "points, started_at, expires_at, finished_at) "
+                "SELECT md5(p.id::text || '-' || i.id::text), p.id, i.campaign_id, i.id, "
+                "(SELECT cm.id FROM explanations_clustermap cm WHERE cm.image_id = i.id "
+                "ORDER BY cm.id OFFSET (p.id * 7) % (SELECT COUNT(*) FROM explanations_clustermap "
+                "c2 WHERE c2.image_id = i.id) LIMIT 1), 0, 'x', 'done', 'win', 2, 'x', 50, 0, 50, "
+                "now() - interval '2 hours', now() - interval '110 minutes', "
+                "now() - interval '110 minutes' "
+                "FROM game_player p, explanations_campaignimage i WHERE p.nickname LIKE 'past %'"
+            )
+        conn.execute("ANALYZE")
+        items = conn.execute("SELECT COUNT(*) FROM explanations_clustermap").fetchone()[0]
+        rounds = conn.execute("SELECT COUNT(*) FROM game_round").fetchone()[0]
+    print(f"history: {items} items, {rounds} finished rounds", flush=True)
+
+
 def seed(images: int, layers: int, clusters: int, target: int) -> None:
     import io
 
@@ -742,6 +784,18 @@ def main() -> int:
         "--trace", type=Path, help="write every request here (CSV: endpoint, start s, latency ms)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
+    parser.add_argument(
+        "--extra-clusters",
+        type=int,
+        default=0,
+        help="add this many synthetic items per layer (a bigger campaign)",
+    )
+    parser.add_argument(
+        "--history-players",
+        type=int,
+        default=0,
+        help="past players who each finished a round on every image (a campaign with a history)",
+    )
     parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--app",
@@ -793,6 +847,8 @@ def main() -> int:
             env=env,
             check=True,
         )
+        if args.extra_clusters or args.history_players:
+            grow_history(extra_clusters=args.extra_clusters, players=args.history_players)
         base = f"http://127.0.0.1:{args.port}"
         log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(

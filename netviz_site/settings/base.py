@@ -253,6 +253,9 @@ REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
 NETVIZ_GAME_ROUND_TTL_SECONDS = env_int("NETVIZ_GAME_ROUND_TTL_SECONDS", 900)
 NETVIZ_GAME_EXPIRY_GRACE_SECONDS = env_int("NETVIZ_GAME_EXPIRY_GRACE_SECONDS", 60)
 NETVIZ_GAME_LABELLING_TTL_SECONDS = env_int("NETVIZ_GAME_LABELLING_TTL_SECONDS", 1800)
+# How old the per-process round tallies that order assignment candidates may be (seconds; 0 =
+# count on every start). The target itself is always checked fresh, under the item's lock.
+NETVIZ_GAME_TALLY_CACHE_SECONDS = float(env("NETVIZ_GAME_TALLY_CACHE_SECONDS", "5"))
 
 # Intra-op threads for torch in engine processes (0 = torch's default). On small shared machines 1
 # avoids oversubscription between the worker's pool processes.

@@ -22,3 +22,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 NETVIZ_WORKER_HEARTBEAT_SECONDS = 1
+# Tests of assignment order see every round at once; the cached path has its own tests.
+NETVIZ_GAME_TALLY_CACHE_SECONDS = 0

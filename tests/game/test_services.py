@@ -507,3 +507,23 @@ def test_expire_rounds_task_is_scheduled_and_closes_abandoned_rounds(items, sett
     assert expire_rounds.run() == {"expired": 1, "closed": 0}
     assert Round.objects.get(pk=stale.pk).status == Round.Status.EXPIRED
     assert expire_rounds.run() == {"expired": 0, "closed": 0}  # idempotent
+
+
+def test_cached_tallies_order_candidates_but_never_push_an_item_past_its_target(
+    campaign, items, settings, monkeypatch
+):
+    """With the tally cache on (production), tallies are counted once for many starts; the
+    stale counts only order candidates: the row-locked re-count keeps every item at its target."""
+    settings.NETVIZ_GAME_TALLY_CACHE_SECONDS = 60
+    Campaign.objects.filter(pk=campaign.pk).update(target_rounds=1)
+    calls = []
+    real = selectors._tally_rows
+    monkeypatch.setattr(selectors, "_tally_rows", lambda **kw: calls.append(1) or real(**kw))
+    players = [PlayerFactory() for _ in range(len(items) + 1)]
+    got = [services.round_start(player=p) for p in players[:-1]]
+    assert len(calls) == 1  # one count for all the starts
+    assert sorted(r.cluster_map_id for r in got) == sorted(i.pk for i in items)
+    with pytest.raises(ApplicationError):
+        services.round_start(player=players[-1])  # every item is at its target
+    for item in items:
+        assert Round.objects.filter(cluster_map_id=item.pk).count() == 1
