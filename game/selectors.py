@@ -18,7 +18,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from explanations.models import Campaign, ClusterMap, ExplanationJob
+from explanations.models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerResult
 
 from . import rules
 from .models import Characteristic, Player, Round
@@ -72,22 +72,22 @@ def player_ref(*, user, session) -> PlayerRef | None:
     return PlayerRef(guest_id=int(pid)) if pid else None
 
 
-def player_ref_sql(ref: PlayerRef) -> tuple[str, list]:
-    """SQL selecting the id of the unblocked player behind ``ref`` (0 or 1 row), and its params.
+def player_ref_where(ref: PlayerRef) -> tuple[str, list]:
+    """SQL condition on ``Player`` rows aliased ``p`` matching the player behind ``ref``
+    (blocked or not, as :func:`player_ref_q`), and its params.
 
     A guest id only matches a player that is still a guest (one that signed up is reached
     through its user), as ``services.player_resolve`` does.
     """
-    table = Player._meta.db_table
     if ref.user_id is not None:
-        return (
-            f"SELECT p.id FROM {table} p WHERE p.user_id = %s AND NOT p.is_blocked",
-            [ref.user_id],
-        )
-    return (
-        f"SELECT p.id FROM {table} p WHERE p.id = %s AND p.user_id IS NULL AND NOT p.is_blocked",
-        [ref.guest_id],
-    )
+        return "p.user_id = %s", [ref.user_id]
+    return "p.id = %s AND p.user_id IS NULL", [ref.guest_id]
+
+
+def player_ref_sql(ref: PlayerRef) -> tuple[str, list]:
+    """SQL selecting the id of the unblocked player behind ``ref`` (0 or 1 row), and its params."""
+    where, params = player_ref_where(ref)
+    return f"SELECT p.id FROM {Player._meta.db_table} p WHERE {where} AND NOT p.is_blocked", params
 
 
 def lock_clause(of: str, *, skip_locked: bool = False) -> str:
@@ -251,13 +251,11 @@ def item_lock_frames(*, cluster_map_id: int) -> list | None:
 
     The same conditions as :func:`items_queryset` (a test holds them together), in SQL because
     it runs on every round start."""
-    image_model = ClusterMap._meta.get_field("image").related_model
-    layer_model = ClusterMap._meta.get_field("layer_result").related_model
     sql = (
         f"SELECT cm.frames FROM {ClusterMap._meta.db_table} cm "
-        f"JOIN {image_model._meta.db_table} img ON img.id = cm.image_id "
+        f"JOIN {CampaignImage._meta.db_table} img ON img.id = cm.image_id "
         f"JOIN {Campaign._meta.db_table} c ON c.id = img.campaign_id "
-        f"JOIN {layer_model._meta.db_table} lr ON lr.id = cm.layer_result_id "
+        f"JOIN {LayerResult._meta.db_table} lr ON lr.id = cm.layer_result_id "
         f"JOIN {ExplanationJob._meta.db_table} j ON j.id = lr.job_id "
         "WHERE cm.id = %s AND c.status = %s AND j.status = %s AND j.params_hash = c.params_hash"
         f"{lock_clause('cm', skip_locked=True)}"
@@ -270,10 +268,12 @@ def item_lock_frames(*, cluster_map_id: int) -> list | None:
     return json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
 
 
-def _counted_rounds_q(*, prefix: str, now: dt.datetime) -> Q:
-    """Rounds that count against an item's target: finished ones, and active ones not expired."""
-    return Q(**{f"{prefix}status__in": FINISHED_STATUSES}) | Q(
-        **{f"{prefix}status": Round.Status.ACTIVE, f"{prefix}expires_at__gt": now - expiry_grace()}
+def _counted_rounds_sql(*, now: dt.datetime) -> tuple[str, list]:
+    """SQL condition on a round row, and its params: the round counts against its item's target
+    (finished, or active and not expired beyond the grace period)."""
+    return (
+        "(status IN (%s, %s) OR (status = %s AND expires_at > %s))",
+        [*FINISHED_STATUSES, Round.Status.ACTIVE, now - expiry_grace()],
     )
 
 
@@ -305,7 +305,7 @@ class PlayableItems:
 # finishes or a campaign is published, re-explained or closed, while every round start needs
 # it. Saving a campaign, an image, a job or a cluster map evicts the cache in that process
 # (receivers.py); assignment re-checks an item's eligibility under its row lock
-# (``items_queryset`` in ``services._round_start_once``), so a stale list never hands out an
+# (``item_lock_frames`` in ``services._round_start_once``), so a stale list never hands out an
 # item that is no longer playable.
 ITEMS_CACHE_SECONDS = 30.0
 _items: dict[int | None, tuple[float, PlayableItems]] = {}
@@ -488,6 +488,12 @@ def item_candidates(
     ]
 
 
+def campaign_tallies_evict() -> None:
+    """Drop this process's tallies: the next start counts afresh."""
+    with _cache_lock:
+        _tallies.clear()
+
+
 def player_images(*, player_id: int) -> set[int]:
     """The images of every round the player has had (one indexed query)."""
     with connection.cursor() as cursor:
@@ -504,24 +510,15 @@ def _tally_rows(
     fresh (an admin may have just changed one). In SQL: an aggregate over the campaigns' rounds."""
     ids = sorted(campaign_ids)
     marks = ", ".join(["%s"] * len(ids))
-    finished = list(FINISHED_STATUSES)
+    counted, counted_params = _counted_rounds_sql(now=now)
     rounds, campaigns = Round._meta.db_table, Campaign._meta.db_table
     sql = (
         f"SELECT 0, cluster_map_id, SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END), COUNT(*) "
-        f"FROM {rounds} WHERE campaign_id IN ({marks}) "
-        "AND (status IN (%s, %s) OR (status = %s AND expires_at > %s)) GROUP BY cluster_map_id "
+        f"FROM {rounds} WHERE campaign_id IN ({marks}) AND {counted} GROUP BY cluster_map_id "
         f"UNION ALL SELECT 2, id, target_rounds, 0 FROM {campaigns} "
         f"WHERE id IN ({marks}) AND status = %s"
     )
-    params = [
-        *finished,
-        *ids,
-        *finished,
-        Round.Status.ACTIVE,
-        now - expiry_grace(),
-        *ids,
-        Campaign.Status.PUBLISHED,
-    ]
+    params = [*FINISHED_STATUSES, *ids, *counted_params, *ids, Campaign.Status.PUBLISHED]
     tallies: dict[int, tuple[int, int]] = {}
     targets: dict[int, int] = {}
     with connection.cursor() as cursor:
@@ -535,15 +532,12 @@ def _tally_rows(
 
 
 def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:
-    """Rounds that count against the item's target (``_counted_rounds_q``), in SQL: it runs
-    under the item's row lock on every round start."""
-    finished = list(FINISHED_STATUSES)
-    sql = (
-        f"SELECT COUNT(*) FROM {Round._meta.db_table} WHERE cluster_map_id = %s "
-        "AND (status IN (%s, %s) OR (status = %s AND expires_at > %s))"
-    )
+    """Rounds that count against the item's target, in SQL: it runs under the item's row lock
+    on every round start."""
+    counted, params = _counted_rounds_sql(now=now)
+    sql = f"SELECT COUNT(*) FROM {Round._meta.db_table} WHERE cluster_map_id = %s AND {counted}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [cluster_map_id, *finished, Round.Status.ACTIVE, now - expiry_grace()])
+        cursor.execute(sql, [cluster_map_id, *params])
         return int(cursor.fetchone()[0])
 
 
@@ -647,9 +641,9 @@ def _summary_row(*, round: Round) -> tuple:
         f"(SELECT COUNT(*) FROM {players} q WHERE NOT q.is_blocked AND q.points > p.points), "
         f"{_texts_of_round_sql()} "
         f"FROM {ClusterMap._meta.db_table} cm "
-        f"JOIN {ClusterMap._meta.get_field('layer_result').related_model._meta.db_table} lr "
+        f"JOIN {LayerResult._meta.db_table} lr "
         "ON lr.id = cm.layer_result_id "
-        f"JOIN {ClusterMap._meta.get_field('image').related_model._meta.db_table} img "
+        f"JOIN {CampaignImage._meta.db_table} img "
         "ON img.id = cm.image_id "
         f"JOIN {players} p ON p.id = %s "
         "WHERE cm.id = %s"

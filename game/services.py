@@ -200,7 +200,10 @@ def round_start(
         outcome = _round_start_once(player=player, campaign=campaign, skip_labelling=skip_labelling)
         if outcome is not None:
             return outcome
-        time.sleep(0.01 * (attempt + 1))  # every free candidate was being assigned: retry
+        # Every candidate was at its target or being assigned: the cached tallies may be stale,
+        # so count afresh before the retry.
+        selectors.campaign_tallies_evict()
+        time.sleep(0.01 * (attempt + 1))
     raise ApplicationError(
         "No new picture is available for you right now. Thank you for playing! "
         "Come back later for more.",
@@ -209,14 +212,10 @@ def round_start(
 
 
 def _player_lock(*, ref: selectors.PlayerRef) -> Player | None:
-    """Lock the player behind ``ref`` (blocked or not, as ``player_ref_q``); raw SQL, since
-    every round start passes here and the ORM's locking query costs twice as much to build."""
-    table = Player._meta.db_table
-    if ref.user_id is not None:
-        where, params = "p.user_id = %s", [ref.user_id]
-    else:
-        where, params = "p.id = %s AND p.user_id IS NULL", [ref.guest_id]
-    sql = f"SELECT p.* FROM {table} p WHERE {where}{selectors.lock_clause('p')}"
+    """Lock the player behind ``ref`` (blocked or not); raw SQL, since every round start passes
+    here and the ORM's locking query costs twice as much to build."""
+    where, params = selectors.player_ref_where(ref)
+    sql = f"SELECT p.* FROM {Player._meta.db_table} p WHERE {where}{selectors.lock_clause('p')}"
     return next(iter(Player.objects.raw(sql, params)), None)
 
 

@@ -525,5 +525,6 @@ def test_cached_tallies_order_candidates_but_never_push_an_item_past_its_target(
     assert sorted(r.cluster_map_id for r in got) == sorted(i.pk for i in items)
     with pytest.raises(ApplicationError):
         services.round_start(player=players[-1])  # every item is at its target
+    assert len(calls) == 2  # the failed start counted afresh once, then found nothing left
     for item in items:
         assert Round.objects.filter(cluster_map_id=item.pk).count() == 1
