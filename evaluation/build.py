@@ -6,6 +6,7 @@ characteristic and junk input is written by hand in the src/*.txt files; nothing
 generated, expanded or filtered by rules of the application.  Pure Python, no
 dependencies.  Run from anywhere:  python3 evaluation/build.py
 """
+
 import json
 import re
 import sys
@@ -15,29 +16,77 @@ ROOT = Path(__file__).resolve().parent
 ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
 
 GROUPING_KINDS = {
-    "c": "canonical", "t": "typo", "p": "plural", "x": "paraphrase",
-    "m": "modifier", "a": "abbreviation", "s": "spelling", "n": "noise",
+    "c": "canonical",
+    "t": "typo",
+    "p": "plural",
+    "x": "paraphrase",
+    "m": "modifier",
+    "a": "abbreviation",
+    "s": "spelling",
+    "n": "noise",
     "h": "hard-negative",
 }
 LEAK_KINDS = {
-    "exact", "plural", "possessive", "misspelling", "spaces", "punctuation",
-    "homoglyph", "nfkc", "invisible", "diacritics", "compound", "phrase",
-    "translation", "leetspeak", "repeated", "diminutive", "synonym",
+    "exact",
+    "plural",
+    "possessive",
+    "misspelling",
+    "spaces",
+    "punctuation",
+    "homoglyph",
+    "nfkc",
+    "invisible",
+    "diacritics",
+    "compound",
+    "phrase",
+    "translation",
+    "leetspeak",
+    "repeated",
+    "diminutive",
+    "synonym",
 }
 LEGIT_KINDS = {
     # ordinary characteristics
-    "part", "colour", "texture", "shape", "context",
+    "part",
+    "colour",
+    "texture",
+    "shape",
+    "context",
     # hard cases (see README: decision table)
-    "substring", "near-spelling", "name-word", "false-friend",
+    "substring",
+    "near-spelling",
+    "name-word",
+    "false-friend",
 }
 HARD_LEGIT = {"substring", "near-spelling", "name-word", "false-friend"}
 JUNK_KINDS = {
-    "mash", "repeated-char", "repeated-word", "placeholder", "code", "no-letters",
-    "emoji", "lorem", "foreign-latin", "non-latin", "url", "email", "filler",
+    "mash",
+    "repeated-char",
+    "repeated-word",
+    "placeholder",
+    "code",
+    "no-letters",
+    "emoji",
+    "lorem",
+    "foreign-latin",
+    "non-latin",
+    "url",
+    "email",
+    "filler",
 }
 SHORT_KINDS = {
-    "word", "short-word", "colour", "number", "abbreviation", "hyphenated",
-    "spelling", "brand", "repeated-legit", "technical", "loanword", "lookalike",
+    "word",
+    "short-word",
+    "colour",
+    "number",
+    "abbreviation",
+    "hyphenated",
+    "spelling",
+    "brand",
+    "repeated-legit",
+    "technical",
+    "loanword",
+    "lookalike",
     "symbol",
 }
 
@@ -172,15 +221,21 @@ def main():
     classes = load_classes()
     write(ROOT / "grouping" / "labels.jsonl", build_grouping(classes))
     if (ROOT / "leaks" / "src").is_dir():
-        write(ROOT / "leaks" / "leaks.jsonl",
-              build_classed("leaks", "leaks", LEAK_KINDS, "k", classes))
-        write(ROOT / "leaks" / "legit.jsonl",
-              build_classed("leaks", "legit", LEGIT_KINDS, "p", classes))
+        write(
+            ROOT / "leaks" / "leaks.jsonl",
+            build_classed("leaks", "leaks", LEAK_KINDS, "k", classes),
+        )
+        write(
+            ROOT / "leaks" / "legit.jsonl",
+            build_classed("leaks", "legit", LEGIT_KINDS, "p", classes),
+        )
     if (ROOT / "junk" / "src" / "junk.txt").exists():
         write(ROOT / "junk" / "junk.jsonl", build_plain("junk", "junk.txt", JUNK_KINDS, "j"))
     if (ROOT / "junk" / "src" / "legit_short.txt").exists():
-        write(ROOT / "junk" / "legit_short.jsonl",
-              build_plain("junk", "legit_short.txt", SHORT_KINDS, "s"))
+        write(
+            ROOT / "junk" / "legit_short.jsonl",
+            build_plain("junk", "legit_short.txt", SHORT_KINDS, "s"),
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 Pure Python, no dependencies.  Exit status 1 when a check fails.
     python3 evaluation/count.py
 """
+
 import json
 import re
 import sys
@@ -13,10 +14,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 MINIMUMS = {
-    "grouping labels": 2200, "grouping classes": 22,
-    "leak variants": 350, "leak classes": 22,
-    "legit characteristics": 550, "legit hard cases": 120, "legit classes": 22,
-    "junk inputs": 250, "legit short labels": 550,
+    "grouping labels": 2200,
+    "grouping classes": 22,
+    "leak variants": 350,
+    "leak classes": 22,
+    "legit characteristics": 550,
+    "legit hard cases": 120,
+    "legit classes": 22,
+    "junk inputs": 250,
+    "legit short labels": 550,
 }
 errors = []
 
@@ -69,8 +75,10 @@ def grouping(terms):
     for cls in sorted(by_class):
         print(f"    {by_class[cls]:5d} / {per_class_concepts[cls]:3d}  {cls}")
     sizes = Counter(len(v) for v in concepts.values())
-    print(f"  concepts: {len(concepts)}; labels per concept: "
-          + ", ".join(f"{k}:{v}" for k, v in sorted(sizes.items())))
+    print(
+        f"  concepts: {len(concepts)}; labels per concept: "
+        + ", ".join(f"{k}:{v}" for k, v in sorted(sizes.items()))
+    )
     hard = sum(1 for v in concepts.values() if any("hard_negative_of" in r for r in v))
     print(f"  hard-negative concepts (or concepts with hard-negative labels): {hard}")
     need("grouping labels", len(recs))
@@ -168,20 +176,30 @@ def main():
     classes = grouping(terms)
     split(classes)
     leaks = classed("leaks/leaks.jsonl", "leak variants", "leak variants", "leak classes")
-    legit = classed("leaks/legit.jsonl", "legitimate characteristics",
-                    "legit characteristics", "legit classes", "legit hard cases")
+    legit = classed(
+        "leaks/legit.jsonl",
+        "legitimate characteristics",
+        "legit characteristics",
+        "legit classes",
+        "legit hard cases",
+    )
     for r in legit:
         w = f" {words(r['text'])} "
         for term in terms[r["class"]]:
             if f" {term} " in w:
-                errors.append(f"legit text contains a class name or alias {term!r}: {r['id']} {r['text']!r}")
+                errors.append(
+                    f"legit text contains a class name or alias {term!r}: {r['id']} {r['text']!r}"
+                )
     both = {(r["class"], r["text"].casefold()) for r in leaks} & {
-        (r["class"], r["text"].casefold()) for r in legit}
+        (r["class"], r["text"].casefold()) for r in legit
+    }
     for cls, text in sorted(both):
         errors.append(f"text both leak and legit: {cls} {text!r}")
     junk = plain("junk/junk.jsonl", "junk inputs", "junk inputs")
     short = plain("junk/legit_short.jsonl", "legitimate short labels", "legit short labels")
-    for text in sorted({r["text"].casefold() for r in junk} & {r["text"].casefold() for r in short}):
+    for text in sorted(
+        {r["text"].casefold() for r in junk} & {r["text"].casefold() for r in short}
+    ):
         errors.append(f"text both junk and legit short: {text!r}")
     for r in short:
         if not 1 <= len(r["text"].split()) <= 4:

@@ -13,6 +13,7 @@ half, the rest is held out.  Labels never cross halves, so a held-out figure is
 measured on classes whose labels nobody tuned on.
     python3 evaluation/make_split.py
 """
+
 import hashlib
 import json
 import random
@@ -29,8 +30,13 @@ def junk_heldout(record: dict) -> bool:
 
 def main():
     labels = ROOT / "grouping" / "labels.jsonl"
-    classes = sorted({json.loads(line)["class"]
-                      for line in labels.read_text(encoding="utf-8").splitlines() if line})
+    classes = sorted(
+        {
+            json.loads(line)["class"]
+            for line in labels.read_text(encoding="utf-8").splitlines()
+            if line
+        }
+    )
     order = list(classes)
     random.Random(SEED).shuffle(order)
     half = len(order) // 2

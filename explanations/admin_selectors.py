@@ -17,6 +17,8 @@ def model_spec_list() -> QuerySet[ModelSpec]:
 
 
 def model_spec_get(*, name: str) -> ModelSpec | None:
+    if "\x00" in name:  # a raw form value: PostgreSQL refuses NUL in a text parameter
+        return None
     return ModelSpec.objects.filter(name=name).first()
 
 
@@ -124,7 +126,16 @@ def characteristic_list_for_campaign(
     return list(qs.order_by("-created_at", "-id")[:limit])
 
 
+def trust_min_counted() -> float:
+    """The effective trust below which a player is untrusted (game.selectors)."""
+    from game.selectors import trust_min_counted as threshold
+
+    return threshold()
+
+
 def player_list_for_campaign(*, campaign: Campaign, query: str = "", limit: int = 200):
+    """The campaign's players with their counts; each carries its trust and its evidence
+    (``effective_trust``, ``trust_override``, ``trust_*`` counters, see game.models.Player)."""
     qs = Player.objects.filter(rounds__campaign=campaign)
     if query:
         qs = qs.filter(nickname__icontains=query)

@@ -6,9 +6,9 @@ image in one transaction; the files written for a transaction that fails are rem
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from django.db import transaction
@@ -79,11 +79,36 @@ _ALLOWED_FROM = {
 }
 
 
+RESULTS_ACTIONS = {"open-results": True, "hide-results": False}
+
+
+def campaign_results_set_public(*, campaign: Campaign, public: bool) -> Campaign:
+    """Open (or close again) a closed campaign's results to the public: its images, overlays,
+    classes, predictions and labels. A live campaign's results are its game's answer key."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if public and campaign.status != Campaign.Status.CLOSED:
+            raise ApplicationError(
+                "Only a closed campaign's results can be made public: while it is played they "
+                "are the game's answer key.",
+                status=409,
+            )
+        if campaign.results_public != public:
+            campaign.results_public = public
+            campaign.save(update_fields=["results_public"])
+    return campaign
+
+
 def campaign_status_change(*, campaign: Campaign, action: str) -> Campaign:
-    """publish (items enter the game), pause (the game stops offering them), close (final)."""
+    """publish (items enter the game), pause (the game stops offering them), close (final);
+    open-results / hide-results (closed campaigns: results public or not)."""
+    if action in RESULTS_ACTIONS:
+        return campaign_results_set_public(campaign=campaign, public=RESULTS_ACTIONS[action])
     target = STATUS_ACTIONS.get(action)
     if target is None:
-        raise ApplicationError(f"Unknown action '{action}': use publish, pause or close.")
+        raise ApplicationError(
+            f"Unknown action '{action}': use publish, pause, close, open-results or hide-results."
+        )
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status == target:
@@ -116,6 +141,166 @@ def _require_open(campaign: Campaign) -> None:
         raise ApplicationError("This campaign is closed: no images can be added.", status=409)
 
 
+# --- leak control: forbidden terms and languages --------------------------------------------------
+
+MAX_TERM_LENGTH = 60
+MAX_TERMS_PER_LANGUAGE = 100
+MAX_LANGUAGES = 10
+
+
+def _language_code(code: object) -> str | None:
+    from processing.nlp.junk import LANGUAGE_NAMES
+
+    if not isinstance(code, str):
+        return None
+    code = code.strip().lower()
+    return code if code in LANGUAGE_NAMES else None
+
+
+def _supported_languages() -> str:
+    from processing.nlp.junk import LANGUAGE_NAMES
+
+    return ", ".join(sorted(LANGUAGE_NAMES))
+
+
+def forbidden_terms_parse(*, text: str, classes: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Parse ``class | language: term, term`` lines into ``{class: {language: [terms]}}``.
+
+    The class may be written loosely (case, underscores) or as its first synonym; the language
+    is an ISO 639-1 code (``de``, ``es``; ``en`` for English synonyms).
+    """
+    resolve = uploads.class_resolver(classes)
+    raw: dict[str, dict[str, list[str]]] = {}
+    bad: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        head, colon, rest = line.partition(":")
+        name, bar, lang = head.rpartition("|")
+        if not colon or not bar:
+            bad.append(f"line {number}: write 'class | language: term, term'")
+            continue
+        class_name = resolve(name)
+        if class_name is None:
+            bad.append(f"line {number}: '{name.strip()}' is not one of the campaign's classes")
+            continue
+        code = _language_code(lang)
+        if code is None:
+            bad.append(
+                f"line {number}: '{lang.strip()}' is not a language code ({_supported_languages()})"
+            )
+            continue
+        terms = raw.setdefault(class_name, {}).setdefault(code, [])
+        terms.extend(t.strip() for t in rest.split(",") if t.strip() and t.strip() not in terms)
+    if bad:
+        raise ApplicationError("Forbidden terms: " + "; ".join(bad), extra={"errors": bad})
+    return raw
+
+
+def forbidden_terms_text(*, campaign: Campaign) -> str:
+    """The campaign's forbidden terms as the lines :func:`forbidden_terms_parse` reads."""
+    lines = []
+    for class_name, by_language in (campaign.forbidden_terms or {}).items():
+        for code, terms in by_language.items():
+            lines.append(f"{class_name.split(',')[0]} | {code}: {', '.join(terms)}")
+    return "\n".join(lines)
+
+
+def campaign_leak_control_set(
+    *,
+    campaign: Campaign,
+    forbidden_terms: dict | None = None,
+    languages: list[str] | None = None,
+) -> Campaign:
+    """Set the campaign's forbidden terms (``{class: {language: [terms]}}``, replacing the old
+    ones) and/or its accepted languages (the first is the main one). Every problem is listed
+    in one ApplicationError (``extra["errors"]``); nothing is saved then.
+
+    New terms and languages apply to characteristics sent from now on; a regroup
+    (``process_labels --rebuild``) applies them to stored ones.
+    """
+    bad: list[str] = []
+    clean_terms: dict[str, dict[str, list[str]]] | None = None
+    if forbidden_terms is not None:
+        classes = campaign_classes(campaign)
+        resolve = uploads.class_resolver(classes)
+        clean_terms = {}
+        if not isinstance(forbidden_terms, dict):
+            bad.append("forbidden terms: send an object {class: {language: [terms]}}")
+            forbidden_terms = {}
+        for name, by_language in forbidden_terms.items():
+            class_name = resolve(str(name))
+            if class_name is None:
+                bad.append(f"'{name}' is not one of the campaign's classes")
+                continue
+            if not isinstance(by_language, dict):
+                bad.append(f"{class_name}: send an object {{language: [terms]}}")
+                continue
+            for lang, terms in by_language.items():
+                code = _language_code(lang)
+                if code is None:
+                    bad.append(
+                        f"{class_name}: '{lang}' is not a language code ({_supported_languages()})"
+                    )
+                    continue
+                if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+                    bad.append(f"{class_name} | {code}: send a list of terms")
+                    continue
+                kept: list[str] = []
+                for term in (t.strip() for t in terms):
+                    if not term or term in kept:
+                        continue
+                    if len(term) > MAX_TERM_LENGTH:
+                        bad.append(
+                            f"{class_name} | {code}: '{term[:20]}…' is longer than "
+                            f"{MAX_TERM_LENGTH} characters"
+                        )
+                    elif not any(c.isalpha() for c in term):
+                        bad.append(f"{class_name} | {code}: '{term}' has no letter")
+                    else:
+                        kept.append(term)
+                if len(kept) > MAX_TERMS_PER_LANGUAGE:
+                    bad.append(
+                        f"{class_name} | {code}: at most {MAX_TERMS_PER_LANGUAGE} terms per "
+                        "class and language"
+                    )
+                if kept:
+                    clean_terms.setdefault(class_name, {}).setdefault(code, []).extend(
+                        t for t in kept if t not in clean_terms[class_name].get(code, [])
+                    )
+    clean_languages: list[str] | None = None
+    if languages is not None:
+        if not isinstance(languages, list) or not languages:
+            bad.append("languages: name at least one language (e.g. ['en'])")
+        else:
+            clean_languages = []
+            for lang in languages:
+                code = _language_code(lang)
+                if code is None:
+                    bad.append(
+                        f"languages: '{lang}' is not a supported code ({_supported_languages()})"
+                    )
+                elif code not in clean_languages:
+                    clean_languages.append(code)
+            if len(clean_languages) > MAX_LANGUAGES:
+                bad.append(f"languages: at most {MAX_LANGUAGES}")
+    if bad:
+        raise ApplicationError("; ".join(bad), extra={"errors": bad})
+    fields = []
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if clean_terms is not None:
+            campaign.forbidden_terms = clean_terms
+            fields.append("forbidden_terms")
+        if clean_languages is not None:
+            campaign.languages = clean_languages
+            fields.append("languages")
+        if fields:
+            campaign.save(update_fields=fields)
+    return campaign
+
+
 # --- images ------------------------------------------------------------------------------------
 
 
@@ -127,8 +312,12 @@ class ImportReport:
     folder_classes: dict[str, str] = field(default_factory=dict)
 
 
-def _campaign_classes(campaign: Campaign) -> list[str]:
+def campaign_classes(campaign: Campaign) -> list[str]:
+    """The campaign's classes (all of the model's when it names none)."""
     return list(campaign.classes or campaign.model.class_names)
+
+
+_campaign_classes = campaign_classes
 
 
 def _existing_sha256(campaign: Campaign) -> set[str]:
@@ -141,6 +330,7 @@ def campaign_images_import(
     """Store a checked plan: every image and its job in one transaction (files removed on failure)."""
     added: list[CampaignImage] = []
     infos = {info.filename: info for info in zf.infolist()}
+    limits = uploads.ArchiveLimits.from_settings()
     with files_for_transaction() as files, transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         existing = _existing_sha256(campaign)
@@ -148,7 +338,10 @@ def campaign_images_import(
             if planned.sha256 in existing:  # added meanwhile by another request
                 continue
             content = uploads.entry_read(zf, infos[planned.entry])
-            suffix = PurePosixPath(planned.name).suffix.lower() or ".img"
+            # The stored name comes from the decoded format, never from the entry's name.
+            content, suffix = uploads.image_for_storage(
+                content, image_format=planned.format, max_pixels=limits.max_pixels
+            )
             stored = files.save(f"images/{planned.sha256[:2]}", content, suffix=suffix)
             image = CampaignImage.objects.create(
                 campaign=campaign,
@@ -289,7 +482,37 @@ def player_set_blocked(*, player: Player, blocked: bool) -> Player:
     return player
 
 
+TRUST_OVERRIDE_INVALID = "A trust override is a number from 0 to 1 (or empty to clear it)."
+
+
+def player_set_trust_override(*, player: Player, value: float | str | None) -> Player:
+    """Set an admin's override of a player's trust (0 to 1) or clear it (None or "").
+
+    The effective trust is the override while it is set (docs/METHOD_NOTES.md, "Player
+    trust"): below ``NETVIZ_TRUST_MIN_COUNTED`` the player's rounds stop counting toward items'
+    targets at once; the scores of the campaigns where they have labels are recomputed with the
+    new weight (a rescore task each)."""
+    from .integration import labels_rescore
+
+    if isinstance(value, str):
+        value = value.strip() or None
+    if value is not None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ApplicationError(TRUST_OVERRIDE_INVALID) from exc
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise ApplicationError(TRUST_OVERRIDE_INVALID)
+    with transaction.atomic():
+        updated = Player.objects.filter(pk=player.pk).update(trust_override=value)
+        if not updated:
+            raise ApplicationError("This player no longer exists.", status=404)
+        player.trust_override = value
+        labels_rescore(player=player)
+    return player
+
+
 def _is_privileged(player: Player) -> bool:
-    from .roles import user_is_campaign_admin
+    from core.roles import user_is_campaign_admin
 
     return user_is_campaign_admin(player.user)

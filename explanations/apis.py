@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -37,7 +38,15 @@ class ProgressOutput(serializers.Serializer):
 class CampaignListApi(APIView):
     @extend_schema(responses=CampaignOutput(many=True))
     def get(self, request: Request) -> Response:
-        return Response(CampaignOutput(selectors.campaign_list(), many=True).data)
+        campaigns = selectors.campaign_list_for(user=request.user)
+        return Response(CampaignOutput(campaigns, many=True).data)
+
+
+def _visible_campaign(request: Request, slug: str) -> Campaign:
+    campaign = selectors.campaign_get_for(slug=slug, user=request.user)
+    if campaign is None:
+        raise Http404("No such campaign, or its results are not public.")
+    return campaign
 
 
 class CampaignDetailApi(APIView):
@@ -46,7 +55,7 @@ class CampaignDetailApi(APIView):
 
     @extend_schema(responses=CampaignDetailOutput)
     def get(self, request: Request, slug: str) -> Response:
-        campaign = get_object_or_404(Campaign.objects.select_related("model"), slug=slug)
+        campaign = _visible_campaign(request, slug)
         data = CampaignOutput(campaign).data
         data["progress"] = ProgressOutput(selectors.campaign_progress(campaign=campaign)).data
         return Response(data)
@@ -92,7 +101,7 @@ class ImageExplanationApi(APIView):
 
     @extend_schema(responses=ImageExplanationOutput)
     def get(self, request: Request, slug: str, image_id: int) -> Response:
-        campaign = get_object_or_404(Campaign, slug=slug)
+        campaign = _visible_campaign(request, slug)
         image = get_object_or_404(campaign.images, pk=image_id)
         job = selectors.image_current_job(image=image)
         layers = selectors.image_layer_results(image=image)

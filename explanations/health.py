@@ -1,11 +1,40 @@
-"""Health of the database, the broker and the workers (for /healthz)."""
+"""Health of the database, the broker and the workers (for /healthz).
+
+Anyone gets the overall ``status`` (``ok``, ``degraded`` without a live worker, ``error`` when
+the database or the broker is down). The details (database vendor, broker transport, worker
+host names, queues and devices, and the errors of a component that is down, which name hosts,
+ports and drivers) are for staff users and for callers that present the configured token
+(``NETVIZ_HEALTH_TOKEN``) as ``Authorization: Bearer <token>``; errors are logged either way.
+"""
 
 from __future__ import annotations
 
+import hmac
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+
+from core.roles import user_is_staff
+
+logger = logging.getLogger(__name__)
+
+
+def health_details_allowed(*, request) -> bool:
+    """May this caller see the report's details: a staff user, or the configured bearer token."""
+    if user_is_staff(getattr(request, "user", None)):
+        return True
+    token = getattr(settings, "NETVIZ_HEALTH_TOKEN", "") or ""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer" or not given.strip():
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def health_public(report: dict) -> dict:
+    """What anonymous callers see: the overall status only."""
+    return {"status": report["status"]}
 
 
 def _check_database(connection) -> dict:
@@ -15,6 +44,7 @@ def _check_database(connection) -> dict:
             cursor.fetchone()
         return {"ok": True, "vendor": connection.vendor}
     except Exception as exc:  # noqa: BLE001
+        logger.warning("healthz: database check failed: %s", exc)
         return {"ok": False, "error": str(exc)}
 
 
@@ -28,6 +58,7 @@ def _check_broker() -> dict:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "transport": transport}
     except Exception as exc:  # noqa: BLE001
+        logger.warning("healthz: broker check failed: %s", exc)
         return {"ok": False, "transport": transport, "error": str(exc)}
 
 
@@ -42,6 +73,7 @@ def _check_workers() -> dict:
             )
         )
     except Exception as exc:  # noqa: BLE001
+        logger.warning("healthz: worker check failed: %s", exc)
         return {"ok": False, "error": str(exc), "workers": []}
     for worker in alive:
         worker["last_seen"] = worker["last_seen"].isoformat()

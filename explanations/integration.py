@@ -84,3 +84,11 @@ def labels_reprocess(*, campaign: Campaign) -> bool:
         return False
     campaign_process_enqueue(campaign=campaign, rebuild=True)
     return True
+
+
+def labels_rescore(*, player) -> list[int]:
+    """Recompute the scores of every campaign where ``player`` has labels (their trust weight
+    changed), unless a task is already queued for it. Returns the campaign ids enqueued."""
+    from processing.trust_services import campaigns_rescore
+
+    return campaigns_rescore(player_ids=[player.pk])

@@ -10,6 +10,11 @@ urlpatterns = [
     path("campaigns/", a.CampaignListApi.as_view(), name="api-manage-campaigns"),
     path("campaigns/<slug:slug>/", a.CampaignDetailApi.as_view(), name="api-manage-campaign"),
     path(
+        "campaigns/<slug:slug>/leak-control/",
+        a.CampaignLeakControlApi.as_view(),
+        name="api-manage-leak-control",
+    ),
+    path(
         "campaigns/<slug:slug>/progress/",
         a.CampaignProgressApi.as_view(),
         name="api-manage-progress",
@@ -42,4 +47,9 @@ urlpatterns = [
     ),
     path("campaigns/<slug:slug>/players/", a.PlayerListApi.as_view(), name="api-manage-players"),
     path("players/<int:player_id>/", a.PlayerBlockApi.as_view(), name="api-manage-player"),
+    path(
+        "players/<int:player_id>/trust/",
+        a.PlayerTrustApi.as_view(),
+        name="api-manage-player-trust",
+    ),
 ]

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.access import CampaignAdminApi
 from game.models import Characteristic, Player
 
 from . import admin_selectors, admin_services, integration, services
-from .access import CampaignAdminApi
 from .apis import ProgressOutput
 from .models import Campaign, ModelSpec
+from .upload_handlers import (
+    archive_bytes,
+    csv_bytes,
+    image_bytes,
+    model_bytes,
+    upload_errors_check,
+)
 
 
 class ErrorOutput(serializers.Serializer):
@@ -68,6 +80,8 @@ class ModelDetailOutput(ModelOutput):
 
 
 class ModelListApi(CampaignAdminApi):
+    # Files over these limits are dropped while streaming (explanations/upload_handlers.py).
+    upload_limits = {"weights": model_bytes, "class_names": csv_bytes}
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
@@ -92,6 +106,7 @@ class ModelListApi(CampaignAdminApi):
         "and a class-names file. The model is loaded once to check it; nothing is kept on error.",
     )
     def post(self, request: Request) -> Response:
+        upload_errors_check(request)  # a file over its limit: 400 with the limit
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -130,8 +145,16 @@ class CampaignOutput(serializers.Serializer):
     description = serializers.CharField()
     model = serializers.CharField(source="model.name")
     status = serializers.CharField()
+    results_public = serializers.BooleanField()
     classes = serializers.ListField(child=serializers.CharField())
     aliases = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    forbidden_terms = serializers.DictField(
+        child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        help_text="class -> {language code: [terms]} (leak control).",
+    )
+    languages = serializers.ListField(
+        child=serializers.CharField(), help_text="Accepted languages; the first is the main one."
+    )
     explained_layers = serializers.ListField(child=serializers.CharField())
     engine_params = serializers.DictField()
     params_hash = serializers.CharField()
@@ -158,7 +181,12 @@ class CampaignListApi(CampaignAdminApi):
             child=serializers.CharField(), required=False, default=list
         )
         engine_params = serializers.DictField(
-            required=False, default=dict, help_text="mode, weights, seed, keep_factor, …"
+            required=False,
+            default=dict,
+            help_text="mode, weights, seed, keep_factor, min_clusters, max_clusters, "
+            "pca_components, tsne_perplexity, tsne_iterations, reveal_percents, game_size, "
+            "reveal_method; every number has an upper bound (docs/ENGINE_API.md): a value out "
+            "of range is a 400.",
         )
         target_mode = serializers.ChoiceField(
             choices=Campaign.TargetMode.choices, default=Campaign.TargetMode.PREDICTED
@@ -197,6 +225,56 @@ class CampaignDetailApi(CampaignAdminApi):
     @extend_schema(operation_id="manage_campaigns_detail", responses={200: CampaignOutput})
     def get(self, request: Request, slug: str) -> Response:
         return Response(CampaignOutput(_campaign(slug)).data)
+
+
+class CampaignLeakControlApi(CampaignAdminApi):
+    parser_classes = [JSONParser]
+
+    class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageLeakControlInput"
+
+        forbidden_terms = serializers.JSONField(
+            required=False,
+            help_text="{class: {language code: [terms]}}: replaces the campaign's forbidden "
+            "terms (translations and synonyms refused like the class names).",
+        )
+        languages = serializers.JSONField(
+            required=False,
+            help_text="ISO 639-1 codes characteristics may be written in, the main one first.",
+        )
+
+    class Output(serializers.Serializer):
+        class Meta:
+            ref_name = "ManageLeakControlOutput"
+
+        forbidden_terms = serializers.DictField(
+            child=serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+        )
+        languages = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(operation_id="manage_campaigns_leak_control", responses={200: Output})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(self.Output(_campaign(slug)).data)
+
+    @extend_schema(
+        operation_id="manage_campaigns_leak_control_set",
+        request=Input,
+        responses={200: Output, **ERRORS},
+        description="Set the forbidden terms per class and language and/or the accepted "
+        "languages. Classes may be written loosely (case, first synonym); every problem is "
+        "listed in `errors` and nothing is saved then.",
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        campaign = admin_services.campaign_leak_control_set(
+            campaign=_campaign(slug),
+            forbidden_terms=d.get("forbidden_terms"),
+            languages=d.get("languages"),
+        )
+        return Response(self.Output(campaign).data)
 
 
 class ImageProgressOutput(serializers.Serializer):
@@ -264,6 +342,8 @@ def _import_data(report: admin_services.ImportReport) -> dict:
 
 
 class ImageAddApi(CampaignAdminApi):
+    # Files over these limits are dropped while streaming (explanations/upload_handlers.py).
+    upload_limits = {"image": image_bytes}
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
@@ -280,6 +360,7 @@ class ImageAddApi(CampaignAdminApi):
         responses={201: ImportOutput, **ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        upload_errors_check(request)  # a file over its limit: 400 with the limit
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -295,6 +376,8 @@ class ImageAddApi(CampaignAdminApi):
 
 
 class ArchiveAddApi(CampaignAdminApi):
+    # Files over these limits are dropped while streaming (explanations/upload_handlers.py).
+    upload_limits = {"archive": archive_bytes}
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
@@ -313,6 +396,7 @@ class ArchiveAddApi(CampaignAdminApi):
         "stored); files that are not images are skipped and listed.",
     )
     def post(self, request: Request, slug: str) -> Response:
+        upload_errors_check(request)  # a file over its limit: 400 with the limit
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         report = admin_services.campaign_archive_import(
@@ -324,6 +408,8 @@ class ArchiveAddApi(CampaignAdminApi):
 
 
 class CsvAddApi(CampaignAdminApi):
+    # Files over these limits are dropped while streaming (explanations/upload_handlers.py).
+    upload_limits = {"csv_file": csv_bytes, "files": archive_bytes}
     parser_classes = [MultiPartParser, FormParser]
 
     class Input(serializers.Serializer):
@@ -340,6 +426,7 @@ class CsvAddApi(CampaignAdminApi):
         responses={201: ImportOutput, **ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        upload_errors_check(request)  # a file over its limit: 400 with the limit
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -396,13 +483,17 @@ class StatusApi(CampaignAdminApi):
         class Meta:
             ref_name = "ManageStatusInput"
 
-        action = serializers.ChoiceField(choices=["publish", "pause", "close"])
+        action = serializers.ChoiceField(
+            choices=["publish", "pause", "close", "open-results", "hide-results"]
+        )
 
     @extend_schema(
         operation_id="manage_campaigns_status",
         request=Input,
         responses={200: CampaignOutput, **ERRORS},
-        description="publish (items enter the game; needs one computed image), pause, close.",
+        description="publish (items enter the game; needs one computed image), pause, close; "
+        "open-results / hide-results: a closed campaign's images, explanations and labels "
+        "public or not (a live campaign's are the game's answer key: researchers only).",
     )
     def post(self, request: Request, slug: str) -> Response:
         data = self.Input(data=request.data)
@@ -522,6 +613,39 @@ class PlayerOutput(serializers.Serializer):
     n_rounds = serializers.IntegerField(required=False)
     n_characteristics = serializers.IntegerField(required=False)
     n_hidden = serializers.IntegerField(required=False)
+    effective_trust = serializers.FloatField(
+        help_text="The override if set, else the computed trust; 0 when blocked."
+    )
+    trust = serializers.FloatField(help_text="Computed from the evidence.")
+    trust_override = serializers.FloatField(allow_null=True, help_text="Set by an admin.")
+    trust_evidence = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        inline_serializer(
+            "ManagePlayerTrustEvidence",
+            {
+                "step0_rounds": serializers.IntegerField(),
+                "step0_wins": serializers.IntegerField(),
+                "step0_expected": serializers.FloatField(),
+                "refusals": serializers.IntegerField(),
+                "accepted": serializers.IntegerField(),
+                "agreements": serializers.IntegerField(),
+                "disagreements": serializers.IntegerField(),
+                "updated_at": serializers.DateTimeField(allow_null=True),
+            },
+        )
+    )
+    def get_trust_evidence(self, player: Player) -> dict:
+        return {
+            "step0_rounds": player.trust_step0_rounds,
+            "step0_wins": player.trust_step0_wins,
+            "step0_expected": player.trust_step0_expected,
+            "refusals": player.trust_refusals,
+            "accepted": player.trust_accepted,
+            "agreements": player.trust_agreements,
+            "disagreements": player.trust_disagreements,
+            "updated_at": player.trust_updated_at,
+        }
 
 
 class PlayerListApi(CampaignAdminApi):
@@ -552,4 +676,29 @@ class PlayerBlockApi(CampaignAdminApi):
         data.is_valid(raise_exception=True)
         player = get_object_or_404(Player.objects.select_related("user"), pk=player_id)
         admin_services.player_set_blocked(player=player, blocked=data.validated_data["blocked"])
+        return Response(PlayerOutput(player).data)
+
+
+class PlayerTrustApi(CampaignAdminApi):
+    class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ManagePlayerTrustInput"
+
+        override = serializers.FloatField(
+            allow_null=True, help_text="0 to 1, or null to use the computed trust again."
+        )
+
+    @extend_schema(
+        operation_id="manage_players_trust",
+        request=Input,
+        responses={200: PlayerOutput, **ERRORS},
+        description="Set or clear an admin's override of a player's trust (400 outside [0, 1]).",
+    )
+    def post(self, request: Request, player_id: int) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        player = get_object_or_404(Player, pk=player_id)
+        admin_services.player_set_trust_override(
+            player=player, value=data.validated_data["override"]
+        )
         return Response(PlayerOutput(player).data)

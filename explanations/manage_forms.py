@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
-from workers.inv.types import CLUSTER_MODES, WEIGHT_METHODS
+from workers.inv.types import CLUSTER_MODES, PARAM_LIMITS, WEIGHT_METHODS
 
 from .models import Campaign, ModelSpec
+from .uploads import ArchiveLimits, size_text
 
 MAX_CLASS_CHECKBOXES = 100
 
@@ -63,9 +65,15 @@ class CampaignCreateForm(forms.Form):
         initial="guided",
         help_text="guided (paper) or gradcam per-map weights.",
     )
-    seed = forms.IntegerField(initial=432, min_value=0, max_value=2**32 - 1)
+    seed = forms.IntegerField(
+        initial=432, min_value=PARAM_LIMITS["seed"][0], max_value=PARAM_LIMITS["seed"][1]
+    )
     keep_factor = forms.FloatField(
-        initial=0.896, min_value=0, help_text="Keep a map if its share > keep_factor · 100 / K."
+        initial=0.896,
+        min_value=PARAM_LIMITS["keep_factor"][0],
+        max_value=PARAM_LIMITS["keep_factor"][1],
+        help_text="Keep a map if its share > keep_factor · 100 / K "
+        f"(0 … {PARAM_LIMITS['keep_factor'][1]:g}).",
     )
     game_size = forms.IntegerField(
         initial=512, min_value=64, max_value=2048, help_text="Long side of the game image (px)."
@@ -118,6 +126,16 @@ class CampaignCreateForm(forms.Form):
         }
 
 
+def image_rules() -> str:
+    """What an uploaded image must be, as the upload forms say it (the limits are settings)."""
+    return (
+        f"JPEG, PNG or WebP (other formats are converted to PNG); at most "
+        f"{size_text(settings.NETVIZ_MAX_UPLOAD_BYTES)} and "
+        f"{settings.NETVIZ_MAX_IMAGE_PIXELS / 1e6:g} megapixels, at least "
+        f"{settings.NETVIZ_MIN_IMAGE_SIDE} pixels on each side."
+    )
+
+
 class ImageUploadForm(forms.Form):
     image = forms.FileField()
     true_class = forms.ChoiceField(label="Class")
@@ -126,6 +144,7 @@ class ImageUploadForm(forms.Form):
     def __init__(self, *args, classes: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["true_class"].choices = [("", "—")] + [(c, c) for c in classes]
+        self.fields["image"].help_text = image_rules()
 
 
 class ArchiveUploadForm(forms.Form):
@@ -134,8 +153,47 @@ class ArchiveUploadForm(forms.Form):
     )
     compute = forms.BooleanField(required=False, initial=True, label="Start computing right away")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit = size_text(ArchiveLimits.from_settings().max_archive_bytes)
+        self.fields["archive"].help_text = (
+            f"One folder per class: 'goldfinch/photo1.jpg'. At most {limit}. Each image: "
+            f"{image_rules()} Other files are skipped and listed."
+        )
+
 
 class CsvUploadForm(forms.Form):
     csv_file = forms.FileField(label="CSV of file,class")
     files = forms.FileField(label="Zip of the files")
     compute = forms.BooleanField(required=False, initial=True, label="Start computing right away")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limits = ArchiveLimits.from_settings()
+        self.fields["csv_file"].help_text = f"At most {size_text(limits.max_csv_bytes)}."
+        self.fields[
+            "files"
+        ].help_text = f"At most {size_text(limits.max_archive_bytes)}. Each image: {image_rules()}"
+
+
+class LeakControlForm(forms.Form):
+    """A campaign's accepted languages and forbidden terms (leak control, issue 12)."""
+
+    languages = forms.CharField(
+        max_length=100,
+        initial="en",
+        help_text="ISO 639-1 codes, comma-separated; the first is the main one (e.g. 'en' or "
+        "'en, fr'). Characteristics in any other language are refused; labels in a second "
+        "language are grouped apart from the main one's.",
+    )
+    forbidden_terms = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        label="Forbidden terms",
+        help_text="One class and language per line: 'class | language: term, term' (e.g. "
+        "'tripod | de: Stativ, Dreibein' or 'tabby | en: moggy'). Characteristics using them "
+        "(however spelled) are refused like the class names. Replaces the current list.",
+    )
+
+    def clean_languages(self) -> list[str]:
+        return [c.strip() for c in self.cleaned_data["languages"].split(",") if c.strip()]

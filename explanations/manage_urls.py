@@ -17,6 +17,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/jobs/<int:job_id>/retry/", v.job_retry, name="manage-job-retry"),
     path("campaigns/<slug:slug>/status/", v.status_change, name="manage-status"),
     path("campaigns/<slug:slug>/export/", v.export_start, name="manage-export"),
+    path("campaigns/<slug:slug>/leak-control/", v.leak_control, name="manage-leak-control"),
     path("campaigns/<slug:slug>/moderation/", v.moderation, name="manage-moderation"),
     path(
         "campaigns/<slug:slug>/moderation/characteristics/<int:characteristic_id>/",
@@ -27,5 +28,10 @@ urlpatterns = [
         "campaigns/<slug:slug>/moderation/players/<int:player_id>/",
         v.player_block,
         name="manage-player-block",
+    ),
+    path(
+        "campaigns/<slug:slug>/moderation/players/<int:player_id>/trust/",
+        v.player_trust,
+        name="manage-player-trust",
     ),
 ]

@@ -1,6 +1,6 @@
 """Campaign administration pages (/manage/): thin views over admin selectors and services.
 
-Every view needs the campaign-admin role (:func:`explanations.access.campaign_admin_required`).
+Every view needs the campaign-admin role (:func:`core.access.campaign_admin_required`).
 Actions are POST forms that redirect back (post/redirect/get); a service's ApplicationError is
 shown as a message on the page it came from.
 """
@@ -13,19 +13,28 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.access import campaign_admin_required
 from game.models import Characteristic, Player
 from netviz_site.errors import ApplicationError
 
 from . import admin_selectors, admin_services, services
-from .access import campaign_admin_required
 from .manage_forms import (
     ArchiveUploadForm,
     CampaignCreateForm,
     CsvUploadForm,
     ImageUploadForm,
+    LeakControlForm,
     ModelUploadForm,
 )
 from .models import Campaign
+from .upload_handlers import (
+    archive_bytes,
+    csv_bytes,
+    image_bytes,
+    model_bytes,
+    upload_errors_check,
+    upload_limits,
+)
 
 REPORT_KEY = "netviz_manage_import_report"
 MAX_REPORTED_SKIPS = 200
@@ -70,11 +79,24 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _uploads_refused(request: HttpRequest) -> ApplicationError | None:
+    """The error for files dropped while streaming for being over their limit (None: none)."""
+    try:
+        upload_errors_check(request)
+    except ApplicationError as exc:
+        return exc
+    return None
+
+
+@upload_limits(weights=model_bytes, class_names=csv_bytes)
 @campaign_admin_required
 @require_http_methods(["GET", "POST"])
 def model_new(request: HttpRequest) -> HttpResponse:
     form = ModelUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    refused = _uploads_refused(request) if request.method == "POST" else None
+    if refused is not None:
+        form.add_error(None, refused.message)
+    elif request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             if d["kind"] in ("builtin", "torchvision") and not d.get("weights"):
@@ -167,8 +189,44 @@ def campaign_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "csv_form": CsvUploadForm(),
             "report": request.session.pop(REPORT_KEY, None),
             "export": _export_state(campaign),
+            "leak_form": LeakControlForm(
+                initial={
+                    "languages": ", ".join(campaign.languages or ["en"]),
+                    "forbidden_terms": admin_services.forbidden_terms_text(campaign=campaign),
+                }
+            ),
         },
     )
+
+
+@campaign_admin_required
+@require_POST
+def leak_control(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the accepted languages and forbidden terms (every error shown, nothing saved)."""
+    campaign = _campaign(slug)
+    form = LeakControlForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _dashboard(campaign, "leak-control")
+    d = form.cleaned_data
+    try:
+        terms = admin_services.forbidden_terms_parse(
+            text=d.get("forbidden_terms") or "", classes=admin_services.campaign_classes(campaign)
+        )
+        campaign = admin_services.campaign_leak_control_set(
+            campaign=campaign, forbidden_terms=terms, languages=d["languages"]
+        )
+    except ApplicationError as exc:
+        for error in exc.extra.get("errors") or [exc.message]:
+            messages.error(request, error)
+    else:
+        n = sum(len(t) for by_lang in campaign.forbidden_terms.values() for t in by_lang.values())
+        messages.success(
+            request,
+            f"Leak control saved: {n} forbidden term(s); languages "
+            f"{', '.join(campaign.languages)}.",
+        )
+    return _dashboard(campaign, "leak-control")
 
 
 def _save_report(request: HttpRequest, report: admin_services.ImportReport, source: str) -> None:
@@ -184,10 +242,15 @@ def _save_report(request: HttpRequest, report: admin_services.ImportReport, sour
     }
 
 
+@upload_limits(image=image_bytes)
 @campaign_admin_required
 @require_POST
 def image_add(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(slug)
+    refused = _uploads_refused(request)
+    if refused is not None:
+        _error(request, refused)
+        return _dashboard(campaign, "add-images")
     form = ImageUploadForm(
         request.POST, request.FILES, classes=list(campaign.classes or campaign.model.class_names)
     )
@@ -210,10 +273,15 @@ def image_add(request: HttpRequest, slug: str) -> HttpResponse:
     return _dashboard(campaign, "add-images")
 
 
+@upload_limits(archive=archive_bytes)
 @campaign_admin_required
 @require_POST
 def archive_add(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(slug)
+    refused = _uploads_refused(request)
+    if refused is not None:
+        _error(request, refused)
+        return _dashboard(campaign, "add-images")
     form = ArchiveUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
@@ -232,10 +300,15 @@ def archive_add(request: HttpRequest, slug: str) -> HttpResponse:
     return _dashboard(campaign, "add-images")
 
 
+@upload_limits(csv_file=csv_bytes, files=archive_bytes)
 @campaign_admin_required
 @require_POST
 def csv_add(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(slug)
+    refused = _uploads_refused(request)
+    if refused is not None:
+        _error(request, refused)
+        return _dashboard(campaign, "add-images")
     form = CsvUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
@@ -301,7 +374,19 @@ def status_change(request: HttpRequest, slug: str) -> HttpResponse:
     except ApplicationError as exc:
         _error(request, exc)
     else:
-        messages.success(request, f"The campaign is now {campaign.get_status_display().lower()}.")
+        action = request.POST.get("action", "")
+        if action in admin_services.RESULTS_ACTIONS:
+            messages.success(
+                request,
+                "Its results are now public: anyone can browse its pictures, explanations and "
+                "labels."
+                if campaign.results_public
+                else "Its results are hidden again: researchers and admins only.",
+            )
+        else:
+            messages.success(
+                request, f"The campaign is now {campaign.get_status_display().lower()}."
+            )
     return _dashboard(campaign)
 
 
@@ -350,6 +435,7 @@ def moderation(request: HttpRequest, slug: str) -> HttpResponse:
                 campaign=campaign, query=query, hidden=hidden
             ),
             "players": admin_selectors.player_list_for_campaign(campaign=campaign, query=query),
+            "trust_min": admin_selectors.trust_min_counted(),
         },
     )
 
@@ -392,5 +478,28 @@ def player_block(request: HttpRequest, slug: str, player_id: int) -> HttpRespons
     else:
         messages.success(
             request, f"Player '{player.nickname}' is {'blocked' if blocked else 'unblocked'}."
+        )
+    return _back(request, campaign)
+
+
+@campaign_admin_required
+@require_POST
+def player_trust(request: HttpRequest, slug: str, player_id: int) -> HttpResponse:
+    """Set the player's trust override (0 to 1), or clear it ("clear", or an empty value)."""
+    campaign = _campaign(slug)
+    player = get_object_or_404(
+        Player.objects.filter(rounds__campaign=campaign).distinct(), pk=player_id
+    )
+    value = None if request.POST.get("clear") else request.POST.get("trust", "")
+    try:
+        admin_services.player_set_trust_override(player=player, value=value)
+    except ApplicationError as exc:
+        _error(request, exc)
+    else:
+        messages.success(
+            request,
+            f"Trust of '{player.nickname}' set to {player.trust_override:.2f}."
+            if player.trust_override is not None
+            else f"Trust of '{player.nickname}' is computed again ({player.trust:.2f}).",
         )
     return _back(request, campaign)

@@ -41,6 +41,30 @@ class ModelSpec(models.Model):
         return self.display_name or self.name
 
 
+class CampaignQuerySet(models.QuerySet):
+    """Who may see what of a campaign (the answer key stays closed while it is played).
+
+    * **live** (draft, published, paused): images, overlays, classes and predictions reach
+      researchers and campaign admins only; players see a published campaign's name and
+      description, and its class choices inside a round.
+    * **closed**: the same, until an admin opens its results to the public (``results_public``).
+    """
+
+    def public_results(self) -> CampaignQuerySet:
+        return self.filter(status=Campaign.Status.CLOSED, results_public=True)
+
+    def listed_publicly(self) -> CampaignQuerySet:
+        """Campaigns whose name, description and leaderboard anyone may see."""
+        return self.filter(
+            Q(status__in=[Campaign.Status.PUBLISHED, Campaign.Status.PAUSED])
+            | Q(status=Campaign.Status.CLOSED, results_public=True)
+        )
+
+
+def default_languages() -> list[str]:
+    return ["en"]
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -58,6 +82,17 @@ class Campaign(models.Model):
     model = models.ForeignKey(ModelSpec, on_delete=models.PROTECT, related_name="campaigns")
     classes = models.JSONField(default=list, help_text="Class subset (model class names).")
     aliases = models.JSONField(default=dict, help_text="Class name -> list of aliases.")
+    forbidden_terms = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Class name -> {language code: [terms]}: translations and synonyms a "
+        "characteristic must not use (leak control, processing/nlp/leaks.py).",
+    )
+    languages = models.JSONField(
+        default=default_languages,
+        help_text="ISO 639-1 codes of the languages characteristics may be written in; the "
+        "first is the main one (other languages are grouped apart).",
+    )
     explained_layers = models.JSONField(default=list)
     engine_params = models.JSONField(default=dict)
     params_hash = models.CharField(max_length=64)
@@ -68,10 +103,22 @@ class Campaign(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    results_public = models.BooleanField(
+        default=False,
+        help_text="Closed campaigns only: images, explanations and labels are open to everyone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(results_public=False) | Q(status="closed"),
+                name="results_public_only_when_closed",
+            )
+        ]
         permissions = [
             (
                 "manage_campaigns",
@@ -81,6 +128,10 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status != self.Status.CLOSED
 
 
 class CampaignImage(models.Model):
@@ -93,6 +144,9 @@ class CampaignImage(models.Model):
     true_class = models.CharField(max_length=200, blank=True)
     # The image exactly as the model saw it (after resize and crop), as a PNG.
     view_file = models.FileField(upload_to="views/", blank=True)
+    # The game image (METHOD §5): the model's field of view taken from the original at its own
+    # resolution, ``game_size`` on the long side; frames and overlays line up with it.
+    game_file = models.FileField(upload_to="games/", blank=True)
     predicted_index = models.IntegerField(null=True, blank=True)
     predicted_class = models.CharField(max_length=200, blank=True)
     probability = models.FloatField(null=True, blank=True)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from core.roles import user_is_researcher
+
 from .models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerResult, ModelSpec
 
 if TYPE_CHECKING:  # the engine's model module imports torch: web processes never need it
@@ -47,6 +49,60 @@ def model_source_for_spec(spec: ModelSpec) -> ModelSource:
 
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("model").annotate(n_images=Count("images"))
+
+
+# --- the closed answer key ---------------------------------------------------------------------
+# While a campaign is live its images, overlays, classes and predictions are the game's answer
+# key: only researchers (campaign admins and staff included) see them. See CampaignQuerySet.
+
+
+def campaign_results_visible(*, campaign: Campaign, user) -> bool:
+    """May ``user`` see this campaign's images, overlays, classes and predictions?"""
+    if campaign.status == Campaign.Status.CLOSED and campaign.results_public:
+        return True
+    return user_is_researcher(user)
+
+
+def campaign_list_for(*, user) -> QuerySet[Campaign]:
+    """The campaigns whose results ``user`` may browse (all of them for researchers)."""
+    campaigns = campaign_list()
+    return campaigns if user_is_researcher(user) else campaigns.public_results()
+
+
+def campaign_get_for(*, slug: str, user) -> Campaign | None:
+    """The campaign ``slug`` if ``user`` may see its results, else None (callers answer 404,
+    so a live campaign's existence is not confirmed either)."""
+    campaign = Campaign.objects.select_related("model").filter(slug=slug).first()
+    if campaign is None or not campaign_results_visible(campaign=campaign, user=user):
+        return None
+    return campaign
+
+
+def media_campaign(*, name: str) -> Campaign | None:
+    """The campaign a stored image, model view, game image or overlay belongs to (None: no campaign's)."""
+    folder = name.split("/", 1)[0]
+    image_ids: QuerySet
+    if folder == "images":
+        image_ids = CampaignImage.objects.filter(file=name).values("pk")
+    elif folder == "views":
+        image_ids = CampaignImage.objects.filter(view_file=name).values("pk")
+    elif folder == "games":
+        image_ids = CampaignImage.objects.filter(game_file=name).values("pk")
+    elif folder == "overlays":
+        cluster = ClusterMap.objects.filter(overlay=name).values("image_id")[:1]
+        layer = LayerResult.objects.filter(gradcam_overlay=name).values("image_id")[:1]
+        image_ids = CampaignImage.objects.filter(Q(pk__in=cluster) | Q(pk__in=layer)).values("pk")
+    else:
+        return None
+    return Campaign.objects.filter(images__in=image_ids).first()
+
+
+def media_visible(*, name: str, user) -> bool:
+    """May ``user`` fetch this media file? Researchers: any; others: public results only."""
+    if user_is_researcher(user):
+        return True
+    campaign = media_campaign(name=name)
+    return campaign is not None and campaign_results_visible(campaign=campaign, user=user)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from django.utils.text import slugify
 
 from netviz_site.errors import ApplicationError
 from workers.inv.errors import EngineError
-from workers.inv.images import load_image
+from workers.inv.images import decode_image, load_image
 from workers.inv.types import EngineParams, ImageExplanation
 
 if TYPE_CHECKING:  # torch-importing engine modules load where they run (workers), not at import
@@ -41,6 +41,7 @@ from .models import (
     LayerResult,
     ModelSpec,
 )
+from .uploads import image_for_storage, size_text
 
 logger = logging.getLogger(__name__)
 
@@ -263,23 +264,35 @@ def campaign_image_add(
         raise ApplicationError(f"'{original_name or 'upload'}' is empty (0 bytes).")
     if len(content) > max_bytes:
         raise ApplicationError(
-            f"'{original_name}' is {len(content) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+            f"'{original_name or 'upload'}' is {size_text(len(content), up=True)}; "
+            f"the limit is {size_text(max_bytes)}."
         )
     true_class = true_class.strip()
     allowed = campaign.classes or campaign.model.class_names
     if true_class and true_class not in allowed:
         raise ApplicationError(f"'{true_class}' is not one of the campaign's classes.")
     try:
-        image = load_image(content, max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS)
+        decoded = decode_image(
+            content,
+            max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS,
+            min_side=settings.NETVIZ_MIN_IMAGE_SIDE,
+        )
     except EngineError as exc:
         raise ApplicationError(f"'{original_name or 'upload'}': {exc.message}") from exc
-    digest = hashlib.sha256(content).hexdigest()
+    image = decoded.image
+    digest = hashlib.sha256(content).hexdigest()  # of the upload: the same file is added once
     existing = CampaignImage.objects.filter(campaign=campaign, sha256=digest).first()
     if existing is not None:
         return existing
-    suffix = Path(original_name).suffix.lower() or ".img"
+    # The stored name comes from the decoded format, never from the client's file name.
+    data, suffix = image_for_storage(
+        content,
+        image_format=decoded.format,
+        max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS,
+        image=image,
+    )
     with files_for_transaction() as files, transaction.atomic():
-        stored = files.save(f"images/{digest[:2]}", content, suffix=suffix)
+        stored = files.save(f"images/{digest[:2]}", data, suffix=suffix)
         img = CampaignImage.objects.create(
             campaign=campaign,
             file=stored,
@@ -421,9 +434,10 @@ def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> Co
         )
     t_engine = time.perf_counter()
     explanation_job_progress(job_id=job.pk, progress=0.6)
-    from workers.inv.artifacts import render_explanation
+    from workers.inv.artifacts import game_image_for, render_explanation
 
-    artifacts = render_explanation(view, explanation, params=params)
+    game = game_image_for(pil, view, preprocessing=loaded.preprocessing, params=params)
+    artifacts = render_explanation(view, explanation, params=params, game=game)
     t_render = time.perf_counter()
     seconds = {
         "model_load": t_model - t0,
@@ -449,7 +463,9 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
         # A crashed earlier attempt cannot have stored rows (one transaction), but be explicit.
         job.layer_results.all().delete()
         old_view = image.view_file.name if image.view_file else ""
+        old_game = image.game_file.name if image.game_file else ""
         image.view_file = files.save("views", computed.artifacts.view_png, suffix=".png")
+        image.game_file = files.save("games", computed.artifacts.game_jpeg, suffix=".jpg")
         image.predicted_index = exp.predicted_index
         image.predicted_class = computed.class_names[exp.predicted_index]
         image.probability = exp.probability
@@ -458,6 +474,7 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
         image.save(
             update_fields=[
                 "view_file",
+                "game_file",
                 "predicted_index",
                 "predicted_class",
                 "probability",
@@ -519,6 +536,8 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
         job.save(update_fields=["status", "progress", "error", "finished_at", "device", "timings"])
         if old_view:
             transaction.on_commit(lambda: default_storage.delete(old_view))
+        if old_game:
+            transaction.on_commit(lambda: default_storage.delete(old_game))
     return True
 
 

@@ -19,13 +19,20 @@ Fatal (nothing is stored):
   * no image at all.
 
 Skipped with a reason (listed in the report): files that are not images (by extension or because
-they do not decode), images over the size limit, system files (``__MACOSX/``, ``.DS_Store``,
-``Thumbs.db``, hidden files), files outside any class folder, files the CSV does not list,
-duplicates inside the archive and images already in the campaign.
+they do not decode), images over the size limit or under the minimum side, system files
+(``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``, hidden files), files outside any class folder (a
+``README.md`` beside the class folders, also inside a common root folder), files the CSV does not
+list, duplicates inside the archive and images already in the campaign.
+
+Stored images are named after the format decoded from their bytes (:func:`image_for_storage`):
+JPEG, PNG and WebP are kept as uploaded with ``.jpg``, ``.png`` or ``.webp``; any other format
+(GIF, BMP, TIFF, …) is converted to PNG. The uploaded file name is only shown, never used for the
+stored name.
 
 Limits are settings (``NETVIZ_MAX_ARCHIVE_BYTES``, ``NETVIZ_MAX_ARCHIVE_UNCOMPRESSED_BYTES``,
 ``NETVIZ_MAX_ARCHIVE_RATIO``, ``NETVIZ_MAX_ARCHIVE_ENTRIES``) with the defaults below; the image
-limits are the single-image ones (``NETVIZ_MAX_UPLOAD_BYTES``, ``NETVIZ_MAX_IMAGE_PIXELS``).
+limits are the single-image ones (``NETVIZ_MAX_UPLOAD_BYTES``, ``NETVIZ_MAX_IMAGE_PIXELS``,
+``NETVIZ_MIN_IMAGE_SIDE``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 import stat
 import unicodedata
@@ -46,7 +54,7 @@ from django.conf import settings
 
 from netviz_site.errors import ApplicationError
 from workers.inv.errors import EngineError
-from workers.inv.images import load_image
+from workers.inv.images import MIN_IMAGE_SIDE, decode_image
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif"}
@@ -86,6 +94,45 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_LISTED = 20
 _CHUNK = 1 << 16
 
+# The formats stored as uploaded, by the name PIL gives the decoded bytes (MPO: a camera JPEG
+# holding several pictures; browsers show its first). Anything else is converted to PNG.
+STORED_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+def size_text(n: float, *, up: bool = False) -> str:
+    """Bytes as people read a limit, in binary units: ``25 MB`` for 25 × 1024² bytes.
+
+    Whole numbers print without decimals; otherwise one decimal, rounded up with ``up`` (for the
+    size of a file refused as too large, so it never prints as the limit itself).
+    """
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            value = n / size
+            if value == int(value):
+                return f"{int(value)} {unit}"
+            value = math.ceil(value * 10) / 10 if up else math.floor(value * 10) / 10
+            return f"{value:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def image_for_storage(
+    content: bytes, *, image_format: str, max_pixels: int, image=None
+) -> tuple[bytes, str]:
+    """The bytes to store for an uploaded image and their suffix, from its DECODED format.
+
+    ``image_format`` is what PIL detected (:attr:`workers.inv.images.DecodedImage.format`).
+    JPEG, PNG and WebP are stored unchanged; other formats are converted to PNG from the decoded
+    RGB image (``image``, or decoded again here), which drops whatever else the file carried.
+    """
+    suffix = STORED_SUFFIXES.get(image_format)
+    if suffix is not None:
+        return content, suffix
+    if image is None:
+        image = decode_image(content, max_pixels=max_pixels).image
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue(), ".png"
+
 
 @dataclass(frozen=True)
 class ArchiveLimits:
@@ -97,6 +144,7 @@ class ArchiveLimits:
     max_entries: int = 20_000
     max_image_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
+    min_side: int = MIN_IMAGE_SIDE
     max_csv_bytes: int = 5 * 1024 * 1024
 
     @classmethod
@@ -111,6 +159,7 @@ class ArchiveLimits:
             max_entries=getattr(settings, "NETVIZ_MAX_ARCHIVE_ENTRIES", d.max_entries),
             max_image_bytes=getattr(settings, "NETVIZ_MAX_UPLOAD_BYTES", d.max_image_bytes),
             max_pixels=getattr(settings, "NETVIZ_MAX_IMAGE_PIXELS", d.max_pixels),
+            min_side=getattr(settings, "NETVIZ_MIN_IMAGE_SIDE", d.min_side),
         )
 
 
@@ -125,6 +174,7 @@ class PlannedImage:
     width: int
     height: int
     size: int
+    format: str = ""  # what PIL decoded (decides the stored suffix; see image_for_storage)
 
 
 @dataclass(frozen=True)
@@ -157,7 +207,7 @@ def _fail(message: str, errors: Iterable[str] = ()) -> ApplicationError:
 
 
 def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return size_text(n, up=True)
 
 
 # --- the archive itself ------------------------------------------------------------------------
@@ -208,7 +258,7 @@ def archive_open(
         raise ApplicationError(f"The {what} is empty (0 bytes).")
     if size > limits.max_archive_bytes:
         raise ApplicationError(
-            f"The {what} is {_mb(size)}; the limit is {_mb(limits.max_archive_bytes)}."
+            f"The {what} is {_mb(size)}; the limit is {size_text(limits.max_archive_bytes)}."
         )
     try:
         return zipfile.ZipFile(upload)
@@ -240,7 +290,7 @@ def archive_entries_check(zf: zipfile.ZipFile, *, limits: ArchiveLimits) -> list
     if total > limits.max_total_bytes:
         raise ApplicationError(
             f"The archive would expand to {_mb(total)}, more than the limit of "
-            f"{_mb(limits.max_total_bytes)} (a zip bomb?); nothing was added."
+            f"{size_text(limits.max_total_bytes)} (a zip bomb?); nothing was added."
         )
     bombs = [
         f"'{i.filename}' ({_mb(i.file_size)} from {i.compress_size:,} bytes)"
@@ -362,7 +412,7 @@ class _ImageChecker:
                 Skipped(
                     shown,
                     f"{_mb(info.file_size)}, over the image limit of "
-                    f"{_mb(self.limits.max_image_bytes)}",
+                    f"{size_text(self.limits.max_image_bytes)}",
                 )
             )
             return False
@@ -370,14 +420,16 @@ class _ImageChecker:
         self.total += len(content)
         if self.total > self.limits.max_total_bytes:
             raise ApplicationError(
-                f"The archive expands to more than {_mb(self.limits.max_total_bytes)} "
+                f"The archive expands to more than {size_text(self.limits.max_total_bytes)} "
                 "(a zip bomb?); nothing was added."
             )
         if not content:
             plan.skipped.append(Skipped(shown, "empty file (0 bytes)"))
             return False
         try:
-            image = load_image(content, max_pixels=self.limits.max_pixels)
+            decoded = decode_image(
+                content, max_pixels=self.limits.max_pixels, min_side=self.limits.min_side
+            )
         except EngineError as exc:
             plan.skipped.append(Skipped(shown, f"not a readable image: {exc.message}"))
             return False
@@ -395,23 +447,32 @@ class _ImageChecker:
                 name=shown,
                 true_class=true_class,
                 sha256=digest,
-                width=image.width,
-                height=image.height,
+                width=decoded.image.width,
+                height=decoded.image.height,
                 size=len(content),
+                format=decoded.format,
             )
         )
-        image.close()
+        decoded.image.close()
         return True
 
 
-def _strip_common_root(names: list[list[str]], is_class) -> int:
-    """1 if every file sits under one top folder that is not a class (``photos/cat/1.jpg``)."""
-    if not names or any(len(parts) < 3 for parts in names):
-        return 0
-    tops = {parts[0] for parts in names}
-    if len(tops) == 1 and is_class(next(iter(tops))) is None:
-        return 1
-    return 0
+def _common_root(names: list[list[str]], is_class) -> str | None:
+    """The one top folder that holds the class folders (``photos/cat/1.jpg``), or None.
+
+    Loose files do not count: a ``README.md`` beside the root folder, or beside the class
+    folders inside it (``photos/README.md``), is skipped later as "not inside a class folder"
+    rather than making the root look like a class folder of its own.
+    """
+    tops = {parts[0] for parts in names if len(parts) >= 2}
+    if len(tops) != 1:
+        return None
+    top = next(iter(tops))
+    if is_class(top) is not None:
+        return None
+    if not any(len(parts) >= 3 and parts[0] == top for parts in names):
+        return None
+    return top
 
 
 def archive_plan_class_folders(
@@ -440,14 +501,20 @@ def archive_plan_class_folders(
         for i in zf.infolist()
         if i.is_dir() and not _is_system(i.filename) and _path_parts(i.filename)
     ]
-    strip = _strip_common_root([parts for _, parts in candidates], resolve)
+    root = _common_root([parts for _, parts in candidates], resolve)
+
+    def strip(parts: list[str]) -> list[str]:
+        return parts[1:] if root is not None and len(parts) > 1 and parts[0] == root else parts
+
     folders: dict[str, list[tuple[zipfile.ZipInfo, str]]] = {}
     for parts in dir_parts:
-        parts = parts[strip:]
+        if root is not None and parts == [root]:
+            continue
+        parts = strip(parts)
         if parts:
             folders.setdefault(parts[0], [])
     for info, parts in candidates:
-        parts = parts[strip:]
+        parts = strip(parts)
         shown = "/".join(parts)
         if len(parts) < 2:
             plan.skipped.append(Skipped(shown, "not inside a class folder"))
@@ -498,7 +565,7 @@ def _csv_rows(content: bytes, *, limits: ArchiveLimits) -> list[tuple[int, str, 
         raise ApplicationError("The CSV file is empty (0 bytes).")
     if len(content) > limits.max_csv_bytes:
         raise ApplicationError(
-            f"The CSV file is {_mb(len(content))}; the limit is {_mb(limits.max_csv_bytes)}."
+            f"The CSV file is {_mb(len(content))}; the limit is {size_text(limits.max_csv_bytes)}."
         )
     try:
         text = content.decode("utf-8-sig")

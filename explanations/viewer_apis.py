@@ -11,10 +11,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.access import ResearcherApi
 from processing import viewer_selectors as label_selectors
 
 from . import viewer
-from .access import ResearcherApi
 from .models import Campaign
 from .viewer_selectors import (
     campaign_class_get,

@@ -50,6 +50,22 @@ def _view_array(image: CampaignImage) -> np.ndarray:
         return np.asarray(Image.open(fh).convert("RGB"), dtype=np.uint8)
 
 
+def _game_array(image: CampaignImage, *, size: int) -> np.ndarray:
+    """The image's game image (stored with its explanation: the field of view from the
+    original) at ``size`` on the long side; the model view upscaled for older results."""
+    from workers.inv.render import game_image, game_shape  # imports torch
+
+    view = _view_array(image)
+    shape = game_shape(view.shape[:2], size=size)
+    if image.game_file:
+        with default_storage.open(image.game_file.name, "rb") as fh:
+            game = Image.open(fh).convert("RGB")
+            if (game.height, game.width) != shape:
+                game = game.resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
+            return np.asarray(game, dtype=np.uint8)
+    return game_image(view, size=size)
+
+
 def group_map(card: Card) -> np.ndarray:
     """W-weighted mean of the member cluster maps (METHOD §7), min-max normalised for display."""
     arrays = cluster_maps_arrays(cluster_ids=card.cluster_ids)
@@ -70,7 +86,12 @@ def group_map(card: Card) -> np.ndarray:
 
 def _group_key(card: Card, campaign: Campaign, image: CampaignImage, what: str) -> str:
     return _cache_key(
-        what, campaign.params_hash, image.pk, image.view_file.name, sorted(card.cluster_ids)
+        what,
+        campaign.params_hash,
+        image.pk,
+        image.view_file.name,
+        image.game_file.name,
+        sorted(card.cluster_ids),
     )
 
 
@@ -81,9 +102,9 @@ def group_overlay_jpeg(*, card: Card, campaign: Campaign, image: CampaignImage) 
 
     def build() -> bytes:
         params = _params(campaign)
-        from workers.inv.render import encode_jpeg, game_image, overlay  # imports torch
+        from workers.inv.render import encode_jpeg, overlay  # imports torch
 
-        game = game_image(_view_array(image), size=min(params.game_size, 512))
+        game = _game_array(image, size=min(params.game_size, 512))
         return encode_jpeg(overlay(game, group_map(card)), quality=88)
 
     return _cached(name, build)
@@ -101,12 +122,16 @@ def group_frame_jpeg(*, card: Card, campaign: Campaign, image: CampaignImage, st
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as fh:
             return fh.read()
-    from workers.inv.render import encode_jpeg, game_image  # imports torch
+    from workers.inv.render import encode_jpeg  # imports torch
     from workers.inv.reveal import reveal_frames
 
-    game = game_image(_view_array(image), size=params.game_size)
+    game = _game_array(image, size=params.game_size)
     stack = reveal_frames(
-        game, group_map(card), percents=params.reveal_percents, method=params.reveal_method
+        game,
+        group_map(card),
+        percents=params.reveal_percents,
+        method=params.reveal_method,
+        feather=params.reveal_feather,
     )
     out = b""
     for i, frame in enumerate(stack):

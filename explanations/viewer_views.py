@@ -16,10 +16,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.access import researcher_required
 from processing import viewer_selectors as label_selectors
 
 from . import charts, viewer, viewer_render
-from .access import researcher_required
 from .models import Campaign, CampaignImage
 from .viewer_selectors import (
     campaign_class_get,

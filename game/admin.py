@@ -12,11 +12,29 @@ class PlayerAdmin(admin.ModelAdmin):
         "rounds_finished",
         "wins",
         "is_blocked",
+        "trust",
+        "trust_override",
         "created_at",
     ]
     list_filter = ["is_blocked"]
     search_fields = ["nickname", "user__username"]
-    readonly_fields = ["points", "rounds_finished", "wins", "losses", "resigns", "step_sum"]
+    readonly_fields = [
+        "points",
+        "rounds_finished",
+        "wins",
+        "losses",
+        "resigns",
+        "step_sum",
+        "trust",
+        "trust_refusals",
+        "trust_accepted",
+        "trust_step0_rounds",
+        "trust_step0_wins",
+        "trust_step0_expected",
+        "trust_agreements",
+        "trust_disagreements",
+        "trust_updated_at",
+    ]
 
 
 class CharacteristicInline(admin.TabularInline):

@@ -8,6 +8,8 @@ image, the answer, the cluster's layer or its weight.
 
 from __future__ import annotations
 
+import math
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -22,7 +24,12 @@ from netviz_site.errors import ApplicationError
 
 from . import rules, selectors, services
 from .models import Player, Round
-from .throttles import GameAddressThrottle, GameThrottle
+from .throttles import (
+    GameAddressThrottle,
+    GameThrottle,
+    guest_creation_wait,
+    guest_limit_message,
+)
 
 # --- plumbing --------------------------------------------------------------------------------
 
@@ -83,9 +90,42 @@ class ErrorOutput(serializers.Serializer):
     errors = serializers.ListField(
         child=serializers.CharField(allow_null=True), required=False, help_text="Per text."
     )
+    reasons = serializers.ListField(
+        child=serializers.CharField(allow_null=True),
+        required=False,
+        help_text="Per text: the stable refusal code (class_name, placeholder, language, "
+        "mash, duplicate… processing/nlp/refusals.py), null when accepted.",
+    )
+
+
+class ExhaustedOutput(ErrorOutput):
+    """409 of a round start that found no picture for the player (issue 14: no dead end)."""
+
+    code = serializers.ChoiceField(
+        choices=["campaign_exhausted", "nothing_available"],
+        required=False,
+        help_text="campaign_exhausted: the player has had every picture (of the campaign, or of "
+        "every campaign); nothing_available: the pictures left are at their target of rounds.",
+    )
+    described = serializers.IntegerField(
+        required=False, help_text="Pictures this player described in the campaign."
+    )
+    campaign_progress = serializers.FloatField(
+        required=False, help_text="Finished rounds / (items × target rounds), 0..1."
+    )
+    next_campaign = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        required=False,
+        help_text="{slug, name} of another published campaign with a picture for this player.",
+    )
+    more_coming = serializers.BooleanField(
+        required=False, help_text="True only while pictures of the campaign are being computed."
+    )
 
 
 ERRORS = {code: ErrorOutput for code in (400, 403, 404, 409, 429)}
+START_ERRORS = {**ERRORS, 409: ExhaustedOutput}
 
 
 # --- output shapes ---------------------------------------------------------------------------
@@ -96,6 +136,9 @@ class LevelOutput(serializers.Serializer):
     name = serializers.CharField()
     min_points = serializers.IntegerField()
     next_level_points = serializers.IntegerField(allow_null=True)
+    points_to_next = serializers.IntegerField(
+        allow_null=True, help_text="Points still needed for the next level (null at the top)."
+    )
 
 
 def level_data(progress: rules.LevelProgress) -> dict:
@@ -104,11 +147,18 @@ def level_data(progress: rules.LevelProgress) -> dict:
         "name": progress.level.name,
         "min_points": progress.level.min_points,
         "next_level_points": progress.next_level.min_points if progress.next_level else None,
+        "points_to_next": progress.points_to_next,
     }
 
 
 class PlayerOutput(serializers.Serializer):
     nickname = serializers.CharField()
+    display_name = serializers.CharField(
+        help_text="The player's one public name (the nickname): the header shows it too."
+    )
+    is_new = serializers.BooleanField(
+        help_text="No finished round yet: the client shows the guided first round."
+    )
     is_guest = serializers.BooleanField()
     points = serializers.IntegerField()
     level = LevelOutput()
@@ -125,6 +175,8 @@ def player_data(player: Player) -> dict:
     stats = selectors.player_stats(player=player)
     return {
         "nickname": player.nickname,
+        "display_name": player.nickname,
+        "is_new": stats.rounds == 0,
         "is_guest": player.is_guest,
         "points": stats.points,
         "level": level_data(stats.level),
@@ -141,6 +193,19 @@ def player_data(player: Player) -> dict:
 class ChoiceOutput(serializers.Serializer):
     value = serializers.CharField(help_text="Send this as the guess.")
     label = serializers.CharField(help_text="Human-readable name (first ImageNet synonym).")
+
+
+class CrowdOutput(serializers.Serializer):
+    rounds = serializers.IntegerField(help_text="Other players' finished rounds on this map.")
+    wins = serializers.IntegerField()
+    mean_win_step_number = serializers.FloatField(
+        allow_null=True, help_text="Mean step (1-6) of their wins; null without a win."
+    )
+
+
+class OthersSawOutput(serializers.Serializer):
+    text = serializers.CharField()
+    count = serializers.IntegerField(help_text="Players who saw it.")
 
 
 class SummaryOutput(serializers.Serializer):
@@ -160,9 +225,31 @@ class SummaryOutput(serializers.Serializer):
     layer_number = serializers.IntegerField()
     layer_count = serializers.IntegerField()
     weight = serializers.FloatField()
-    player_points = serializers.IntegerField()
-    level = LevelOutput()
+    player_points = serializers.IntegerField(help_text="The player's points after the round.")
+    level = LevelOutput(help_text="The player's level after the round.")
     rank = serializers.IntegerField(allow_null=True)
+    step_number = serializers.IntegerField(help_text="step + 1: the UI counts steps 1-6.")
+    step_count = serializers.IntegerField()
+    frame_url = serializers.CharField(
+        allow_blank=True, help_text="The frame the player guessed from ('' after a resign)."
+    )
+    depth = serializers.ChoiceField(choices=list(rules.DEPTHS))
+    caption = serializers.CharField(help_text="The overlay in plain words.")
+    network_guess_label = serializers.CharField(
+        allow_blank=True, help_text="The class the network predicted for the picture."
+    )
+    network_right = serializers.BooleanField(
+        help_text="False when the network's prediction is not the answer (the true class)."
+    )
+    crowd = CrowdOutput(help_text="How other players did on this cluster map.")
+    others_saw = OthersSawOutput(
+        many=True, help_text="What other players saw on this cluster map (at most 8)."
+    )
+    agreement_bonus = serializers.IntegerField(
+        help_text="Points for characteristics other players also gave here (in `points`, "
+        "not in `points_bonus`)."
+    )
+    level_up = serializers.BooleanField(help_text="This round took the player to a new level.")
 
 
 class CampaignRefOutput(serializers.Serializer):
@@ -176,7 +263,22 @@ class RoundOutput(serializers.Serializer):
     step = serializers.IntegerField()
     max_step = serializers.IntegerField()
     reveal_percent = serializers.FloatField()
-    frame_url = serializers.CharField(allow_null=True, help_text="Only while the round is active.")
+    frame_url = serializers.CharField(
+        allow_null=True,
+        help_text="The current frame while active; the last frame the player saw while "
+        "labelling (they describe it while seeing it); null otherwise.",
+    )
+    step_number = serializers.IntegerField(help_text="step + 1: the UI counts steps 1-6.")
+    step_count = serializers.IntegerField()
+    points_now = serializers.IntegerField(help_text="What a right guess earns at this step.")
+    points_next = serializers.IntegerField(
+        allow_null=True, help_text="What it earns after one more Show more (null at the last)."
+    )
+    taboo = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="While labelling: every name a characteristic may not use (the answer's and "
+        "the guess's names, aliases and forbidden terms); [] otherwise.",
+    )
     choices = ChoiceOutput(many=True)
     campaign = CampaignRefOutput()
     expires_at = serializers.DateTimeField()
@@ -185,8 +287,49 @@ class RoundOutput(serializers.Serializer):
     summary = SummaryOutput(allow_null=True, help_text="Only once the round is over.")
 
 
+def summary_data(summary: selectors.RoundSummary) -> dict:
+    crowd = summary.crowd
+    return {
+        "outcome": summary.outcome,
+        "answer": summary.answer,
+        "answer_label": summary.answer_label,
+        "guess": summary.guess,
+        "guess_label": summary.guess_label,
+        "step": summary.step,
+        "points_base": summary.points_base,
+        "points_bonus": summary.points_bonus,
+        "points": summary.points,
+        "characteristics": summary.characteristics,
+        "image_url": summary.image_url,
+        "overlay_url": summary.overlay_url,
+        "layer": summary.layer,
+        "layer_number": summary.layer_number,
+        "layer_count": summary.layer_count,
+        "weight": summary.weight,
+        "player_points": summary.player_points,
+        "level": level_data(summary.level),
+        "rank": summary.rank,
+        "step_number": summary.step_number,
+        "step_count": summary.step_count,
+        "frame_url": summary.frame_url,
+        "depth": summary.depth,
+        "caption": summary.caption,
+        "network_guess_label": summary.network_guess_label,
+        "network_right": summary.network_right,
+        "crowd": {
+            "rounds": crowd.rounds if crowd else 0,
+            "wins": crowd.wins if crowd else 0,
+            "mean_win_step_number": crowd.mean_win_step_number if crowd else None,
+        },
+        "others_saw": [{"text": o.text, "count": o.count} for o in summary.others_saw],
+        "agreement_bonus": summary.agreement_bonus,
+        "level_up": summary.level_up,
+    }
+
+
 def round_data(round: Round) -> dict:
     active = round.status == Round.Status.ACTIVE
+    labelling = round.status == Round.Status.LABELLING
     summary = selectors.round_summary(round=round)
     return {
         "token": round.token,
@@ -194,7 +337,12 @@ def round_data(round: Round) -> dict:
         "step": round.step,
         "max_step": rules.MAX_STEP,
         "reveal_percent": rules.REVEAL_PERCENT[round.step],
-        "frame_url": selectors.frame_url(round=round) if active else None,
+        "frame_url": selectors.frame_url(round=round) if active or labelling else None,
+        "step_number": round.step + 1,
+        "step_count": rules.STEP_COUNT,
+        "points_now": rules.win_points(round.step),
+        "points_next": rules.points_after_next_step(round.step),
+        "taboo": selectors.round_taboo(round=round) if labelling else [],
         "choices": [
             {"value": c.value, "label": c.label} for c in selectors.round_choices(round=round)
         ]
@@ -204,29 +352,7 @@ def round_data(round: Round) -> dict:
         "expires_at": round.expires_at,
         "min_characteristics": rules.MIN_CHARACTERISTICS,
         "max_characteristics": rules.MAX_CHARACTERISTICS,
-        "summary": None
-        if summary is None
-        else {
-            "outcome": summary.outcome,
-            "answer": summary.answer,
-            "answer_label": summary.answer_label,
-            "guess": summary.guess,
-            "guess_label": summary.guess_label,
-            "step": summary.step,
-            "points_base": summary.points_base,
-            "points_bonus": summary.points_bonus,
-            "points": summary.points,
-            "characteristics": summary.characteristics,
-            "image_url": summary.image_url,
-            "overlay_url": summary.overlay_url,
-            "layer": summary.layer,
-            "layer_number": summary.layer_number,
-            "layer_count": summary.layer_count,
-            "weight": summary.weight,
-            "player_points": summary.player_points,
-            "level": level_data(summary.level),
-            "rank": summary.rank,
-        },
+        "summary": None if summary is None else summary_data(summary),
     }
 
 
@@ -251,6 +377,74 @@ class MeApi(GameApi):
             }
         )
 
+    class RenameInput(serializers.Serializer):
+        class Meta:
+            ref_name = "GameMeRenameInput"
+
+        nickname = serializers.CharField(
+            max_length=100, help_text="The public display name (2-30 characters, unique)."
+        )
+
+    @extend_schema(
+        operation_id="game_me_rename",
+        request=RenameInput,
+        responses={200: PlayerOutput, **ERRORS},
+        description="Choose or change the requester's public display name (guest or account). "
+        "Refused when another player or account has the name (or one that looks the same).",
+    )
+    def patch(self, request: Request) -> Response:
+        data = self.RenameInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        player = self.player(request)
+        services.player_rename(player=player, nickname=data.validated_data["nickname"])
+        return Response(player_data(player))
+
+
+class HistoryRowOutput(serializers.Serializer):
+    token = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    campaign = CampaignRefOutput()
+    outcome = serializers.ChoiceField(choices=["win", "loss", "resign"])
+    step_number = serializers.IntegerField()
+    points = serializers.IntegerField()
+    answer_label = serializers.CharField()
+    thumbnail_url = serializers.CharField(
+        help_text="Round-scoped: the frame the player guessed from (the picture after a resign)."
+    )
+    summary_url = serializers.CharField()
+
+
+class MeHistoryApi(GameApi):
+    @extend_schema(
+        operation_id="game_me_history",
+        parameters=[OpenApiParameter("limit", int, description="1-100, default 50.")],
+        responses={200: HistoryRowOutput(many=True), **ERRORS},
+        description="The requester's finished rounds, newest first (only once a round is done: "
+        "its answer and points are known then).",
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            limit = min(max(int(request.query_params.get("limit", 50)), 1), 100)
+        except ValueError:
+            limit = 50
+        rows = selectors.player_history(player=self.player(request), limit=limit)
+        return Response(
+            [
+                {
+                    "token": r.token,
+                    "finished_at": r.finished_at,
+                    "campaign": {"slug": r.campaign_slug, "name": r.campaign_name},
+                    "outcome": r.outcome,
+                    "step_number": r.step_number,
+                    "points": r.points,
+                    "answer_label": r.answer_label,
+                    "thumbnail_url": r.thumbnail_url,
+                    "summary_url": r.summary_url,
+                }
+                for r in rows
+            ]
+        )
+
 
 class GuestApi(GameApi):
     class Input(serializers.Serializer):
@@ -264,7 +458,9 @@ class GuestApi(GameApi):
         request=Input,
         responses={201: PlayerOutput, **ERRORS},
         description="Play as a guest with a nickname, bound to this browser session. "
-        "Signing up later keeps the guest's rounds and points.",
+        "Signing up later keeps the guest's rounds and points. New guests are limited per "
+        "client address and per its network (IPv4 /24, IPv6 /64): over the limit the answer "
+        "is 429 with a Retry-After header.",
     )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
@@ -273,7 +469,14 @@ class GuestApi(GameApi):
             raise ApplicationError("You are logged in: no guest needed.", status=409)
         player = services.player_resolve(user=None, session=request.session)
         if player is None:
-            player = services.player_create_guest(nickname=data.validated_data["nickname"])
+            nickname = data.validated_data["nickname"]
+            services.nickname_check(nickname=nickname)  # a refused name costs no guest budget
+            wait = guest_creation_wait(request)
+            if wait is not None:
+                refusal = exceptions.Throttled(detail=guest_limit_message(wait))
+                refusal.wait = max(1, math.ceil(wait))  # the Retry-After header
+                raise refusal
+            player = services.player_create_guest(nickname=nickname)
             request.session[services.SESSION_PLAYER_KEY] = player.pk
         else:
             services.player_rename(player=player, nickname=data.validated_data["nickname"])
@@ -307,9 +510,11 @@ class RoundStartApi(GameApi):
     @extend_schema(
         operation_id="game_round_start",
         request=Input,
-        responses={201: RoundOutput, **ERRORS},
+        responses={201: RoundOutput, **START_ERRORS},
         description="Start a round, or resume the player's open one (active, or waiting for "
-        "characteristics unless `skip_labelling`).",
+        "characteristics unless `skip_labelling`). When no picture is left for the player the "
+        "answer is 409 with `code`, `described`, `campaign_progress`, `next_campaign` and "
+        "`more_coming`.",
     )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
@@ -456,7 +661,9 @@ class LeaderboardApi(GameApi):
         data.is_valid(raise_exception=True)
         campaign = None
         if data.validated_data.get("campaign"):
-            campaign = get_object_or_404(Campaign, slug=data.validated_data["campaign"])
+            campaign = get_object_or_404(
+                Campaign.objects.listed_publicly(), slug=data.validated_data["campaign"]
+            )
         rows = selectors.leaderboard_list(
             period=data.validated_data["period"],
             campaign=campaign,

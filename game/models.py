@@ -11,15 +11,82 @@ The class a round is about (the "answer") is ``image.true_class`` when set, othe
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from explanations.models import Campaign, CampaignImage, ClusterMap
 
+# Letters that look alike (after case folding): two display names that differ only by these,
+# by case, accents, spaces or '.', '-', '_' are the same name (no impersonation by look-alikes).
+_CONFUSABLES = str.maketrans(
+    {
+        "0": "o",
+        "1": "l",
+        "i": "l",
+        "|": "l",
+        "5": "s",
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "һ": "h",
+        "н": "h",
+        "і": "l",
+        "ї": "l",
+        "ј": "j",
+        "к": "k",
+        "м": "m",
+        "о": "o",
+        "п": "n",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        # Greek
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "l",
+        "κ": "k",
+        "μ": "u",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+    }
+)
+NICKNAME_KEY_LENGTH = 100
+
+
+def nickname_key(nickname: str) -> str:
+    """The form under which display names are unique: case, accents, separators and look-alike
+    letters folded (``"Al1ce"``, ``"alice"``, ``"A.L.I.C.E"`` and Cyrillic ``"Аlice"`` are one)."""
+    text = unicodedata.normalize("NFKD", nickname or "").casefold()
+    text = "".join(ch for ch in text if ch.isalnum() and not unicodedata.combining(ch))
+    text = text.translate(_CONFUSABLES).replace("rn", "m").replace("vv", "w")
+    return text[:NICKNAME_KEY_LENGTH]
+
 
 class Player(models.Model):
     """Someone who plays: a registered user, or a guest bound to a browser session.
+
+    ``nickname`` is the player's public display name, the only name shown on public pages
+    (leaderboards, summaries): chosen by the player, or generated ("Player 4821") for an account
+    that has not chosen one, never the account's username. Display names are unique under
+    ``nickname_key`` (case, accents, separators and look-alike letters folded); game/services.py
+    also keeps them apart from other accounts' usernames.
 
     Totals are denormalised (updated with F() expressions when a round finishes) so that the
     all-time leaderboard and a player's rank are single indexed reads.
@@ -32,7 +99,15 @@ class Player(models.Model):
         on_delete=models.SET_NULL,
         related_name="player",
     )
-    nickname = models.CharField(max_length=30)
+    nickname = models.CharField(max_length=30, help_text="Public display name.")
+    nickname_key = models.CharField(
+        max_length=NICKNAME_KEY_LENGTH,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="nickname_key(nickname): display names are unique under it (set on save).",
+    )
     points = models.PositiveIntegerField(default=0)
     rounds_finished = models.PositiveIntegerField(default=0)
     wins = models.PositiveIntegerField(default=0)
@@ -42,19 +117,74 @@ class Player(models.Model):
         default=0, help_text="Sum of the reveal step of finished rounds (resign counts as 5)."
     )
     is_blocked = models.BooleanField(default=False, help_text="Blocked players cannot play.")
+    # Trust (docs/METHOD_NOTES.md, "Player trust"): the weight of the player's labels and whether
+    # their rounds count toward an item's target. ``trust`` is computed from the evidence below
+    # (processing/trust.py); an admin's ``trust_override`` replaces it; a blocked player has 0.
+    trust = models.FloatField(
+        default=0.5, help_text="Computed trust in [0, 1] (the prior until there is evidence)."
+    )
+    trust_override = models.FloatField(
+        null=True, blank=True, help_text="Set by an admin: used instead of the computed trust."
+    )
+    trust_refusals = models.PositiveIntegerField(
+        default=0, help_text="Characteristics refused when sent (class names, junk)."
+    )
+    trust_accepted = models.PositiveIntegerField(
+        default=0, help_text="Characteristics accepted (at the last trust update)."
+    )
+    trust_step0_rounds = models.PositiveIntegerField(
+        default=0, help_text="Finished rounds judged for wins at step 0."
+    )
+    trust_step0_wins = models.PositiveIntegerField(default=0, help_text="Wins at step 0.")
+    trust_step0_expected = models.FloatField(
+        default=0.0,
+        help_text="Expected wins at step 0: Σ over those rounds of the crowd's step-0 win "
+        "probability on the item.",
+    )
+    trust_agreements = models.PositiveIntegerField(
+        default=0, help_text="Labels another player also gave on the same cluster map."
+    )
+    trust_disagreements = models.PositiveIntegerField(
+        default=0, help_text="Labels no other player gave on a cluster map others labelled."
+    )
+    trust_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_played_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-points", "id"]
         indexes = [models.Index(fields=["-points", "id"], name="player_points_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(trust__gte=0.0, trust__lte=1.0), name="player_trust_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(trust_override__isnull=True)
+                | Q(trust_override__gte=0.0, trust_override__lte=1.0),
+                name="player_trust_override_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.nickname
 
+    def save(self, *args, **kwargs) -> None:
+        self.nickname_key = nickname_key(self.nickname) or None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "nickname" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "nickname_key"}
+        super().save(*args, **kwargs)
+
     @property
     def is_guest(self) -> bool:
         return self.user_id is None
+
+    @property
+    def effective_trust(self) -> float:
+        """The admin's override if set, else the computed trust; 0 for a blocked player."""
+        if self.is_blocked:
+            return 0.0
+        return self.trust if self.trust_override is None else self.trust_override
 
 
 class Round(models.Model):

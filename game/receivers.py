@@ -4,6 +4,7 @@ campaign's cached card (``selectors.campaign_card``)."""
 from __future__ import annotations
 
 from allauth.account.signals import user_logged_in, user_signed_up
+from django.contrib import messages
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -17,8 +18,19 @@ def _claim(request, user) -> None:
         services.player_ensure_for_user(user=user)
         return
     guest_id = request.session.get(services.SESSION_PLAYER_KEY)
-    services.player_claim_guest(user=user, guest_id=guest_id)
+    guest = selectors.player_get(player_id=guest_id) if guest_id else None
+    account = selectors.player_for_user(user=user)
+    before = account.points if account is not None else 0
+    player = services.player_claim_guest(user=user, guest_id=guest_id)
     request.session.pop(services.SESSION_PLAYER_KEY, None)
+    kept = player.points - before if guest is not None and guest.user_id is None else 0
+    if kept > 0:
+        # The next page (the play page after sign-up or log-in) says so (issue 14).
+        messages.success(
+            request,
+            f"Your {kept} point{'s were' if kept != 1 else ' was'} kept.",
+            fail_silently=True,
+        )
 
 
 @receiver(user_signed_up, dispatch_uid="game_claim_guest_on_signup")

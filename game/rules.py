@@ -14,12 +14,17 @@ import math
 from dataclasses import dataclass
 
 MAX_STEP = 5
+STEP_COUNT = MAX_STEP + 1  # the UI counts steps 1..6
 # Percent of the pixels revealed at step p = 0..5.
 REVEAL_PERCENT: tuple[float, ...] = (2.0, 4.5, 8.0, 13.0, 20.0, 30.0)
 MIN_CHARACTERISTICS = 1
 MAX_CHARACTERISTICS = 5
 POINTS_PER_CHARACTERISTIC = 5
 MAX_SCORED_CHARACTERISTICS = 3
+# A characteristic another player also gave on the same cluster map (same words up to
+# inflection and spacing) earns this much more, for at most MAX_SCORED_AGREEMENTS per round.
+POINTS_PER_AGREEMENT = 5
+MAX_SCORED_AGREEMENTS = 3
 
 
 def win_points(step: int) -> int:
@@ -29,8 +34,39 @@ def win_points(step: int) -> int:
     return math.floor(100 * (6 - step) / 6 + 0.5)
 
 
+def points_after_next_step(step: int) -> int | None:
+    """What a right guess earns after one more SHOW MORE; None at the last step."""
+    return None if step >= MAX_STEP else win_points(step + 1)
+
+
 def characteristic_bonus(n_accepted: int) -> int:
     return POINTS_PER_CHARACTERISTIC * min(max(n_accepted, 0), MAX_SCORED_CHARACTERISTICS)
+
+
+def agreement_bonus(n_agreeing: int) -> int:
+    """Points for characteristics that other players also gave on the same cluster map."""
+    return POINTS_PER_AGREEMENT * min(max(n_agreeing, 0), MAX_SCORED_AGREEMENTS)
+
+
+DEPTHS = ("early", "middle", "late")
+
+
+def layer_depth(position: int, count: int) -> str:
+    """Where an explained layer sits among the campaign's explained layers, in plain words:
+    the first, middle and last third are "early", "middle" and "late"."""
+    if count <= 1:
+        return "late"
+    third = min(max(position, 0), count - 1) * 3 // count
+    return DEPTHS[third]
+
+
+def overlay_caption(depth: str) -> str:
+    """The summary's plain-words caption of a cluster-map overlay."""
+    article = "an" if depth == "early" else "a"
+    return (
+        "The part of the picture this group of the network's detectors responded to, "
+        f"in {article} {depth} layer."
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from explanations.models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerResult
+from processing.trust import TrustParams
 
 from . import rules
 from .models import Characteristic, Player, Round
@@ -160,12 +161,56 @@ def player_stats(*, player: Player) -> PlayerStats:
     )
 
 
-def player_history(*, player: Player, limit: int = 50) -> QuerySet[Round]:
-    return (
+@dataclass(frozen=True)
+class HistoryRow:
+    """One finished round of a player's history (profile page, ``/api/game/me/history/``)."""
+
+    token: str
+    finished_at: dt.datetime | None
+    campaign_slug: str
+    campaign_name: str
+    outcome: str
+    step: int
+    points: int
+    answer: str
+    answer_label: str
+    thumbnail_url: str  # round-scoped: the frame guessed from (the picture after a resign)
+    summary_url: str
+
+    @property
+    def step_number(self) -> int:
+        return self.step + 1
+
+    def get_outcome_display(self) -> str:
+        return Round.Outcome(self.outcome).label if self.outcome else ""
+
+
+def player_history(*, player: Player, limit: int = 50) -> list[HistoryRow]:
+    """The player's finished rounds, newest first: only done rounds (the answer and points are
+    known then), each with a thumbnail of the frame they guessed from."""
+    rounds = (
         Round.objects.filter(player=player, status=Round.Status.DONE)
         .select_related("campaign")
         .order_by("-finished_at", "-id")[:limit]
     )
+    return [
+        HistoryRow(
+            token=r.token,
+            finished_at=r.finished_at,
+            campaign_slug=r.campaign.slug,
+            campaign_name=r.campaign.name,
+            outcome=r.outcome,
+            step=r.step,
+            points=r.points,
+            answer=r.answer,
+            answer_label=rules.class_label(r.answer),
+            thumbnail_url=round_picture_url(
+                token=r.token, kind="frame" if _guessed(r) else "picture"
+            ),
+            summary_url=reverse("game:round-summary", kwargs={"token": r.token}),
+        )
+        for r in rounds
+    ]
 
 
 # --- items and assignment --------------------------------------------------------------------
@@ -268,12 +313,36 @@ def item_lock_frames(*, cluster_map_id: int) -> list | None:
     return json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
 
 
+def trust_params() -> TrustParams:
+    """The trust model's constants with the overrides of ``settings.NETVIZ_TRUST`` (a dict)."""
+    return TrustParams(**(getattr(settings, "NETVIZ_TRUST", None) or {}))
+
+
+def trust_prior(*, is_guest: bool) -> float:
+    """A new player's trust: the model's prior for guests or for accounts."""
+    params = trust_params()
+    return params.prior_guest if is_guest else params.prior_account
+
+
+def trust_min_counted() -> float:
+    """Players whose effective trust is below this are *untrusted*: their rounds do not count
+    toward an item's target and their labels weigh nothing (``NETVIZ_TRUST_MIN_COUNTED``)."""
+    return float(getattr(settings, "NETVIZ_TRUST_MIN_COUNTED", 0.3))
+
+
 def _counted_rounds_sql(*, now: dt.datetime) -> tuple[str, list]:
-    """SQL condition on a round row, and its params: the round counts against its item's target
-    (finished, or active and not expired beyond the grace period)."""
+    """SQL condition on a round row (of the unaliased round table), and its params: the round
+    counts against its item's target (finished, or active and not expired beyond the grace
+    period) and its player is trusted: not blocked, effective trust (the admin's override, else
+    the computed trust) at least ``trust_min_counted()``. The player is matched by primary key
+    in a correlated EXISTS: a few index probes per item under its lock, one semi-join for the
+    tallies."""
+    rounds, players = Round._meta.db_table, Player._meta.db_table
     return (
-        "(status IN (%s, %s) OR (status = %s AND expires_at > %s))",
-        [*FINISHED_STATUSES, Round.Status.ACTIVE, now - expiry_grace()],
+        "(status IN (%s, %s) OR (status = %s AND expires_at > %s)) "
+        f"AND EXISTS (SELECT 1 FROM {players} tp WHERE tp.id = {rounds}.player_id "
+        "AND NOT tp.is_blocked AND COALESCE(tp.trust_override, tp.trust) >= %s)",
+        [*FINISHED_STATUSES, Round.Status.ACTIVE, now - expiry_grace(), trust_min_counted()],
     )
 
 
@@ -541,6 +610,91 @@ def item_counted_rounds(*, cluster_map_id: int, now: dt.datetime) -> int:
         return int(cursor.fetchone()[0])
 
 
+@dataclass(frozen=True)
+class Exhaustion:
+    """Why a round start found nothing for the player, and where they can go on.
+
+    code: "campaign_exhausted" (the player has had every playable picture of the campaign, or
+    of every campaign when none was chosen) or "nothing_available" (pictures are left but each
+    is at its target of rounds, or none is playable). described: pictures the player described
+    there (rounds with characteristics). campaign_progress: finished rounds over items × target
+    (each item counted up to its target). next_campaign: another published campaign with a
+    picture for this player. more_coming: pictures of the campaign are still being computed.
+    """
+
+    code: str
+    described: int
+    campaign_progress: float
+    next_campaign: Campaign | None
+    more_coming: bool
+    message: str
+
+
+def round_start_exhaustion(
+    *, player: Player, campaign: Campaign | None, now: dt.datetime
+) -> Exhaustion:
+    """What a start that found no item tells the player (no dead end: the next campaign, how
+    far this one is, and "come back later" only when more is really coming)."""
+    playable = playable_items(campaign=campaign)
+    played = player_images(player_id=player.pk)
+    exhausted = bool(playable.items) and all(i.image_id in played for i in playable.items)
+    finished = Round.objects.filter(player_id=player.pk, status=Round.Status.DONE)
+    described = Round.objects.filter(
+        pk__in=finished.filter(characteristics__isnull=False).values("pk")
+    )
+    if campaign is not None:
+        described = described.filter(campaign=campaign)
+    progress = 1.0
+    if playable.items:
+        state = campaign_tallies(playable=playable, now=now)
+        done = total = 0
+        for item in playable.items:
+            target = state.targets.get(item.campaign_id, 0)
+            done += min(state.tallies.get(item.cluster_map_id, (0, 0))[0], target)
+            total += target
+        progress = done / total if total else 1.0
+    next_campaign = None
+    if campaign is not None:
+        for other in campaign_playable_list().exclude(pk=campaign.pk):
+            if item_candidates(player=player, campaign=other, now=now, limit=1):
+                next_campaign = other
+                break
+    if campaign is not None:
+        scope = [campaign.pk]
+    else:
+        scope = list(campaign_playable_list().values_list("pk", flat=True))
+    more_coming = ExplanationJob.objects.filter(
+        image__campaign_id__in=scope,
+        image__campaign__status=Campaign.Status.PUBLISHED,
+        params_hash=F("image__campaign__params_hash"),
+        status__in=[ExplanationJob.Status.PENDING, ExplanationJob.Status.RUNNING],
+    ).exists()
+    n = described.count()
+    where = f"“{campaign.name}”" if campaign is not None else "every open campaign"
+    if exhausted:
+        message = f"No new picture is available for you: you have played every picture of {where}"
+        message += f" and described {n} of them." if n else "."
+    else:
+        message = (
+            "No new picture is available for you right now: the pictures left have been "
+            "played by enough players."
+        )
+    if next_campaign is not None:
+        message += f" Play “{next_campaign.name}” next!"
+    elif more_coming:
+        message += " More pictures are being prepared: come back later."
+    else:
+        message += " Thank you for playing!"
+    return Exhaustion(
+        code="campaign_exhausted" if exhausted else "nothing_available",
+        described=n,
+        campaign_progress=round(min(max(progress, 0.0), 1.0), 4),
+        next_campaign=next_campaign,
+        more_coming=more_coming,
+        message=message,
+    )
+
+
 # --- rounds ----------------------------------------------------------------------------------
 
 
@@ -550,7 +704,8 @@ def round_get_for_player(*, player: Player, token: str) -> Round | None:
 
 def round_frame_name(*, ref: PlayerRef, token: str, step: int, now: dt.datetime) -> str | None:
     """Storage name of the frame of ``step`` if it is the current step of the requester's own
-    active round, else None.
+    round while it is active (and not expired) or waiting for characteristics (the player
+    describes the last frame they saw while seeing it), else None.
 
     One statement, written in SQL because every reveal frame passes here (a third of the game's
     requests): the player is matched inside it (``player_ref_sql``), not loaded.
@@ -559,11 +714,14 @@ def round_frame_name(*, ref: PlayerRef, token: str, step: int, now: dt.datetime)
     sql = (
         f"SELECT cm.frames FROM {Round._meta.db_table} r "
         f"JOIN {ClusterMap._meta.db_table} cm ON cm.id = r.cluster_map_id "
-        "WHERE r.token = %s AND r.step = %s AND r.status = %s AND r.expires_at > %s "
+        "WHERE r.token = %s AND r.step = %s "
+        "AND ((r.status = %s AND r.expires_at > %s) OR r.status = %s) "
         f"AND r.player_id IN ({players})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [token, step, Round.Status.ACTIVE, now, *params])
+        cursor.execute(
+            sql, [token, step, Round.Status.ACTIVE, now, Round.Status.LABELLING, *params]
+        )
         row = cursor.fetchone()
     if row is None:
         return None
@@ -593,12 +751,96 @@ def frame_url(*, round: Round) -> str:
     return reverse("game:frame", kwargs={"token": round.token, "step": round.step})
 
 
-def media_url(name: str) -> str:
-    return reverse("explanations:media", kwargs={"path": name}) if name else ""
+ROUND_PICTURE_KINDS = ("picture", "overlay", "frame")
+
+
+def round_picture_url(*, token: str, kind: str) -> str:
+    """The picture (``kind="picture"``), overlay or guessed-from frame (``"frame"``) of a
+    finished round, for its player only: a live campaign's media are not public (the answer
+    key), so a summary links here."""
+    return reverse("game:round-picture", kwargs={"token": token, "kind": kind})
+
+
+def _guessed(round: Round) -> bool:
+    """A round whose player guessed (win or loss): its step is the frame they guessed from (a
+    resign records step 5, whatever the player saw)."""
+    return round.outcome in (Round.Outcome.WIN, Round.Outcome.LOSS)
+
+
+def round_picture_name(*, round: Round, kind: str) -> str | None:
+    """Storage name of a finished round's full picture (the game image: the model's field of
+    view from the original at its own resolution; older results: the model view), cluster-map
+    overlay, or the frame its player guessed from (None otherwise)."""
+    if round.status != Round.Status.DONE or kind not in ROUND_PICTURE_KINDS:
+        return None
+    if kind == "frame" and not _guessed(round):
+        return None
+    cluster = (
+        ClusterMap.objects.filter(pk=round.cluster_map_id)
+        .values("overlay", "frames", "image__file", "image__view_file", "image__game_file")
+        .first()
+    )
+    if cluster is None:
+        return None
+    if kind == "overlay":
+        return cluster["overlay"] or None
+    if kind == "frame":
+        frames = cluster["frames"]
+        if isinstance(frames, str | bytes):
+            frames = json.loads(frames)
+        if not isinstance(frames, list) or not 0 <= round.step < len(frames):
+            return None
+        return frames[round.step] or None
+    return (
+        cluster["image__game_file"] or cluster["image__view_file"] or cluster["image__file"] or None
+    )
+
+
+def round_taboo(*, round: Round) -> list[str]:
+    """The names a characteristic of this round may not use, to show beside the fields (as
+    the ESP game shows its taboo words): each comma-separated name of the player's guess, its
+    campaign aliases and the admins' forbidden terms for it. Empty until the player has
+    guessed."""
+    if round.status != Round.Status.LABELLING:
+        return []
+    from processing.nlp.leaks import forbidden_terms_for
+
+    # The guess's names only: they are the answer's when the guess is right, and listing the
+    # answer's after a wrong guess would tell the answer before the characteristics (which the
+    # summary keeps for after them). The answer's names are checked all the same.
+    names = [round.guess] if round.guess else []
+    campaign = round.campaign
+    aliases = campaign.aliases or {}
+    terms = [part.strip() for name in names for part in name.split(",")]
+    terms += [a for name in names for a in aliases.get(name, [])]
+    terms += list(forbidden_terms_for(getattr(campaign, "forbidden_terms", None), names))
+    seen: set[str] = set()
+    out = []
+    for term in terms:
+        key = term.casefold()
+        if term and key not in seen:
+            seen.add(key)
+            out.append(term)
+    return out
 
 
 def round_choices(*, round: Round) -> list[Choice]:
     return list(campaign_card(campaign_id=round.campaign_id).choices)
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """How the other players did on a cluster map (finished rounds)."""
+
+    rounds: int
+    wins: int
+    mean_win_step_number: float | None  # the UI's steps 1..6
+
+
+@dataclass(frozen=True)
+class OthersSaw:
+    text: str
+    count: int  # distinct players
 
 
 @dataclass(frozen=True)
@@ -627,18 +869,49 @@ class RoundSummary:
     finished_at: dt.datetime | None
     campaign_slug: str
     campaign_name: str
+    frame_url: str = ""
+    depth: str = ""
+    caption: str = ""
+    network_guess_label: str = ""
+    network_right: bool = True
+    crowd: Crowd | None = None
+    others_saw: tuple[OthersSaw, ...] = ()
+    agreement_bonus: int = 0
+    level_up: bool = False
+
+    @property
+    def step_number(self) -> int:
+        return self.step + 1
+
+    @property
+    def step_count(self) -> int:
+        return rules.STEP_COUNT
 
 
 def _summary_row(*, round: Round) -> tuple:
-    """What a summary needs beyond the round, in one statement: (image file, view file,
-    overlay, weight, layer, position, player points, players above, characteristic texts).
+    """What a summary needs beyond the round, in one statement: (image file, view file, game
+    file, predicted class, overlay, weight, layer, position, player points, players above, the
+    player's points when the round finished (its done rounds up to this one: a player has one
+    open round at a time, so their rounds finish in the order they start), the crowd's rounds,
+    wins and summed win steps on the cluster map, characteristic texts).
 
     Written in SQL because every finished round returns its summary (about a tenth of the
     game's requests): the ORM's three queries with related models cost several times more."""
-    players = Player._meta.db_table
+    players, rounds = Player._meta.db_table, Round._meta.db_table
+    other = (
+        f"FROM {rounds} o JOIN {players} op ON op.id = o.player_id "
+        "WHERE o.cluster_map_id = cm.id AND o.id <> %s AND o.status IN (%s, %s) "
+        "AND NOT op.is_blocked"
+    )
     sql = (
-        "SELECT img.file, img.view_file, cm.overlay, cm.weight, lr.layer, lr.position, p.points, "
+        "SELECT img.file, img.view_file, img.game_file, img.predicted_class, cm.overlay, "
+        "cm.weight, lr.layer, lr.position, p.points, "
         f"(SELECT COUNT(*) FROM {players} q WHERE NOT q.is_blocked AND q.points > p.points), "
+        f"(SELECT COALESCE(SUM(d.points), 0) FROM {rounds} d WHERE d.player_id = p.id "
+        "AND d.status = %s AND d.id <= %s), "
+        f"(SELECT COUNT(*) {other}), "
+        f"(SELECT COUNT(*) {other} AND o.outcome = %s), "
+        f"(SELECT COALESCE(SUM(o.step), 0) {other} AND o.outcome = %s), "
         f"{_texts_of_round_sql()} "
         f"FROM {ClusterMap._meta.db_table} cm "
         f"JOIN {LayerResult._meta.db_table} lr "
@@ -648,8 +921,21 @@ def _summary_row(*, round: Round) -> tuple:
         f"JOIN {players} p ON p.id = %s "
         "WHERE cm.id = %s"
     )
+    other_params = [round.pk, *FINISHED_STATUSES]
+    params = [
+        Round.Status.DONE,
+        round.pk,
+        *other_params,
+        *other_params,
+        Round.Outcome.WIN,
+        *other_params,
+        Round.Outcome.WIN,
+        round.pk,
+        round.player_id,
+        round.cluster_map_id,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [round.pk, round.player_id, round.cluster_map_id])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is not None and isinstance(row[-1], str):  # SQLite: a JSON array
         row = (*row[:-1], json.loads(row[-1]))
@@ -667,6 +953,93 @@ def _texts_of_round_sql() -> str:
     )
 
 
+OTHERS_SAW_LIMIT = 8
+
+
+def _trusted_players_q(prefix: str = "") -> Q:
+    """Unblocked players whose effective trust counts (``trust_min_counted``)."""
+    low = trust_min_counted()
+    return Q(**{f"{prefix}is_blocked": False}) & (
+        Q(**{f"{prefix}trust_override__gte": low})
+        | Q(**{f"{prefix}trust_override__isnull": True, f"{prefix}trust__gte": low})
+    )
+
+
+def others_characteristics(*, cluster_map_id: int, exclude_player_id: int) -> QuerySet:
+    """Characteristics other (trusted, unblocked) players gave on a cluster map, in finished
+    rounds, not hidden by a moderator."""
+    return Characteristic.objects.filter(
+        _trusted_players_q("player__"),
+        round__cluster_map_id=cluster_map_id,
+        round__status=Round.Status.DONE,
+        hidden=False,
+    ).exclude(player_id=exclude_player_id)
+
+
+def cluster_map_others_saw(
+    *, cluster_map_id: int, exclude_player_id: int, limit: int = OTHERS_SAW_LIMIT
+) -> tuple[OthersSaw, ...]:
+    """What other players saw on this cluster map: the label processing gave each of their
+    characteristics (the synonym group's curated or canonical name, else the cleaned text;
+    refused and blocked ones left out), or the typed text normalised while it is not processed
+    yet. Most players first, at most ``limit``."""
+    from processing.nlp.clean import normalise
+
+    rows = others_characteristics(
+        cluster_map_id=cluster_map_id, exclude_player_id=exclude_player_id
+    ).values_list(
+        "player_id",
+        "text",
+        "mention__id",
+        "mention__refused_reason",
+        "mention__text",
+        "mention__group__name",
+        "mention__group__canonical",
+        "mention__group__blocked",
+    )
+    players: dict[str, set[int]] = {}
+    shown: dict[str, str] = {}
+    for pid, raw, mention, refused, cleaned, name, canonical, blocked in rows:
+        if mention is not None:
+            if refused or blocked:
+                continue
+            label = name or canonical or cleaned
+        else:
+            label = normalise(raw)
+        if not label:
+            continue
+        key = label.casefold()
+        shown.setdefault(key, label)
+        players.setdefault(key, set()).add(pid)
+    ranked = sorted(players, key=lambda k: (-len(players[k]), shown[k]))
+    return tuple(OthersSaw(text=shown[k], count=len(players[k])) for k in ranked[:limit])
+
+
+def agreement_key(text: str) -> str:
+    """The form under which two characteristics agree: normalised, each word lemmatised, then
+    derivation, spacing and hyphens folded ("Pointy ears" = "pointed ear")."""
+    from processing.nlp.clean import normalise
+    from processing.nlp.lemma import concept_key, lemmatise_word
+
+    words = normalise(text).split()
+    return concept_key(" ".join(lemmatise_word(w) for w in words))
+
+
+def round_agreements(*, round: Round, texts: list[str]) -> int:
+    """How many distinct ``texts`` of this round's player another (trusted) player also gave on
+    the same cluster map."""
+    mine = {agreement_key(t) for t in texts if t.strip()} - {""}
+    if not mine:
+        return 0
+    theirs = {
+        agreement_key(t)
+        for t in others_characteristics(
+            cluster_map_id=round.cluster_map_id, exclude_player_id=round.player_id
+        ).values_list("text", flat=True)
+    }
+    return len(mine & theirs)
+
+
 def round_summary(*, round: Round) -> RoundSummary | None:
     """The summary of a finished round; None while the round is not finished."""
     if round.status != Round.Status.DONE:
@@ -674,9 +1047,31 @@ def round_summary(*, round: Round) -> RoundSummary | None:
     row = _summary_row(round=round)
     if row is None:
         raise ClusterMap.DoesNotExist(f"cluster map {round.cluster_map_id} of round {round.pk}")
-    file, view_file, overlay, weight, layer, position, points, above, texts = row
+    (
+        file,
+        view_file,
+        game_file,
+        predicted,
+        overlay,
+        weight,
+        layer,
+        position,
+        points,
+        above,
+        points_then,
+        crowd_rounds,
+        crowd_wins,
+        crowd_win_steps,
+        texts,
+    ) = row
+    texts = list(texts or [])
     rank = above + 1 if points > 0 else None
     layer_count = len(round.campaign.explained_layers) or (position + 1)
+    depth = rules.layer_depth(position, layer_count)
+    agreement = 0
+    if round.outcome != Round.Outcome.RESIGN:
+        agreement = max(0, round.points_bonus - rules.characteristic_bonus(len(texts)))
+    before = max(0, int(points_then) - round.points)
     return RoundSummary(
         outcome=round.outcome,
         answer=round.answer,
@@ -685,11 +1080,13 @@ def round_summary(*, round: Round) -> RoundSummary | None:
         guess_label=rules.class_label(round.guess) if round.guess else "",
         step=round.step,
         points_base=round.points_base,
-        points_bonus=round.points_bonus,
+        points_bonus=round.points_bonus - agreement,
         points=round.points,
-        characteristics=list(texts or []),
-        image_url=media_url(view_file or file),
-        overlay_url=media_url(overlay or ""),
+        characteristics=texts,
+        image_url=round_picture_url(token=round.token, kind="picture")
+        if game_file or view_file or file
+        else "",
+        overlay_url=round_picture_url(token=round.token, kind="overlay") if overlay else "",
         layer=layer,
         layer_number=position + 1,
         layer_count=layer_count,
@@ -700,6 +1097,24 @@ def round_summary(*, round: Round) -> RoundSummary | None:
         finished_at=round.finished_at,
         campaign_slug=round.campaign.slug,
         campaign_name=round.campaign.name,
+        frame_url=round_picture_url(token=round.token, kind="frame") if _guessed(round) else "",
+        depth=depth,
+        caption=rules.overlay_caption(depth),
+        network_guess_label=rules.class_label(predicted) if predicted else "",
+        network_right=not predicted or predicted == round.answer,
+        crowd=Crowd(
+            rounds=int(crowd_rounds),
+            wins=int(crowd_wins),
+            mean_win_step_number=(int(crowd_win_steps) / int(crowd_wins) + 1)
+            if crowd_wins
+            else None,
+        ),
+        others_saw=cluster_map_others_saw(
+            cluster_map_id=round.cluster_map_id, exclude_player_id=round.player_id
+        ),
+        agreement_bonus=agreement,
+        level_up=rules.level_for_points(int(points_then)).level.number
+        > rules.level_for_points(before).level.number,
     )
 
 

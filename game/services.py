@@ -19,16 +19,19 @@ import re
 import secrets
 import time
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
-from processing.nlp.clean import MAX_LENGTH, validate_characteristic
+from processing.nlp.clean import MAX_LENGTH
+from processing.nlp.leaks import forbidden_terms_for
+from processing.nlp.refusals import check_characteristic
 
-from . import rules, selectors
-from .models import Characteristic, Player, Round
+from . import rules, selectors, trust_services
+from .models import Characteristic, Player, Round, nickname_key
 from .signals import round_finished
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,27 @@ _RAW_CHARACTERISTIC_LIMIT = 200
 # --- players ---------------------------------------------------------------------------------
 
 
+NICKNAME_TAKEN = (
+    "That name is taken (or too close to the name of another player or account): "
+    "please choose another."
+)
+# Names nobody may take as a display name, unless it is their own account's username.
+_RESERVED_NICKNAME_KEYS = frozenset(
+    nickname_key(name)
+    for name in (
+        "admin",
+        "administrator",
+        "staff",
+        "moderator",
+        "netviz",
+        "root",
+        "superuser",
+        "support",
+        "system",
+    )
+)
+
+
 def nickname_clean(*, nickname: str) -> str:
     nickname = " ".join((nickname or "").split())
     if not _NICKNAME_RE.fullmatch(nickname) or not any(ch.isalnum() for ch in nickname):
@@ -50,26 +74,106 @@ def nickname_clean(*, nickname: str) -> str:
     return nickname
 
 
-def player_create_guest(*, nickname: str) -> Player:
-    return Player.objects.create(nickname=nickname_clean(nickname=nickname))
+def nickname_check(*, nickname: str, player: Player | None = None) -> str:
+    """A valid display name that ``player`` (None: a new guest) may take, cleaned.
+
+    Refused with one message, whatever the reason (so it reveals no username): another
+    player's name under ``nickname_key`` (case, accents, separators, look-alike letters), another
+    account's username (case-insensitive, spaces read as nothing, '_', '.' or '-'), or a
+    reserved name ("admin", "staff", …). A player may take their own account's username.
+    """
+    nickname = nickname_clean(nickname=nickname)
+    key = nickname_key(nickname)
+    own_user_id = player.user_id if player is not None else None
+    own_username = ""
+    if own_user_id is not None:
+        own_username = player.user.get_username()
+    if nickname.casefold() == own_username.casefold():
+        others = Player.objects.filter(nickname_key=key).exclude(pk=player.pk)
+        if others.exists():
+            raise ApplicationError(NICKNAME_TAKEN)
+        return nickname
+    if key in _RESERVED_NICKNAME_KEYS:
+        raise ApplicationError(NICKNAME_TAKEN)
+    others = Player.objects.filter(nickname_key=key)
+    if player is not None and player.pk:
+        others = others.exclude(pk=player.pk)
+    if others.exists():
+        raise ApplicationError(NICKNAME_TAKEN)
+    variants = {nickname} | {nickname.replace(" ", sep) for sep in ("", "_", ".", "-")}
+    user_model = get_user_model()
+    by_username = Q()
+    for variant in variants:
+        by_username |= Q(**{f"{user_model.USERNAME_FIELD}__iexact": variant})
+    accounts = user_model.objects.filter(by_username)
+    if own_user_id is not None:
+        accounts = accounts.exclude(pk=own_user_id)
+    if accounts.exists():
+        raise ApplicationError(NICKNAME_TAKEN)
+    return nickname
 
 
-def player_rename(*, player: Player, nickname: str) -> Player:
-    player.nickname = nickname_clean(nickname=nickname)
-    player.save(update_fields=["nickname"])
+def _save_nickname(player: Player, *, create: bool) -> Player:
+    try:
+        with transaction.atomic():
+            if create:
+                player.save(force_insert=True)
+            else:
+                player.save(update_fields=["nickname"])
+    except IntegrityError as exc:  # taken concurrently (the unique nickname_key)
+        raise ApplicationError(NICKNAME_TAKEN) from exc
     return player
 
 
+def player_create_guest(*, nickname: str) -> Player:
+    player = Player(
+        nickname=nickname_check(nickname=nickname), trust=selectors.trust_prior(is_guest=True)
+    )
+    return _save_nickname(player, create=True)
+
+
+def player_rename(*, player: Player, nickname: str) -> Player:
+    """Choose or change the player's public display name (guest or account)."""
+    cleaned = nickname_check(nickname=nickname, player=player)
+    if cleaned == player.nickname:
+        return player
+    previous = player.nickname
+    player.nickname = cleaned
+    try:
+        return _save_nickname(player, create=False)
+    except ApplicationError:
+        player.nickname = previous
+        raise
+
+
+def nickname_generate() -> str:
+    """A free neutral display name, "Player 4821", for an account that has not chosen one."""
+    for digits in (4, 4, 4, 5, 5, 6, 6, 8):
+        name = f"Player {10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1))}"
+        if not Player.objects.filter(nickname_key=nickname_key(name)).exists():
+            return name
+    return f"Player {secrets.token_hex(8)}"[:30]
+
+
 def player_ensure_for_user(*, user) -> Player:
-    """The player of a registered user (created on first use, nickname = username)."""
+    """The player of a registered user, created on first use with a generated display name
+    ("Player 4821", never the username: the player chooses theirs on the profile page)."""
     player = selectors.player_for_user(user=user)
     if player is not None:
         return player
-    try:
-        with transaction.atomic():
-            return Player.objects.create(user=user, nickname=(user.get_username() or "player")[:30])
-    except IntegrityError:  # created concurrently
-        return Player.objects.get(user=user)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Player.objects.create(
+                    user=user,
+                    nickname=nickname_generate(),
+                    trust=selectors.trust_prior(is_guest=False),
+                )
+        except IntegrityError:  # created concurrently, or the generated name was just taken
+            player = Player.objects.filter(user=user).first()
+            if player is not None:
+                return player
+    raise ApplicationError("Could not create your player: please try again.", status=503)
 
 
 def player_resolve(*, user, session) -> Player | None:
@@ -125,6 +229,8 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     if account is None:
         guest.user = user
         guest.save(update_fields=["user"])
+        trust_services.players_trust_update(player_ids=[guest.pk])  # an account's prior now
+        guest.refresh_from_db()
         return guest
     now = timezone.now()
     if selectors.round_open_for_player(player=account) is not None:
@@ -139,6 +245,7 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     Characteristic.objects.filter(round_id__in=moved_ids).update(player=account)
     _player_recount(player_id=account.pk)
     _player_recount(player_id=guest.pk)
+    trust_services.players_trust_update(player_ids=[account.pk, guest.pk])
     account.refresh_from_db()
     return account
 
@@ -204,11 +311,35 @@ def round_start(
         # so count afresh before the retry.
         selectors.campaign_tallies_evict()
         time.sleep(0.01 * (attempt + 1))
-    raise ApplicationError(
-        "No new picture is available for you right now. Thank you for playing! "
-        "Come back later for more.",
+    found = player if isinstance(player, Player) else selectors.player_for_ref(ref=player)
+    raise _exhausted(player=found, campaign=campaign)
+
+
+def _exhausted(*, player: Player | None, campaign: Campaign | None) -> ApplicationError:
+    """The 409 of a start that found nothing, with where the player can go on (issue 14: no
+    dead end): ``code``, ``described``, ``campaign_progress``, ``next_campaign``,
+    ``more_coming`` (``selectors.round_start_exhaustion``)."""
+    if player is None:
+        return ApplicationError(NOTHING_AVAILABLE, status=409)
+    info = selectors.round_start_exhaustion(player=player, campaign=campaign, now=timezone.now())
+    nxt = info.next_campaign
+    return ApplicationError(
+        info.message,
         status=409,
+        extra={
+            "code": info.code,
+            "described": info.described,
+            "campaign_progress": info.campaign_progress,
+            "next_campaign": None if nxt is None else {"slug": nxt.slug, "name": nxt.name},
+            "more_coming": info.more_coming,
+        },
     )
+
+
+NOTHING_AVAILABLE = (
+    "No new picture is available for you right now. Thank you for playing! "
+    "Come back later for more."
+)
 
 
 def _player_lock(*, ref: selectors.PlayerRef) -> Player | None:
@@ -238,11 +369,7 @@ def _round_start_once(
             _round_close(round=open_round, now=now)
         candidates = selectors.item_candidates(player=locked, campaign=campaign, now=now)
         if not candidates:
-            raise ApplicationError(
-                "No new picture is available for you right now. Thank you for playing! "
-                "Come back later for more.",
-                status=409,
-            )
+            raise _exhausted(player=locked, campaign=campaign)
         for cand in candidates:
             # still playable (the candidate list is cached), and not being assigned
             frames = selectors.item_lock_frames(cluster_map_id=cand.cluster_map_id)
@@ -429,9 +556,12 @@ def _characteristic_key(text: str) -> str:
 def round_characteristics_submit(*, player: PlayerLike, token: str, texts: list[str]) -> Round:
     """After a guess: 1-5 characteristics, all accepted or none stored.
 
-    Each text is checked with :func:`processing.nlp.clean.validate_characteristic` against the
-    round's answer and the player's guess (and their campaign aliases). Refusals raise an
-    ApplicationError whose ``extra["errors"]`` lists one message (or None) per text.
+    Each text is checked with :func:`processing.nlp.refusals.check_characteristic` against the
+    round's answer and the player's guess (their names, campaign aliases and forbidden terms)
+    and the campaign's accepted languages. Refusals raise an ApplicationError whose
+    ``extra["errors"]`` lists one message (or None) per text and ``extra["reasons"]`` the
+    stable reason code of each (``class_name``, ``placeholder``, ``language``…, ``duplicate``;
+    None for an accepted or blank text).
     """
     now = timezone.now()
     if not isinstance(texts, list):
@@ -460,42 +590,83 @@ def round_characteristics_submit(*, player: PlayerLike, token: str, texts: list[
         aliases = round.campaign.aliases or {}
         names = [round.answer] + ([round.guess] if round.guess else [])
         alias_list = [a for name in names for a in aliases.get(name, [])]
+        forbidden = forbidden_terms_for(round.campaign.forbidden_terms, names)
+        languages = round.campaign.languages or ["en"]
+        reasons: list[str | None] = []
         errors: list[str | None] = []
         seen: set[str] = set()
+        checked_out = 0  # texts the checks refused (class names, junk): evidence for trust
         for raw in texts:
             if not raw.strip():
                 errors.append(None)
+                reasons.append(None)
                 continue
+            reason: str | None = None
+            message: str | None = None
             if len(raw) > _RAW_CHARACTERISTIC_LIMIT:
-                message: str | None = f"Too long: please use at most {MAX_LENGTH} characters."
+                reason, message = (
+                    "too_long",
+                    f"Too long: please use at most {MAX_LENGTH} characters.",
+                )
             else:
-                message = validate_characteristic(raw, class_names=names, aliases=alias_list)
+                refused = check_characteristic(
+                    raw,
+                    class_names=names,
+                    aliases=alias_list,
+                    forbidden=forbidden,
+                    languages=languages,
+                )
+                if refused is not None:
+                    reason, message = refused.reason, refused.message
+            checked_out += message is not None
             if message is None:
                 key = _characteristic_key(raw)
                 if key in seen:
-                    message = "You already wrote this one."
+                    reason, message = "duplicate", "You already wrote this one."
                 seen.add(key)
             errors.append(message)
+            reasons.append(reason)
+        refusal = None
         if any(errors):
             first = next(e for e in errors if e)
-            raise ApplicationError(first, extra={"errors": errors})
-        kept = [texts[i] for i in filled]
-        Characteristic.objects.bulk_create(
-            [
-                Characteristic(round=round, player_id=round.player_id, position=i, text=raw)
-                for i, raw in enumerate(kept)
-            ]
-        )
-        _round_finish(round=round, now=now, n_accepted=len(kept))
+            refusal = ApplicationError(first, extra={"errors": errors, "reasons": reasons})
+        else:
+            kept = [texts[i] for i in filled]
+            # Agreement is judged before this round's texts are stored: only others' count.
+            agreements = selectors.round_agreements(round=round, texts=kept)
+            Characteristic.objects.bulk_create(
+                [
+                    Characteristic(round=round, player_id=round.player_id, position=i, text=raw)
+                    for i, raw in enumerate(kept)
+                ]
+            )
+            _round_finish(round=round, now=now, n_accepted=len(kept), n_agreeing=agreements)
+    if refusal is not None:
+        # Nothing of the round is stored; only the count of refused texts (player trust).
+        if checked_out:
+            player_refusals_record(player_id=round.player_id, count=checked_out)
+        raise refusal
     return round
 
 
-def _round_finish(*, round: Round, now, n_accepted: int) -> None:
+def player_refusals_record(*, player_id: int, count: int) -> None:
+    """Count characteristics the checks refused (evidence of player trust, processing/trust.py);
+    one statement, committed even though the refused submission stores nothing."""
+    Player.objects.filter(pk=player_id).update(trust_refusals=F("trust_refusals") + count)
+
+
+def _round_finish(*, round: Round, now, n_accepted: int, n_agreeing: int = 0) -> None:
     """Mark a round done, add its points to the player's totals, notify on commit.
+
+    The bonus is the characteristics' (``rules.characteristic_bonus``) plus the agreement
+    bonus (``rules.agreement_bonus``: characteristics another player also gave on the same
+    cluster map), fixed when the round finishes; the summary tells the two apart.
 
     Two SQL statements: every finished round passes here, and the ORM's save and F-expression
     update cost several times more to build than to run."""
-    bonus = rules.characteristic_bonus(n_accepted) if round.outcome != Round.Outcome.RESIGN else 0
+    bonus = 0
+    if round.outcome != Round.Outcome.RESIGN:
+        bonus = rules.characteristic_bonus(n_accepted) + rules.agreement_bonus(n_agreeing)
     round.points_bonus = bonus
     round.points = round.points_base + bonus
     round.status = Round.Status.DONE

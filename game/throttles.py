@@ -20,6 +20,7 @@ backend (local memory in development) the same arithmetic runs through the cache
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
@@ -110,6 +111,74 @@ class GameThrottle:
 
     def wait(self) -> float | None:
         return self._wait
+
+
+# --- guest creation -------------------------------------------------------------------------
+
+#: Prefix lengths of the "network" of a client address: an IPv4 /24, an IPv6 /64 (one
+#: household, office or cloud subnet usually holds a whole /24 or /64).
+IPV4_NETWORK_PREFIX = 24
+IPV6_NETWORK_PREFIX = 64
+
+
+def guest_limit_message(wait: float) -> str:
+    """What a refused guest creation says (page and API): why, and when to try again."""
+    minutes = max(1, math.ceil(wait / 60))
+    when = "in about a minute" if minutes == 1 else f"in about {minutes} minutes"
+    return (
+        "Too many new guest players were started from your network recently. "
+        f"Please try again {when}, or log in to play with your account."
+    )
+
+
+def address_network(address: str) -> str:
+    """The network of a client address: its IPv4 /24 or IPv6 /64 (``"203.0.113.0/24"``).
+
+    An IPv4-mapped IPv6 address (``::ffff:203.0.113.7``) counts as its IPv4 address; a value
+    that is not an IP address (no REMOTE_ADDR, a malformed X-Forwarded-For) is its own network.
+    """
+    text = (address or "").strip()
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return f"raw:{text[:100]}"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = IPV4_NETWORK_PREFIX if ip.version == 4 else IPV6_NETWORK_PREFIX
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+class GuestAddressThrottle(WindowThrottle):
+    """New guest players per client address (``NETVIZ_GUEST_RATE_IP``)."""
+
+    scope = "guest_ip"
+
+    def ident(self, request) -> str:
+        return self.get_ident(request) or ""
+
+
+class GuestNetworkThrottle(WindowThrottle):
+    """New guest players per network of the client address (/24 or /64,
+    ``NETVIZ_GUEST_RATE_NETWORK``)."""
+
+    scope = "guest_net"
+
+    def ident(self, request) -> str:
+        return address_network(self.get_ident(request) or "")
+
+
+def guest_creation_wait(request) -> float | None:
+    """Count one new guest player against the client's address and network limits.
+
+    Returns None when both allow it (and counts it), else the seconds until one more fits
+    (nothing is counted). The address is REMOTE_ADDR, or the X-Forwarded-For entry that
+    ``NETVIZ_NUM_PROXIES`` trusted proxies name (as for every game limit). Works on a Django
+    request (pages) and a DRF request (API) alike.
+    """
+    parts = [GuestAddressThrottle(), GuestNetworkThrottle()]
+    if check_limits(parts, request, None):
+        return None
+    return max((p.wait() or 0.0) for p in parts) or 1.0
 
 
 def _redis_client():

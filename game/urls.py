@@ -14,4 +14,9 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("rounds/<str:token>/", views.round_summary_page, name="round-summary"),
     path("frame/<str:token>/<int:step>.jpg", views.frame, name="frame"),
+    path(
+        "rounds/<str:token>/<str:kind>/",
+        views.round_picture,
+        name="round-picture",
+    ),
 ]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import PurePosixPath
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.validators import validate_slug
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
 
-from . import rules, selectors, services
+from . import rules, selectors, services, throttles
 
 
 def _player(request: HttpRequest):
@@ -67,9 +72,29 @@ def play(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
 
 
+CAMPAIGN_NOT_OPEN = (
+    "That campaign is not open for play (it may have closed). "
+    "Choose your nickname to play every open campaign."
+)
+
+
 @require_POST
 def guest_start(request: HttpRequest) -> HttpResponse:
+    """Start playing as a guest, then go to the play page (of one campaign if the form says so).
+
+    A campaign value that is not the slug of a published campaign (closed since the page was
+    shown, or tampered with) answers 400 with the start form again, saying so and keeping the
+    nickname; nothing is created. Sending the form again plays every open campaign.
+    """
+    nickname = request.POST.get("nickname", "")
     campaign_slug = request.POST.get("campaign", "")
+    if campaign_slug and not _campaign_is_playable(campaign_slug):
+        return render(
+            request,
+            "game/start.html",
+            {"notice": CAMPAIGN_NOT_OPEN, "nickname": nickname},
+            status=400,
+        )
     target = (
         reverse("game:play-campaign", kwargs={"slug": campaign_slug})
         if campaign_slug
@@ -80,18 +105,52 @@ def guest_start(request: HttpRequest) -> HttpResponse:
     try:
         player = services.player_resolve(user=None, session=request.session)
         if player is None:
-            player = services.player_create_guest(nickname=request.POST.get("nickname", ""))
+            services.nickname_check(nickname=nickname)  # a refused name costs no guest budget
+            wait = throttles.guest_creation_wait(request)
+            if wait is not None:
+                return _guest_limited(request, nickname=nickname, slug=campaign_slug, wait=wait)
+            player = services.player_create_guest(nickname=nickname)
             request.session[services.SESSION_PLAYER_KEY] = player.pk
         else:
-            services.player_rename(player=player, nickname=request.POST.get("nickname", ""))
+            services.player_rename(player=player, nickname=nickname)
     except ApplicationError as exc:
+        campaign = (
+            selectors.campaign_playable_list().filter(slug=campaign_slug).first()
+            if campaign_slug
+            else None
+        )
         return render(
             request,
             "game/start.html",
-            {"error": exc.message, "nickname": request.POST.get("nickname", "")},
+            {"error": exc.message, "nickname": nickname, "campaign": campaign},
             status=400,
         )
     return redirect(target)
+
+
+def _guest_limited(request: HttpRequest, *, nickname: str, slug: str, wait: float) -> HttpResponse:
+    """The start form again (429), saying that this network started too many guests lately."""
+    campaign = selectors.campaign_playable_list().filter(slug=slug).first() if slug else None
+    response = render(
+        request,
+        "game/start.html",
+        {
+            "notice": throttles.guest_limit_message(wait),
+            "nickname": nickname,
+            "campaign": campaign,
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _campaign_is_playable(slug: str) -> bool:
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        return False
+    return selectors.campaign_playable_list().filter(slug=slug).exists()
 
 
 @require_GET
@@ -101,7 +160,10 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         period = selectors.Period.ALL
     campaign = None
     if request.GET.get("campaign"):
-        campaign = Campaign.objects.filter(slug=request.GET["campaign"]).first()
+        # Only campaigns anyone may see have a leaderboard: draft and closed, unpublished ones 404.
+        campaign = get_object_or_404(
+            Campaign.objects.listed_publicly(), slug=request.GET["campaign"]
+        )
     player = _player(request)
     return render(
         request,
@@ -158,12 +220,20 @@ def round_summary_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def frame(request: HttpRequest, token: str, step: int) -> FileResponse:
-    """The reveal frame of the current step of the requesting player's own active round.
+def frame(request: HttpRequest, token: str, step: int) -> HttpResponse:
+    """The reveal frame of the current step of the requesting player's own round, while it is
+    active or waiting for characteristics (the player describes the last frame they saw while
+    seeing it).
 
     Anything else (another player's round, another step, a finished or expired round) is a 404,
     so a frame URL is useless once its step has passed or its round has ended.
+
+    The response names nothing about the item: no file name (Content-Disposition), no ETag or
+    Last-Modified, which would be the same for every player of the item and let players
+    recognise it; only the per-round URL and the image bytes.
     """
+    if not 0 <= step <= rules.MAX_STEP:
+        raise Http404()
     ref = selectors.player_ref(user=request.user, session=request.session)
     name = (
         selectors.round_frame_name(ref=ref, token=token, step=step, now=timezone.now())
@@ -173,10 +243,46 @@ def frame(request: HttpRequest, token: str, step: int) -> FileResponse:
     if name is None:
         raise Http404()
     try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError) as exc:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:  # FileNotFoundError, IsADirectoryError, ...
         raise Http404() from exc
-    response = FileResponse(handle, content_type="image/jpeg")
+    response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=900"
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+_PICTURE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+
+
+@never_cache
+@require_GET
+def round_picture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    """The full picture (the game image), the cluster-map overlay or the frame guessed from
+    (``kind`` "picture", "overlay", "frame") of the requesting player's own finished round.
+
+    A live campaign's media are closed to the public (the answer key), so a round summary shows
+    them through here: only the round's player, only once the round is over.
+    """
+    player = _player(request)
+    round = selectors.round_get_for_player(player=player, token=token) if player else None
+    name = selectors.round_picture_name(round=round, kind=kind) if round else None
+    content_type = _PICTURE_TYPES.get(PurePosixPath(name).suffix.lower()) if name else None
+    if content_type is None:
+        raise Http404()
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise Http404() from exc
+    # Bytes, not a FileResponse: its Content-Disposition would name the stored file.
+    response = HttpResponse(data, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
     return response

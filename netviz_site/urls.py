@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from explanations import views as explanation_views
 
@@ -10,7 +10,15 @@ urlpatterns = [
     path("", include("explanations.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI from this origin (drf-spectacular-sidecar); its init script is a separate
+    # request, /api/docs/?script, so the page has no inline script (Content-Security-Policy).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="api/swagger_ui.html"
+        ),
+        name="api-docs",
+    ),
     path("api/", include("explanations.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("game/", include("game.urls")),
@@ -18,3 +26,6 @@ urlpatterns = [
     path("api/processing/", include("processing.api_urls")),
     path("viewer/", include("validation.urls")),
 ]
+
+handler404 = "netviz_site.error_views.page_not_found"
+handler403 = "netviz_site.error_views.permission_denied"

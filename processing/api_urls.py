@@ -1,11 +1,16 @@
 from django.urls import path
 
-from . import apis
+from . import apis, verification_apis
 
 urlpatterns = [
     path("campaigns/<slug:slug>/", apis.ProcessingStateApi.as_view(), name="api-processing-state"),
     path(
         "campaigns/<slug:slug>/process/", apis.ProcessApi.as_view(), name="api-processing-process"
+    ),
+    path(
+        "campaigns/<slug:slug>/suggestions/",
+        verification_apis.SuggestionListApi.as_view(),
+        name="api-processing-suggestions",
     ),
     path(
         "campaigns/<slug:slug>/label-groups/",

@@ -1,7 +1,7 @@
 """Researcher API for processed labels (thin: selectors/services in, serializers out).
 
-Every view needs :class:`processing.permissions.IsResearcher` (staff or the "researcher"
-group). ApplicationError becomes a 4xx ``{"detail": message}``.
+Every view needs the researcher role (:class:`core.access.ResearcherApi`: the "researcher" group,
+a campaign admin or staff). ApplicationError becomes a 4xx ``{"detail": message}``.
 """
 
 from __future__ import annotations
@@ -13,24 +13,16 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.views import APIView
 
+from core import access
 from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
 
 from . import selectors, services
 from .models import CampaignExport, CurationRule, LabelGroup
-from .permissions import IsResearcher
 
 
-class ResearcherApi(APIView):
-    permission_classes = [IsResearcher]
-
-    def handle_exception(self, exc):
-        if isinstance(exc, ApplicationError):
-            return Response({"detail": exc.message, **exc.extra}, status=exc.status)
-        return super().handle_exception(exc)
-
+class ResearcherApi(access.ResearcherApi):
     def campaign(self, slug: str) -> Campaign:
         return get_object_or_404(Campaign, slug=slug)
 
@@ -219,7 +211,10 @@ class LabelGroupBlockApi(ResearcherApi):
 class LabelGroupMergeApi(ResearcherApi):
     class LabelGroupMergeInput(serializers.Serializer):
         group_ids = serializers.ListField(
-            child=serializers.IntegerField(), min_length=2, max_length=100
+            # bounded like an id column: a bigger number is a 400, not a database error
+            child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+            min_length=2,
+            max_length=100,
         )
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 

@@ -398,11 +398,28 @@ def _header(campaign: Campaign) -> dict:
     }
 
 
+# CSV (formula) injection, OWASP's rule: a spreadsheet reads a cell that begins with one of these
+# as a formula (``=HYPERLINK(…)``, ``=cmd|…``). Such a text cell gets a leading single quote, which
+# spreadsheets take as "this is text". Leading whitespace is looked through first (" =1+1" is
+# neutralised too), and NUL / line feed are added to OWASP's list (ASVS 1.2.10 names NUL).
+# Only strings are touched: a number (a negative score) stays a number; JSON keeps the raw text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+
+
+def csv_cell_neutralise(text: str) -> str:
+    """``text`` as a CSV cell that no spreadsheet evaluates (OWASP CSV-injection rule)."""
+    if text[:1] in FORMULA_TRIGGERS or text.lstrip(" \t\r\n\f\v\u00a0")[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
+
+
 def _csv_value(value):
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if value is None:
         return ""
+    if isinstance(value, str):
+        return csv_cell_neutralise(value)
     return value
 
 

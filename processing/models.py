@@ -371,3 +371,78 @@ class CampaignExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} of {self.campaign_id} ({self.status})"
+
+
+class VerificationQuestion(models.Model):
+    """A pair of labels of one campaign and guessed class that people are asked about (issue 12):
+    "Another player described this region as *a*. Same thing as your *b*?".
+
+    Keyed on the two lemma keys (sorted); ``characteristic_a`` / ``characteristic_b`` are the
+    characteristics shown when it was created (players see their raw texts; a regroup maps the
+    decision to their keys of the day). Answers (:class:`VerificationAnswer`)
+    decide it by majority once 3 exist; a decided question is a must-link ("same") or a
+    cannot-link ("different") of the next grouping of the class.
+    """
+
+    class Kind(models.TextChoices):
+        MERGE = "merge", "Merge (in different groups)"
+        SPLIT = "split", "Split (in one group)"
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="verification_questions"
+    )
+    class_name = models.CharField(max_length=200, help_text="The guessed class.")
+    key_a = models.CharField(max_length=200)
+    key_b = models.CharField(max_length=200)
+    characteristic_a = models.ForeignKey(
+        Characteristic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    characteristic_b = models.ForeignKey(
+        Characteristic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    distance = models.FloatField(help_text="Grouping distance of the pair when asked.")
+    yes = models.PositiveIntegerField(default=0)
+    no = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "class_name", "key_a", "key_b"], name="verification_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(key_a__lt=models.F("key_b")), name="verification_keys_sorted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_a} ~ {self.key_b} ({self.class_name}: {self.yes}/{self.no})"
+
+
+class VerificationAnswer(models.Model):
+    """One player's answer to a :class:`VerificationQuestion` (one per player and question).
+
+    points: the output-agreement bonus, given once the question has 3 answers to everyone
+    whose answer agrees with the majority (``awarded`` set then, ties give nothing).
+    """
+
+    question = models.ForeignKey(
+        VerificationQuestion, on_delete=models.CASCADE, related_name="answers"
+    )
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(
+        Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    same = models.BooleanField()
+    points = models.PositiveIntegerField(default=0)
+    awarded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["question", "player"], name="verification_answer_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player_id}: {'same' if self.same else 'different'} ({self.question_id})"

@@ -9,6 +9,10 @@ hashable values the caller uses.
     correct = any contributing guess was right;
     score(C, s) = f · (1 − 0.1 · p̄) · (1 if correct else 1/4).
     Option ``once_per_player``: a player counts at most once per (C, s).
+    NetViz option, trust weights (``Mention.weight``, the player's trust in [0, 1]): f is the
+    sum of the contributing mentions' weights and p̄ their weighted mean step; a mention of
+    weight 0 contributes nothing (a label only such mentions gave is not scored). With every
+    weight 1 (the default) this is the paper's figure exactly.
     best(C) = every label tied at the maximum score.
     Merge, per (image, layer): clusters whose best-label sets intersect, transitively
     (connected components). A merged group sums W, |C|, wins, losses, resigns; its map is the
@@ -86,7 +90,7 @@ class Mention:
 
     step: reveal step 0..5 of the round (a resign counts as 5 whatever is given);
     correct: the round's guess was right; outcome: "win", "loss" or "resign" (optional; when
-    given, it must agree with ``correct``).
+    given, it must agree with ``correct``); weight: the player's trust weight (1: the paper).
     """
 
     cluster_id: Hashable
@@ -95,9 +99,12 @@ class Mention:
     correct: bool
     player_id: Hashable | None = None
     outcome: str | None = None
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         _check_step(self.step)
+        if not (math.isfinite(self.weight) and self.weight >= 0.0):
+            raise ValueError(f"weight must be a finite number >= 0, not {self.weight!r}")
         if self.outcome is not None:
             if self.outcome not in OUTCOMES:
                 raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
@@ -138,13 +145,19 @@ def _check_step(step: int) -> None:
 
 @dataclass(frozen=True)
 class LabelScore:
-    """score(C, s) with its ingredients: f mentions, mean step p̄, any correct guess."""
+    """score(C, s) with its ingredients: the contributing mentions, their mean step p̄, any
+    correct guess, and f = the sum of their weights (their number when every weight is 1)."""
 
     label: str
     score: float
     mentions: int
     mean_step: float
     correct: bool
+    weight: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight is None:
+            object.__setattr__(self, "weight", float(self.mentions))
 
 
 @dataclass(frozen=True)
@@ -293,21 +306,29 @@ def _dedupe_players(mentions: Iterable[Mention]) -> list[Mention]:
 def label_scores(
     mentions: Iterable[Mention], *, once_per_player: bool = False
 ) -> dict[Hashable, tuple[LabelScore, ...]]:
-    """score(C, s) for every cluster and label mentioned; per cluster highest first."""
-    mentions = list(mentions)
+    """score(C, s) for every cluster and label mentioned; per cluster highest first.
+
+    f is the sum of the mentions' weights and p̄ their weighted mean step (with weights 1, the
+    number of mentions and their mean step); mentions of weight 0 are left out."""
+    mentions = [m for m in mentions if m.weight > 0.0]
     if once_per_player:
         mentions = _dedupe_players(mentions)
-    acc: dict[Hashable, dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0, False]))
+    acc: dict[Hashable, dict[str, list]] = defaultdict(
+        lambda: defaultdict(lambda: [0, False, 0.0, 0.0])
+    )
     for m in mentions:
         a = acc[m.cluster_id][m.label]
         a[0] += 1
-        a[1] += m.effective_step
-        a[2] = a[2] or bool(m.correct)
+        a[1] = a[1] or bool(m.correct)
+        a[2] += m.weight
+        a[3] += m.weight * m.effective_step
     out: dict[Hashable, tuple[LabelScore, ...]] = {}
     for cluster_id, per_label in acc.items():
+        # With every weight 1, f and the weighted step sum are the integers n and Σ p exactly
+        # (floats hold them exactly), so the score is the paper's figure bit for bit.
         scores = [
-            LabelScore(label, label_score(f, steps / f, correct), f, steps / f, correct)
-            for label, (f, steps, correct) in per_label.items()
+            LabelScore(label, label_score(f, wsteps / f, correct), n, wsteps / f, correct, f)
+            for label, (n, correct, f, wsteps) in per_label.items()
         ]
         scores.sort(key=lambda s: (-s.score, s.label))
         out[cluster_id] = tuple(scores)

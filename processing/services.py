@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from collections import Counter, defaultdict
@@ -40,8 +41,9 @@ from django.utils import timezone
 from explanations.arrays import array_from_bytes, array_to_bytes
 from explanations.models import Campaign, CampaignImage, ClusterMap, ExplanationJob
 from game.models import Characteristic, Round
+from game.selectors import trust_min_counted
 from netviz_site.errors import ApplicationError
-from processing import scoring
+from processing import scoring, trust_services
 from processing.nlp.embed import Embedder, TemplatedEmbedder
 from processing.nlp.grouping import (
     GroupingSettings,
@@ -49,7 +51,15 @@ from processing.nlp.grouping import (
     canonical_label,
     head_word,
 )
-from processing.nlp.pipeline import assign_label, group_label_lists, prepare_label
+from processing.nlp.junk import text_language
+from processing.nlp.leaks import forbidden_terms_for
+from processing.nlp.pipeline import (
+    assign_label,
+    class_lemmatiser,
+    group_label_lists,
+    prepare_label,
+)
+from processing.trust import effective_trust, label_weight
 
 from .embeddings import StoredEmbedder
 from .models import (
@@ -64,6 +74,7 @@ from .models import (
     LabelTrend,
     MergedGroup,
 )
+from .verification_selectors import rebuild_signals_get
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +112,13 @@ def _once_per_player() -> bool:
     return bool(getattr(settings, "NETVIZ_PROCESSING_ONCE_PER_PLAYER", False))
 
 
+def _trust_weights() -> bool:
+    """Label scores count each mention with its player's trust weight (f = Σ weights), the
+    NetViz option ``NETVIZ_PROCESSING_TRUST_WEIGHTS`` (on); off, every mention weighs 1 (the
+    paper's f)."""
+    return bool(getattr(settings, "NETVIZ_PROCESSING_TRUST_WEIGHTS", True))
+
+
 def _settings_hash(gs: GroupingSettings, model_id: str) -> str:
     blob = json.dumps({"settings": gs.as_dict(), "model": model_id}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -126,7 +144,35 @@ def processing_warm_up() -> None:
 
 
 def _aliases(campaign: Campaign, class_name: str) -> tuple[str, ...]:
-    return tuple((campaign.aliases or {}).get(class_name, ()))
+    return tuple((campaign.aliases or {}).get(_bucket_class(class_name), ()))
+
+
+def _forbidden(campaign: Campaign, class_name: str) -> tuple[str, ...]:
+    return forbidden_terms_for(campaign.forbidden_terms, [_bucket_class(class_name)])
+
+
+def _languages(campaign: Campaign) -> tuple[str, ...]:
+    return tuple(campaign.languages or ("en",))
+
+
+_BUCKET_RE = re.compile(r"^(.*) \[([a-z]{2})\]$")
+
+
+def _bucket(campaign: Campaign, class_name: str, text: str) -> str:
+    """The grouping bucket of a characteristic: its guessed class, and its language when that
+    is not the campaign's main one ("tabby [fr]"): labels of different languages are never
+    grouped together (issue 12). Stored as ``LabelMention.class_name`` and
+    ``LabelGroup.class_name``."""
+    languages = _languages(campaign)
+    if len(languages) == 1:
+        return class_name
+    language = text_language(text, languages=languages)
+    return class_name if language == languages[0] else f"{class_name} [{language}]"
+
+
+def _bucket_class(bucket: str) -> str:
+    match = _BUCKET_RE.match(bucket)
+    return match.group(1) if match else bucket
 
 
 def _state_lock(campaign: Campaign) -> CampaignProcessing:
@@ -499,7 +545,7 @@ def _mentions_add(
     by_class: dict[str, list[dict]] = defaultdict(list)
     mentions: list[LabelMention] = []
     for row in rows:
-        class_name = row["round__guess"] or row["round__answer"]
+        class_name = _bucket(campaign, row["round__guess"] or row["round__answer"], row["text"])
         reason = _excluded_reason(row)
         if reason:
             mentions.append(_mention(row, class_name, campaign, refused_reason=reason))
@@ -509,8 +555,20 @@ def _mentions_add(
     relabelled: dict[str, set[str]] = defaultdict(set)
     for class_name, class_rows in by_class.items():
         aliases = _aliases(campaign, class_name)
+        lemmatiser = _stored_class_lemmatiser(campaign, class_name, aliases, gs)
         prepared = [
-            (row, prepare_label(row["text"], class_name=class_name, aliases=aliases, settings=gs))
+            (
+                row,
+                prepare_label(
+                    row["text"],
+                    class_name=_bucket_class(class_name),
+                    aliases=aliases,
+                    settings=gs,
+                    forbidden=_forbidden(campaign, class_name),
+                    languages=_languages(campaign),
+                    lemmatiser=lemmatiser,
+                ),
+            )
             for row in class_rows
         ]
         groups: list[_WGroup] | None = None
@@ -528,6 +586,7 @@ def _mentions_add(
                 needed |= {c for k in new_keys for c in candidate_phrases(k)}
                 embed(sorted(needed))
         pending: list[tuple[LabelMention, str]] = []
+        round_groups: dict[int, list[_WGroup]] = defaultdict(list)  # cannot-links of a round
         for row, p in prepared:
             fields = dict(
                 text=p.text[:200],
@@ -544,13 +603,16 @@ def _mentions_add(
             key = fields["key"]
             group = key_group.get(key)
             if group is None:
-                group = _assign(key, groups, embedder, embed, gs)
+                same_round = round_groups[row["round_id"]]
+                blocked = [i for i, g in enumerate(groups) if any(g is x for x in same_round)]
+                group = _assign(key, groups, embedder, embed, gs, blocked=blocked)
                 if group is None:
                     group = _WGroup(class_name=class_name, counts={}, surfaces={}, origin=origin)
                     groups.append(group)
                     result.new_groups += 1
                 key_group[key] = group
             group.add(key, p.surface)
+            round_groups[row["round_id"]].append(group)
             mention = _mention(row, class_name, campaign, **fields)
             mentions.append(mention)
             pending.append((mention, key))
@@ -580,10 +642,38 @@ def _mentions_add(
     return result, relabelled
 
 
+def _stored_class_lemmatiser(campaign: Campaign, class_name: str, aliases, gs: GroupingSettings):
+    """The class's lemmatiser for the incremental path: spelling prefers the words of the
+    surfaces already grouped in the class (a regroup uses every characteristic of the class);
+    None (the generic one) when the class vocabulary is off or the class has no groups yet."""
+    if not (gs.spell_correct and gs.class_vocabulary):
+        return None
+    texts: list[str] = []
+    weights: list[int] = []
+    for surfaces in LabelGroup.objects.filter(campaign=campaign, class_name=class_name).values_list(
+        "surfaces", flat=True
+    ):
+        for by_surface in (surfaces or {}).values():
+            for surface, n in (by_surface or {}).items():
+                texts.append(surface)
+                weights.append(int(n))
+    if not texts:
+        return None
+    return class_lemmatiser(
+        texts, class_name=_bucket_class(class_name), aliases=aliases, settings=gs, weights=weights
+    )
+
+
 def _assign(
-    key: str, groups: list[_WGroup], embedder: StoredEmbedder, embed, gs: GroupingSettings
+    key: str,
+    groups: list[_WGroup],
+    embedder: StoredEmbedder,
+    embed,
+    gs: GroupingSettings,
+    blocked: Sequence[int] = (),
 ) -> _WGroup | None:
-    """The existing group a new key joins (nearest within the threshold), or None."""
+    """The existing group a new key joins (nearest within the threshold), or None; never one
+    of ``blocked`` (they hold another characteristic of the key's round: a cannot-link)."""
     if not groups:
         return None
     stale = [g for g in groups if len(g.embeddings) != len(g.counts)]
@@ -605,6 +695,7 @@ def _assign(
         groups_head_embeddings=[np.stack(g.heads) for g in groups],
         embedder=embedder,
         settings=gs,
+        blocked=blocked,
     )
     if assignment.index is None:
         return None
@@ -679,6 +770,9 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
             campaign_process_enqueue(campaign=campaign, rebuild=True)
         elif deferred:
             campaign_process_enqueue(campaign=campaign, rebuild=False)
+    # Player trust: what these labels change in the agreement on their cluster map, then the
+    # trust of the players concerned (outside the campaign lock, in a short transaction).
+    trust_services.round_trust_update(round_id=round_id, new_mentions=result.mentions > 0)
     t4 = time.perf_counter()
     result.images = len(images)
     result.timings = {
@@ -795,6 +889,8 @@ def _score_images(
     groups_of: dict[tuple[int, str], set[int]] = defaultdict(set)
     mention_objs = []
     n_mentions: Counter[int] = Counter()
+    weigh = _trust_weights()
+    min_counted = trust_min_counted()
     for m in mentions.values_list(
         "cluster_map_id",
         "group_id",
@@ -803,8 +899,11 @@ def _score_images(
         "round__step",
         "round__outcome",
         "player_id",
+        "player__trust",
+        "player__trust_override",
+        "player__is_blocked",
     ):
-        cid, gid, name, canonical, step, outcome, player = m
+        cid, gid, name, canonical, step, outcome, player, trust, override, blocked = m
         if cid not in layer_of:
             continue
         label = name or canonical
@@ -818,6 +917,12 @@ def _score_images(
                 correct=outcome == Round.Outcome.WIN,
                 player_id=player,
                 outcome=outcome,
+                weight=label_weight(
+                    effective=effective_trust(trust=trust, override=override, blocked=blocked),
+                    min_counted=min_counted,
+                )
+                if weigh
+                else 1.0,
             )
         )
     round_objs = [
@@ -1099,7 +1204,7 @@ def campaign_rebuild(
         lines: dict[str, list[str]] = defaultdict(list)
         row_order: dict[str, list[dict]] = defaultdict(list)
         for r in usable:
-            cls = r["round__guess"] or r["round__answer"]
+            cls = _bucket(campaign, r["round__guess"] or r["round__answer"], r["text"])
             lines[cls].append(r["text"])
             row_order[cls].append(r)
         timings["read_s"] = time.perf_counter() - t0
@@ -1111,6 +1216,10 @@ def campaign_rebuild(
             embedder=stored,
             aliases_by_class={cls: _aliases(campaign, cls) for cls in lines},
             settings=gs,
+            names_by_class={cls: _bucket_class(cls) for cls in lines},
+            forbidden_by_class={cls: _forbidden(campaign, cls) for cls in lines},
+            languages=_languages(campaign),
+            signals_by_class=rebuild_signals_get(campaign=campaign, rows_by_class=row_order),
         )
         t2 = time.perf_counter()
         timings["pipeline_s"] = t2 - t1
@@ -1206,7 +1315,7 @@ def campaign_rebuild(
                         )
                     )
             for r in excluded:
-                cls = r["round__guess"] or r["round__answer"]
+                cls = _bucket(campaign, r["round__guess"] or r["round__answer"], r["text"])
                 mentions.append(_mention(r, cls, campaign, refused_reason=_excluded_reason(r)))
             LabelMention.objects.bulk_create(mentions, batch_size=2000)
             t4 = time.perf_counter()
@@ -1252,6 +1361,9 @@ def campaign_rebuild(
             error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         raise
+    # Agreement is counted on labels, which a regroup renames: recount it for the campaign's
+    # players (their other campaigns are rescored if a label weight changed).
+    trust_services.players_trust_refresh(player_ids={r["player_id"] for r in rows}, rescore=True)
     progress("done", 1.0)
     n_refused = sum(1 for m in mentions if m.refused_reason)
     return RebuildResult(

@@ -146,6 +146,9 @@ def server_env(
         "CELERY_BROKER_URL": broker,
         "NETVIZ_GAME_RATE_PLAYER": "1000000/min",
         "NETVIZ_GAME_RATE_IP": "1000000/min",
+        # every simulated player is a new guest from 127.0.0.1
+        "NETVIZ_GUEST_RATE_IP": "1000000/hour",
+        "NETVIZ_GUEST_RATE_NETWORK": "1000000/hour",
         "LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
         "CACHE_KEY_PREFIX": cache_prefix,

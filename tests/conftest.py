@@ -29,11 +29,16 @@ def _isolated_media(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_game_caches():
     """The game's per-process caches (campaign cards, playable items) start empty in each test:
-    ids are reused after a rolled-back test, and rollbacks send no signals."""
+    ids are reused after a rolled-back test, and rollbacks send no signals. Rate-limit counters
+    (game throttles, the guest-creation limits, allauth) start empty too: every test client
+    comes from 127.0.0.1."""
+    from django.core.cache import cache
+
     from game import selectors
 
     selectors.campaign_card_evict()
     selectors.playable_items_evict()
+    cache.clear()
     yield
 
 

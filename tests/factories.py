@@ -83,6 +83,7 @@ class CampaignImageFactory(factory.django.DjangoModelFactory):
     campaign = factory.SubFactory(CampaignFactory)
     file = factory.LazyFunction(lambda: store("images/ab", png_bytes(), ".png"))
     view_file = factory.LazyFunction(lambda: store("views", png_bytes(), ".png"))
+    game_file = factory.LazyFunction(lambda: store("games", jpeg_bytes(), ".jpg"))
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
     original_name = factory.Sequence(lambda n: f"photo{n}.png")
     width = 48

@@ -354,12 +354,23 @@ def validation_run_execute(
     return "done"
 
 
+def _reveal_feather(campaign: Campaign) -> str:
+    """The campaign's reveal feathering (its frames'), for the TCAV concept examples."""
+    from workers.inv.types import EngineParams
+
+    try:
+        return EngineParams.from_dict(dict(campaign.engine_params)).reveal_feather
+    except ValueError:
+        return EngineParams().reveal_feather
+
+
 def _compute(run: ValidationRun, campaign: Campaign, model, report: Progress):
     p = run.params
     from workers.inv import faithfulness as fa
     from workers.inv import tcav
 
     tparams = tcav.TcavParams(**p["tcav"])
+    feather = _reveal_feather(campaign)
     fparams = fa.FaithfulnessParams(steps=int(p["steps"]))
     percents = [float(x) for x in p["percents"]]
     rows = _Rows()
@@ -501,7 +512,9 @@ def _compute(run: ValidationRun, campaign: Campaign, model, report: Progress):
                 concepts[label] = [
                     v
                     for cid in ids
-                    for v in tcav.masked_views(views[by_id[cid].image_id], by_id[cid].map, percents)
+                    for v in tcav.masked_views(
+                        views[by_id[cid].image_id], by_id[cid].map, percents, feather=feather
+                    )
                 ]
                 inv[label] = (total, rank)
                 carrying.update(ids)
@@ -512,7 +525,9 @@ def _compute(run: ValidationRun, campaign: Campaign, model, report: Progress):
                     concepts[f"{SIMULATED_PREFIX}cluster {index}"] = [
                         v
                         for cl in members
-                        for v in tcav.masked_views(views[cl.image_id], cl.map, percents)
+                        for v in tcav.masked_views(
+                            views[cl.image_id], cl.map, percents, feather=feather
+                        )
                     ]
             concepts = {k: v for k, v in concepts.items() if len(v) >= 2}
             rng = np.random.default_rng([int(tparams.seed), lay.position])
@@ -529,7 +544,9 @@ def _compute(run: ValidationRun, campaign: Campaign, model, report: Progress):
             pool = []
             for k in order:
                 cl = others[int(k)]
-                pool.extend(tcav.masked_views(views[cl.image_id], cl.map, percents))
+                pool.extend(
+                    tcav.masked_views(views[cl.image_id], cl.map, percents, feather=feather)
+                )
                 if len(pool) >= int(p["pool_size"]):
                     break
             result = None

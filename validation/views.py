@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.access import campaign_admin_required, researcher_required
+from core.roles import user_is_campaign_admin
 from explanations import charts
-from explanations.access import campaign_admin_required, researcher_required
-from explanations.roles import user_is_campaign_admin
 from explanations.viewer_selectors import (
     campaign_class_get,
     campaign_class_list,

@@ -136,3 +136,13 @@ def expire_rounds() -> dict:
     from game.services import rounds_expire
 
     return rounds_expire()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5, max_retries=3)
+def refresh_player_trust() -> int:
+    """Recount every player's agreement and recompute trust (celery beat,
+    ``NETVIZ_TRUST_REFRESH_EVERY_SECONDS``); campaigns whose players' label weights changed get
+    a rescore task. Idempotent: a second run finds nothing to change."""
+    from processing.trust_services import players_trust_refresh
+
+    return len(players_trust_refresh(player_ids=None, rescore=True))

@@ -2,7 +2,7 @@
 
 from django import template
 
-from explanations.roles import user_is_campaign_admin, user_is_researcher
+from core.roles import user_is_campaign_admin, user_is_researcher
 
 register = template.Library()
 

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from csp.constants import NONCE
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -65,6 +67,55 @@ def database_from_url(url: str) -> dict:
     raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
 
 
+def email_from_url(url: str) -> dict:
+    """Django's EMAIL_* settings from one URL (EMAIL_URL).
+
+    ``smtp://user:password@host:587/?tls=True`` (STARTTLS; ``?ssl=True`` for implicit TLS),
+    ``smtp+tls://…`` or ``submission://…`` (STARTTLS, port 587), ``smtps://…`` (implicit TLS,
+    port 465), ``console://`` or ``consolemail://`` (printed), ``file:///path``, ``locmem://``,
+    ``dummy://``. User and password are percent-decoded; ``?timeout=`` is in seconds.
+    """
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+
+    def flag(name: str) -> bool:
+        return query.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+    backends = "django.core.mail.backends."
+    if scheme in {"console", "consolemail"}:
+        return {"EMAIL_BACKEND": backends + "console.EmailBackend"}
+    if scheme in {"locmem", "memory"}:
+        return {"EMAIL_BACKEND": backends + "locmem.EmailBackend"}
+    if scheme == "dummy":
+        return {"EMAIL_BACKEND": backends + "dummy.EmailBackend"}
+    if scheme == "file":
+        return {
+            "EMAIL_BACKEND": backends + "filebased.EmailBackend",
+            "EMAIL_FILE_PATH": parsed.path,
+        }
+    if scheme in {"smtp", "smtps", "smtp+tls", "smtp+ssl", "submission"}:
+        use_ssl = scheme in {"smtps", "smtp+ssl"} or flag("ssl")
+        use_tls = scheme in {"smtp+tls", "submission"} or flag("tls")
+        if use_ssl and use_tls:
+            raise ValueError("EMAIL_URL: choose TLS (STARTTLS) or SSL (implicit TLS), not both.")
+        if not parsed.hostname:
+            raise ValueError("EMAIL_URL has no host.")
+        return {
+            "EMAIL_BACKEND": backends + "smtp.EmailBackend",
+            "EMAIL_HOST": parsed.hostname,
+            "EMAIL_PORT": parsed.port or (465 if use_ssl else 587 if use_tls else 25),
+            "EMAIL_HOST_USER": unquote(parsed.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
+            "EMAIL_USE_TLS": use_tls,
+            "EMAIL_USE_SSL": use_ssl,
+            "EMAIL_TIMEOUT": int(query.get("timeout") or 10),
+        }
+    raise ValueError(f"Unsupported EMAIL_URL scheme: {scheme!r}")
+
+
 SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-insecure-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -79,6 +130,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "allauth",
     "allauth.account",
     "explanations",
@@ -90,9 +143,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "netviz_site.middleware.RejectNulCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -146,6 +201,13 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Every uploaded file is counted while it streams in and dropped once over its view's limit
+# (explanations/upload_handlers.py): a 200 MB upload to a 25 MB field is never kept whole.
+FILE_UPLOAD_HANDLERS = [
+    "explanations.upload_handlers.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -160,6 +222,33 @@ SPECTACULAR_SETTINGS = {
         "ModelKindEnum": "explanations.models.ModelSpec.Kind",
         "MergedGroupKindEnum": "processing.models.MergedGroup.Kind",
         "ViewerCardKindEnum": ["cluster", "merged", "full"],
+    },
+    # Swagger UI and ReDoc from this origin (drf-spectacular-sidecar, pinned), never a CDN; the
+    # docs page loads its init script from /api/docs/?script (no inline script, see urls.py).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge (it would load an image from validator.swagger.io).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# On every response the app makes (pages, APIs, errors). Scripts and styles come from this
+# origin only: no inline <script>, no on*= handlers, no style="" attributes in the templates
+# (tests/netviz_site/test_security_headers.py checks them). NONCE is only a placeholder: it appears
+# in the header (as 'nonce-…') when a template uses {{ request.csp_nonce }}, which none does today.
+# A response that sets its own policy keeps it (the media view's `sandbox`).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
     },
 }
 
@@ -185,6 +274,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("NETVIZ_GAME_EXPIRE_EVERY_SECONDS", 300)),
         "options": {"queue": "cpu", "expires": 600},
     },
+    "refresh-player-trust": {
+        "task": "workers.tasks.refresh_player_trust",
+        "schedule": float(env_int("NETVIZ_TRUST_REFRESH_EVERY_SECONDS", 3600)),
+        "options": {"queue": "cpu", "expires": 3600},
+    },
 }
 
 # --- NetViz ---------------------------------------------------------------------------------
@@ -194,6 +288,10 @@ NETVIZ_DEVICE = env("NETVIZ_DEVICE", "cpu")
 NETVIZ_EXPLAIN_QUEUE = env("NETVIZ_EXPLAIN_QUEUE", "cpu")
 NETVIZ_MAX_IMAGE_PIXELS = env_int("NETVIZ_MAX_IMAGE_PIXELS", 40_000_000)
 NETVIZ_MAX_UPLOAD_BYTES = env_int("NETVIZ_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+# Uploaded images need this many pixels on their shorter side (docs/SECURITY.md, "Uploads").
+NETVIZ_MIN_IMAGE_SIDE = env_int("NETVIZ_MIN_IMAGE_SIDE", 32)
+NETVIZ_MAX_MODEL_BYTES = env_int("NETVIZ_MAX_MODEL_BYTES", 1024 * 1024 * 1024)
+NETVIZ_MAX_ARCHIVE_BYTES = env_int("NETVIZ_MAX_ARCHIVE_BYTES", 500 * 1024 * 1024)
 NETVIZ_DEFAULT_MODEL = env("NETVIZ_DEFAULT_MODEL", "efficientnet_lite0")
 NETVIZ_WORKER_HEARTBEAT_SECONDS = env_int("NETVIZ_WORKER_HEARTBEAT_SECONDS", 10)
 NETVIZ_TASK_MAX_RETRIES = env_int("NETVIZ_TASK_MAX_RETRIES", 3)
@@ -218,6 +316,11 @@ AUTHENTICATION_BACKENDS = [
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# Sign-up never says whether an e-mail address is registered (issue 11, D12). With verification
+# "none", allauth's default (True) still refuses a taken address ("already registered") because
+# uniqueness wins; "strict" accepts it like any other (an account may share an unverified
+# address; log-in is by username, and password reset mails every account of the address).
+ACCOUNT_PREVENT_ENUMERATION = "strict"
 ACCOUNT_LOGOUT_ON_GET = False
 # allauth's rate limits (cache-backed) stay at its defaults: e.g. login 30/m per address, failed
 # logins 10/m per address and 5 per 5 minutes per account, sign-up 20/m per address.
@@ -225,6 +328,32 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "game:play"
 ACCOUNT_SIGNUP_REDIRECT_URL = "game:play"
 ACCOUNT_LOGOUT_REDIRECT_URL = "game:home"
+
+# --- E-mail (password reset) ----------------------------------------------------------------
+# EMAIL_URL (see email_from_url) or the usual EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL; with neither, mail is printed on the
+# console (local and demo). Production refuses to start without one (production.py).
+EMAIL_HOST = env("EMAIL_HOST", "") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_URL = env("EMAIL_URL", "") or ""
+if EMAIL_URL:
+    globals().update(email_from_url(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "") or "NetViz <noreply@localhost>"
+SERVER_EMAIL = env("SERVER_EMAIL", "") or DEFAULT_FROM_EMAIL
+
+# /healthz gives its details (components, workers, errors) to staff and to callers sending
+# "Authorization: Bearer <this token>"; anyone else gets the status only. Empty: staff only.
+NETVIZ_HEALTH_TOKEN = env("NETVIZ_HEALTH_TOKEN", "") or ""
 
 # Cache (rate limits, throttles): Redis when REDIS_URL is set (needed with several processes).
 if env("REDIS_URL"):
@@ -244,6 +373,10 @@ else:
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "game_player": env("NETVIZ_GAME_RATE_PLAYER", "120/min"),
     "game_ip": env("NETVIZ_GAME_RATE_IP", "1200/min"),
+    # New guest players (page and API) per client address and per its network (IPv4 /24,
+    # IPv6 /64): one address cannot flood the crowd with guests (issue 12).
+    "guest_ip": env("NETVIZ_GUEST_RATE_IP", "5/hour"),
+    "guest_net": env("NETVIZ_GUEST_RATE_NETWORK", "20/hour"),
 }
 # Number of trusted reverse proxies in front of the app (0: use REMOTE_ADDR, ignore X-Forwarded-For).
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
@@ -253,6 +386,13 @@ REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
 NETVIZ_GAME_ROUND_TTL_SECONDS = env_int("NETVIZ_GAME_ROUND_TTL_SECONDS", 900)
 NETVIZ_GAME_EXPIRY_GRACE_SECONDS = env_int("NETVIZ_GAME_EXPIRY_GRACE_SECONDS", 60)
 NETVIZ_GAME_LABELLING_TTL_SECONDS = env_int("NETVIZ_GAME_LABELLING_TTL_SECONDS", 1800)
+# Player trust (docs/METHOD_NOTES.md, "Player trust"): players whose effective trust is below
+# this are untrusted (their rounds do not count toward an item's target, their labels weigh
+# nothing); label scores weigh each mention by its player's trust (off: the paper's f);
+# NETVIZ_TRUST overrides constants of processing.trust.TrustParams (priors, prior strengths).
+NETVIZ_TRUST_MIN_COUNTED = float(env("NETVIZ_TRUST_MIN_COUNTED", "0.3"))
+NETVIZ_PROCESSING_TRUST_WEIGHTS = env_bool("NETVIZ_PROCESSING_TRUST_WEIGHTS", True)
+NETVIZ_TRUST = {}
 # How old the per-process round tallies that order assignment candidates may be (seconds; 0 =
 # count on every start). The target itself is always checked fresh, under the item's lock.
 NETVIZ_GAME_TALLY_CACHE_SECONDS = float(env("NETVIZ_GAME_TALLY_CACHE_SECONDS", "5"))

@@ -16,3 +16,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+
+# Mail (password reset) is printed on the web process's console unless EMAIL_URL or EMAIL_HOST
+# say otherwise: `make demo` shows the reset link there.
+if not (env("EMAIL_URL") or env("EMAIL_HOST")):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -24,3 +24,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 NETVIZ_WORKER_HEARTBEAT_SECONDS = 1
 # Tests of assignment order see every round at once; the cached path has its own tests.
 NETVIZ_GAME_TALLY_CACHE_SECONDS = 0
+# Mail stays in memory (django.core.mail.outbox), whatever the environment says.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+NETVIZ_HEALTH_TOKEN = ""

@@ -2,8 +2,9 @@
 
 Two entry points:
 
-* :func:`validate_characteristic` — the game's acceptance rule. Returns ``None`` when the raw
-  text may be stored, otherwise a user-facing refusal message.
+* :func:`validate_characteristic` — the form and leak checks of the game's acceptance rule
+  (the whole rule, with junk and reason codes, is :mod:`processing.nlp.refusals`). Returns
+  ``None`` when the raw text may be stored, otherwise a user-facing refusal message.
 * :func:`clean` — the processing rule. Normalises the text, removes class names and aliases
   and returns a :class:`CleanResult` that always keeps the raw text.
 
@@ -305,29 +306,26 @@ def validate_characteristic(
     aliases: Iterable[str] = (),
     min_length: int = MIN_LENGTH,
     max_length: int = MAX_LENGTH,
+    forbidden: Iterable[str] = (),
+    languages: Sequence[str] | None = None,
 ) -> str | None:
-    """The game's acceptance rule: ``None`` if accepted, else a user-facing refusal message.
+    """The form and leak checks of the game's rule: ``None`` if accepted, else the message.
 
     ``class_names`` are the names that must not be typed (the campaign's true class, and the
-    caller may add the guessed one); each may hold comma-separated synonyms.
+    caller may add the guessed one); each may hold comma-separated synonyms. The game uses
+    :func:`processing.nlp.refusals.check_characteristic` (reason codes, junk checks); this
+    wrapper runs the junk checks only when ``languages`` is given.
     """
-    reason = _precheck(raw)
-    if reason is not None:
-        return REASON_MESSAGES[reason]
-    text = normalise(raw)
-    if not text:
-        return REASON_MESSAGES["empty"]
-    if len(text) > max_length:
-        return f"Too long: please use at most {max_length} characters."
-    if not _LETTER_RE.search(text):
-        return REASON_MESSAGES["no_letters"]
-    if len(text) < min_length:
-        return f"Too short: please use at least {min_length} characters."
-    if all(w in _STOP_ONLY for w in text.split()):
-        return REASON_MESSAGES["no_content"]
-    found = compile_class_terms(class_names, aliases).find(text)
-    if found is not None:
-        return (
-            f"\u201c{found}\u201d names the class: please describe what you saw without naming it."
-        )
-    return None
+    from processing.nlp.refusals import check_characteristic
+
+    refusal = check_characteristic(
+        raw,
+        class_names=class_names,
+        aliases=aliases,
+        forbidden=forbidden,
+        languages=languages or ("en",),
+        min_length=min_length,
+        max_length=max_length,
+        junk=languages is not None,
+    )
+    return None if refusal is None else refusal.message

@@ -13,14 +13,20 @@ generic heads: "man" in "bin man", "wheel" in "black wheel", "white" in "white c
 (α = 0: the plain cosine distance of METHOD §6.4). Two rules then override d:
 * ``derivation``: strings with the same :func:`processing.nlp.lemma.concept_key` ("spots" /
   "spotted", "furry" / "fur", "wood chips" / "woodchips") are at distance 0;
-* ``modifier_rule``: a label that only modifies another label's head ("bin" / "bin man",
-  "water" / "water bottle") is at distance 2, so complete linkage never joins them.
+* ``modifier_rule`` (off by default since issue 12): a label that only modifies another
+  label's head ("bin" / "bin man", "water" / "water bottle"; not adjectives: "yellow" /
+  "yellow paint") is at distance 2, so complete linkage never joins them.
+Constraints (:class:`Constraints`, issue 12): must-links are merged first, cannot-linked groups
+are never merged (:func:`constrained_labels`), and the game's map context can bring strings
+closer (``context_weight``).
 
 Modes.
 * ``threshold`` (NetViz default): agglomerative clustering with ``linkage``, merging while the
   linkage distance is ≤ ``threshold``. The defaults in :class:`GroupingSettings` were calibrated
-  on tests/processing/data/label_pairs.tsv by processing/bench_grouping.py (see there).
-  Up to ``max_exact`` distinct strings the clustering is exact (scipy, O(n²) memory); above,
+  on the development half of evaluation/grouping/ by processing/bench_grouping.py (see there
+  and docs/PROCESSING.md). Up to ``max_exact`` distinct strings the clustering is exact (scipy,
+  or :func:`constrained_labels` with constraints; O(n²) memory); above, constraints are not
+  applied and
   the ``max_exact`` most frequent strings are clustered exactly and the others join the nearest
   group centroid within the threshold in one vectorised pass (never a group holding a modifier
   conflict), the remainder being grouped recursively; strings sharing a concept key then follow
@@ -45,11 +51,12 @@ label shown is the most frequent surface form players typed for that lemma.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -57,32 +64,38 @@ import numpy as np
 from processing.nlp.lemma import STOP_WORDS, concept_key
 
 __all__ = [
+    "DEFAULT_CONTEXT_WEIGHT",
     "DEFAULT_HEAD_WEIGHT",
     "DEFAULT_LINKAGE",
     "DEFAULT_TEMPLATE",
     "DEFAULT_THRESHOLD",
     "Assignment",
+    "Constraints",
     "GroupingSettings",
     "LabelGroup",
     "assign_to_groups",
     "candidate_phrases",
     "canonical_label",
+    "constrained_labels",
+    "context_similarity",
     "group_labels",
     "head_word",
+    "label_distances",
     "modifier_conflict",
     "pairwise_distances",
 ]
 
-# Calibrated on tests/processing/data/label_pairs.tsv (310 pairs) by
-# `python -m processing.bench_grouping`: the configuration maximising min(precision, recall)
-# over a ±0.025 threshold plateau, among template × spell_correct × head_weight × linkage ×
-# threshold 0.15..0.65 (derivation and modifier_rule on). In-sample P=0.865 R=0.850;
-# 5- and 10-fold cross-validation (selection on the training folds, 5 seeds) P=0.865 R=0.850.
+# Calibrated on the development half of the evaluation set (evaluation/grouping/, 12 classes,
+# 1,162 labels) by `python -m processing.bench_grouping --calibrate`: the configuration with the
+# best F1 over a ±0.025 threshold plateau among linkage average/complete × head weight
+# 0/0.15/0.3 × template "{}"/"a photo of {}" × modifier rule on/off × threshold 0.35..0.65,
+# with the class-vocabulary spelling correction on. Held-out figures: docs/PROCESSING.md.
 # Re-run the benchmark after changing the model, the lemmatiser or the sample.
-DEFAULT_LINKAGE = "complete"
-DEFAULT_THRESHOLD = 0.4
-DEFAULT_HEAD_WEIGHT = 0.25
+DEFAULT_LINKAGE = "average"
+DEFAULT_THRESHOLD = 0.35
+DEFAULT_HEAD_WEIGHT = 0.15
 DEFAULT_TEMPLATE = "a photo of {}"
+DEFAULT_CONTEXT_WEIGHT = 0.0
 
 MODES = ("threshold", "paper")
 LINKAGES = ("average", "complete", "single", "weighted")
@@ -116,8 +129,13 @@ class GroupingSettings:
     :func:`processing.nlp.lemma.concept_key` ("spots"/"spotted", "wood chips"/"woodchips")
     are at distance 0. modifier_rule: a label and a longer one in which it only modifies
     another head ("bin" / "bin man", see :func:`modifier_conflict`) are at the maximum
-    distance, so complete linkage never joins them. max_exact: above this many distinct
-    strings per class, the scalable path is used (where neither rule applies). max_groups: paper mode's largest n (None: N−1).
+    distance, so complete linkage never joins them. class_vocabulary: spelling correction
+    prefers the words other players of the same class used (:func:`processing.nlp.lemma.
+    class_vocabulary`). context_weight: β of the game's context signal (strings typed for the
+    same or overlapping cluster maps are closer: d − β · context similarity, see
+    :class:`Constraints`). max_exact: above this many distinct strings per class, the scalable
+    path is used (where neither rule nor constraint applies). max_groups: paper mode's largest
+    n (None: N−1).
     """
 
     mode: str = "threshold"
@@ -128,7 +146,9 @@ class GroupingSettings:
     spell_correct: bool = True
     us_spelling: bool = True
     derivation: bool = True
-    modifier_rule: bool = True
+    modifier_rule: bool = False
+    class_vocabulary: bool = True
+    context_weight: float = DEFAULT_CONTEXT_WEIGHT
     max_exact: int = 4000
     max_groups: int | None = None
 
@@ -141,6 +161,8 @@ class GroupingSettings:
             raise ValueError("threshold is a cosine distance in [0, 2]")
         if not 0.0 <= self.head_weight <= 1.0:
             raise ValueError("head_weight must be in [0, 1]")
+        if not 0.0 <= self.context_weight <= 1.0:
+            raise ValueError("context_weight must be in [0, 1]")
         if self.max_exact < 2:
             raise ValueError("max_exact must be at least 2")
         if "{}" not in self.template:
@@ -159,11 +181,208 @@ class GroupingSettings:
             us_spelling=False,
             derivation=False,
             modifier_rule=False,
+            class_vocabulary=False,
+            context_weight=0.0,
+        )
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def v1(cls, **overrides) -> GroupingSettings:
+        """NetViz's defaults before issue 12 (calibrated on the 310 hand pairs): complete
+        linkage at 0.4, "a photo of {}", head weight 0.25, modifier rule, generic spelling
+        correction. Kept for the benchmark's comparison."""
+        base = dict(
+            linkage="complete",
+            threshold=0.4,
+            head_weight=0.25,
+            template="a photo of {}",
+            modifier_rule=True,
+            class_vocabulary=False,
         )
         return cls(**{**base, **overrides})
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the game knows about a class's strings beyond their text (issue 12).
+
+    must_link: pairs of strings that name the same thing (players confirmed it): their groups
+    are merged first, whatever the distance. cannot_link: pairs that name different things
+    (two characteristics of one round; players denied it): their groups are never merged.
+    Pairs are processed in order; a must-link that would join a cannot-linked pair is dropped.
+    contexts: per string, the cluster maps it was typed for with counts ({map: n}); with
+    ``GroupingSettings.context_weight`` β > 0, d(i, j) − β · :func:`context_similarity` is the
+    distance (strings typed for the same maps are likely the same thing). context_overlap:
+    (map, map) → overlap in [0, 1] of two different maps' revealed regions (absent: 0).
+    Strings not among the grouped ones are ignored.
+    """
+
+    must_link: tuple[tuple[str, str], ...] = ()
+    cannot_link: tuple[tuple[str, str], ...] = ()
+    contexts: Mapping[str, Mapping[Hashable, float]] | None = None
+    context_overlap: Mapping[tuple[Hashable, Hashable], float] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.must_link or self.cannot_link or self.contexts)
+
+
+def context_similarity(
+    keys: Sequence[str],
+    contexts: Mapping[str, Mapping[Hashable, float]],
+    overlap: Mapping[tuple[Hashable, Hashable], float] | None = None,
+) -> np.ndarray:
+    """(n, n) similarity of the strings' map profiles: cosine of their count vectors over maps
+    under the overlap kernel K (1 on the diagonal, ``overlap`` elsewhere), vᵢᵀKvⱼ /
+    √(vᵢᵀKvᵢ · vⱼᵀKvⱼ); 0 for strings without a map."""
+    maps = sorted({m for k in keys for m in (contexts.get(k) or {})}, key=repr)
+    n = len(keys)
+    if not maps:
+        return np.zeros((n, n))
+    col = {m: i for i, m in enumerate(maps)}
+    v = np.zeros((n, len(maps)))
+    for i, k in enumerate(keys):
+        for m, c in (contexts.get(k) or {}).items():
+            v[i, col[m]] += float(c)
+    kv = v
+    if overlap:
+        kernel = np.eye(len(maps))
+        for (a, b), w in overlap.items():
+            if a in col and b in col and a != b:
+                kernel[col[a], col[b]] = kernel[col[b], col[a]] = float(w)
+        kv = v @ kernel
+    gram = kv @ v.T
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = gram / np.outer(norms, norms)
+    return np.nan_to_num(np.clip(sim, 0.0, 1.0))
+
+
+def _lance_williams(linkage: str, dik, djk, ni: int, nj: int):
+    if linkage == "average":
+        return (ni * dik + nj * djk) / (ni + nj)
+    if linkage == "complete":
+        return np.maximum(dik, djk)
+    if linkage == "single":
+        return np.minimum(dik, djk)
+    return (dik + djk) / 2.0  # weighted (WPGMA)
+
+
+def constrained_labels(
+    dist: np.ndarray,
+    *,
+    linkage: str,
+    threshold: float,
+    must_link: Sequence[tuple[int, int]] = (),
+    cannot_link: Sequence[tuple[int, int]] = (),
+) -> np.ndarray:
+    """Agglomerative clustering with constraints (COP-style), cut at ``threshold``.
+
+    Must-linked items are joined first (union-find, in the given order; a must-link whose
+    union would hold a cannot-linked pair is skipped); the groups' distances follow
+    ``linkage`` over their members; then the closest pair of groups without a cannot-link
+    between them is merged while its distance is ≤ ``threshold`` (Lance–Williams updates, so
+    without constraints this is scipy's clustering cut at the same height, up to ties).
+    O(n²) memory; each merge costs O(n) plus the rows whose nearest group changed.
+    Returns labels 0..k−1 (first appearance order).
+    """
+    n = dist.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    cannot: dict[int, set[int]] = defaultdict(set)  # root -> cannot-linked items
+    for a, b in cannot_link:
+        if a != b:
+            cannot[a].add(b)
+            cannot[b].add(a)
+    members: dict[int, set[int]] = {i: {i} for i in range(n)}
+    for a, b in must_link:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        blocked = any(find(x) == rb for m in members[ra] for x in cannot.get(m, ()))
+        if blocked:
+            continue
+        parent[rb] = ra
+        members[ra] |= members.pop(rb)
+    roots = sorted({find(i) for i in range(n)})
+    k = len(roots)
+    index = {r: c for c, r in enumerate(roots)}
+    assign = np.array([index[find(i)] for i in range(n)], dtype=np.int64)
+    sizes = np.bincount(assign, minlength=k).astype(np.float64)
+    d = np.asarray(dist, dtype=np.float64)
+    if k == n:
+        cd = d[np.ix_(roots, roots)].copy()
+    else:
+        onehot = np.zeros((k, n))
+        onehot[assign, np.arange(n)] = 1.0
+        if linkage == "average":
+            cd = (onehot @ d @ onehot.T) / np.outer(sizes, sizes)
+        else:
+            cd = np.empty((k, k))
+            groups = [np.flatnonzero(assign == c) for c in range(k)]
+            for c1 in range(k):
+                for c2 in range(c1, k):
+                    block = d[np.ix_(groups[c1], groups[c2])]
+                    v = block.max() if linkage == "complete" else block.min()
+                    if linkage not in ("complete", "single"):
+                        v = block.mean()
+                    cd[c1, c2] = cd[c2, c1] = v
+    blocked_m = np.zeros((k, k), dtype=bool)
+    for a, bs in cannot.items():
+        for b in bs:
+            blocked_m[assign[a], assign[b]] = True
+    np.fill_diagonal(cd, np.inf)
+    work = np.where(blocked_m, np.inf, cd)
+    active = np.ones(k, dtype=bool)
+    nearest = work.argmin(axis=1)
+    nearest_d = work[np.arange(k), nearest]
+    label = np.arange(k)
+    while True:
+        i = int(np.argmin(nearest_d))
+        if not nearest_d[i] <= threshold:
+            break
+        j = int(nearest[i])
+        # merge j into i
+        row = _lance_williams(linkage, cd[i], cd[j], sizes[i], sizes[j])
+        cd[i, :] = cd[:, i] = row
+        cd[i, i] = np.inf
+        blocked_m[i, :] |= blocked_m[j, :]
+        blocked_m[:, i] = blocked_m[i, :]
+        sizes[i] += sizes[j]
+        active[j] = False
+        label[label == j] = i
+        cd[j, :] = cd[:, j] = np.inf
+        work_i = np.where(blocked_m[i] | ~active, np.inf, cd[i])
+        work_i[i] = np.inf
+        work[i, :] = work[:, i] = work_i
+        work[j, :] = work[:, j] = np.inf
+        nearest_d[j] = np.inf
+        nearest[i] = int(np.argmin(work_i))
+        nearest_d[i] = work_i[nearest[i]]
+        stale = np.flatnonzero(active & ((nearest == i) | (nearest == j)))
+        for r in stale:
+            if r == i:
+                continue
+            nearest[r] = int(np.argmin(work[r]))
+            nearest_d[r] = work[r, nearest[r]]
+        closer = np.flatnonzero(active & (work_i < nearest_d))
+        nearest[closer] = i
+        nearest_d[closer] = work_i[closer]
+    final = label[assign]
+    _, out = np.unique(final, return_inverse=True)
+    # relabel by first appearance for stable output
+    order: dict[int, int] = {}
+    return np.array([order.setdefault(int(x), len(order)) for x in out], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -249,12 +468,27 @@ def modifier_conflict(a: str, b: str) -> bool:
     "water" / "water bottle", "tree" / "tree trunk" name different things.
 
     The shorter label's content words must be a proper subset of the longer one's and must not
-    include the longer one's head word; "ears" / "floppy ears" (same head) is no conflict.
+    include the longer one's head word; "ears" / "floppy ears" (same head) is no conflict, and
+    neither is a shorter label made of words that can be adjectives ("yellow" / "yellow paint",
+    "red" / "red light": the quality of the thing, often its name in players' words).
     """
     ta, tb = _content_tokens(a), _content_tokens(b)
     if len(ta) > len(tb):
         a, b, ta, tb = b, a, tb, ta
-    return bool(ta) and ta < tb and head_word(b) not in ta
+    return bool(ta) and ta < tb and head_word(b) not in ta and not _adjectival(ta)
+
+
+@functools.lru_cache(maxsize=65536)
+def _can_be_adjective(word: str) -> bool:
+    import lemminflect
+
+    return "ADJ" in lemminflect.getAllLemmas(word) or "ADJ" in lemminflect.getAllLemmas(
+        word, upos="ADJ"
+    )
+
+
+def _adjectival(tokens: frozenset[str]) -> bool:
+    return all(_can_be_adjective(t) for t in tokens)
 
 
 def _conflict_pairs(keys: Sequence[str], max_tokens: int = 6) -> list[tuple[int, int]]:
@@ -272,7 +506,7 @@ def _conflict_pairs(keys: Sequence[str], max_tokens: int = 6) -> list[tuple[int,
         items = sorted(tb)
         for r in range(1, len(items)):
             for subset in itertools.combinations(items, r):
-                if head in subset:
+                if head in subset or _adjectival(frozenset(subset)):
                     continue
                 for i in by_tokens.get(frozenset(subset), ()):
                     pairs.append((i, j))
@@ -550,6 +784,63 @@ def _surface_of(
     return min(tally, key=lambda s: (-tally[s], len(s), s))
 
 
+def label_distances(
+    keys: Sequence[str],
+    embeddings: np.ndarray,
+    head_embeddings: np.ndarray | None = None,
+    *,
+    settings: GroupingSettings,
+    constraints: Constraints | None = None,
+    concepts: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, n) distances threshold grouping uses: :func:`pairwise_distances` (head weight),
+    0 between strings of one concept key (``derivation``), 2 for modifier conflicts
+    (``modifier_rule``), minus β · :func:`context_similarity` (``context_weight``)."""
+    dist = pairwise_distances(embeddings, head_embeddings, settings.head_weight)
+    if concepts is None and settings.derivation:
+        concept_of: dict[str, int] = {}
+        concepts = np.array(
+            [concept_of.setdefault(concept_key(k), len(concept_of)) for k in keys], dtype=np.int64
+        )
+    if concepts is not None and settings.derivation:
+        dist[concepts[:, None] == concepts[None, :]] = 0.0
+    if settings.modifier_rule:
+        for i, j in _conflict_pairs(keys):
+            dist[i, j] = dist[j, i] = 2.0
+    if constraints is not None and constraints.contexts and settings.context_weight > 0:
+        sim = context_similarity(keys, constraints.contexts, constraints.context_overlap)
+        dist = np.clip(dist - settings.context_weight * sim, 0.0, 2.0)
+        np.fill_diagonal(dist, 0.0)
+    return dist
+
+
+def _free_canonical(
+    members: Sequence[str],
+    counts: Sequence[int],
+    embeddings: np.ndarray,
+    known: Mapping[str, np.ndarray],
+    taken: set[str],
+) -> str:
+    """The best canonical candidate of a group that no other group holds (else a member)."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    weights = np.asarray(counts, dtype=np.float64)
+    names = sorted({p for m in members for p, _, _ in _candidates(m)} | set(members))
+    scored = [
+        (-float((emb @ np.asarray(known[c], dtype=np.float64)) @ weights), c.count(" "), c)
+        for c in names
+        if c in known and c not in taken
+    ]
+    if scored:
+        return min(scored)[2]
+    for m in members:
+        if m not in taken:
+            return m
+    i = 2
+    while f"{members[0]} {i}" in taken:
+        i += 1
+    return f"{members[0]} {i}"
+
+
 def group_labels(
     strings: Sequence[str],
     embeddings: np.ndarray,
@@ -563,6 +854,7 @@ def group_labels(
     head_weight: float | None = None,
     head_embeddings: np.ndarray | None = None,
     embed: EmbedFn | None = None,
+    constraints: Constraints | None = None,
 ) -> tuple[LabelGroup, ...]:
     """Group distinct label strings into synonym groups with canonical labels.
 
@@ -572,7 +864,9 @@ def group_labels(
     settings (or the keyword overrides mode/linkage/threshold/head_weight): see
     :class:`GroupingSettings`. head_embeddings: (n, d) unit embeddings of ``head_word`` of each
     string; computed with ``embed`` when needed and not given. embed: embeds candidate
-    phrases for canonical labels (and heads).
+    phrases for canonical labels (and heads). constraints: must-links, cannot-links and map
+    contexts of the strings (threshold mode, exact path; :class:`Constraints`); groups with a
+    cannot-link between them are never merged, not even by equal canonical lemmas.
 
     Returns groups sorted by total mentions (then canonical label); deterministic for a given
     input set, whatever its order.
@@ -628,15 +922,29 @@ def group_labels(
         )
         if len(concept_of) == n:
             concepts = None  # no two strings share a concept key
+    pos = {k: i for i, k in enumerate(keys)}
+    must = cannot = ()
+    if constraints:
+        must = tuple(
+            (pos[a], pos[b]) for a, b in constraints.must_link if a in pos and b in pos and a != b
+        )
+        cannot = tuple(
+            (pos[a], pos[b]) for a, b in constraints.cannot_link if a in pos and b in pos and a != b
+        )
     if settings.mode == "paper" or n <= settings.max_exact:
-        dist = pairwise_distances(emb, heads, settings.head_weight)
-        if concepts is not None:
-            dist[concepts[:, None] == concepts[None, :]] = 0.0
-        if settings.modifier_rule:
-            for i, j in _conflict_pairs(keys):
-                dist[i, j] = dist[j, i] = 2.0
+        dist = label_distances(
+            keys, emb, heads, settings=settings, constraints=constraints, concepts=concepts
+        )
         if settings.mode == "paper":
             labels = _paper_labels(dist, settings.max_groups)
+        elif must or cannot:
+            labels = constrained_labels(
+                dist,
+                linkage=settings.linkage,
+                threshold=settings.threshold,
+                must_link=must,
+                cannot_link=cannot,
+            )
         else:
             labels = _threshold_labels_exact(dist, settings.linkage, settings.threshold)
         del dist
@@ -665,8 +973,13 @@ def group_labels(
         if missing:
             known.update(dict(zip(missing, embed(missing))))
 
+    cannot_of: dict[int, set[int]] = defaultdict(set)
+    for a, b in cannot:
+        cannot_of[a].add(b)
+        cannot_of[b].add(a)
     raw_groups = []
-    for idx in by_label.values():
+    taken: set[str] = set()
+    for idx in sorted(by_label.values(), key=lambda ix: (-int(key_counts[ix].sum()), keys[ix[0]])):
         members = [keys[i] for i in idx]
         shown, lemma, score = canonical_label(
             members,
@@ -676,11 +989,25 @@ def group_labels(
             known=known,
         )
         raw_groups.append((lemma, idx))
+        taken.add(lemma)
 
-    # Unify groups whose canonical lemmas are equal.
-    unified: dict[str, list[int]] = defaultdict(list)
+    # Unify groups whose canonical lemmas are equal (never across a cannot-link: such a group
+    # takes its best canonical candidate that no other group has).
+    unified: dict[str, list[int]] = {}
     for lemma, idx in raw_groups:
-        unified[lemma].extend(idx)
+        held = unified.get(lemma)
+        if held is not None and cannot_of:
+            inside = set(held)
+            if any(cannot_of.get(i, set()) & inside for i in idx):
+                lemma = _free_canonical(
+                    [keys[i] for i in idx], key_counts[idx].tolist(), emb[idx], known, taken
+                )
+                taken.add(lemma)
+                held = None
+        if held is None:
+            unified[lemma] = list(idx)
+        else:
+            held.extend(idx)
 
     groups = []
     for lemma, idx in unified.items():
@@ -731,7 +1058,8 @@ def assign_to_groups(
     head_weight: float = DEFAULT_HEAD_WEIGHT,
     members: Sequence[Sequence[str]] | None = None,
     derivation: bool = True,
-    modifier_rule: bool = True,
+    modifier_rule: bool = False,
+    blocked: Iterable[int] = (),
 ) -> Assignment:
     """The group a new distinct label joins: the nearest within ``threshold``, else a new one.
 
@@ -744,12 +1072,15 @@ def assign_to_groups(
     group; a string already a member, or (``derivation``) sharing a
     :func:`processing.nlp.lemma.concept_key` with a member, joins that group at distance 0,
     and (``modifier_rule``, complete linkage) a group holding a :func:`modifier_conflict`
-    partner is never joined.
+    partner is never joined. blocked: indices of groups the string must not join (a
+    cannot-link: they hold another characteristic of the same round).
     """
-    blocked: set[int] = set()
+    blocked = set(blocked)
     if members is not None:
         new_concept = concept_key(new_string) if derivation else None
         for i, group_members in enumerate(members):
+            if i in blocked:
+                continue
             if new_string in group_members:
                 return Assignment(index=i, distance=0.0)
             if new_concept is not None and any(

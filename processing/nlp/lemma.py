@@ -16,7 +16,7 @@ import functools
 import importlib.resources
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "US_SPELLING",
     "LemmaResult",
     "Lemmatiser",
+    "class_vocabulary",
     "concept_key",
     "derivational_root",
     "lemmatise",
@@ -273,12 +274,156 @@ def _correct_word(word: str, protect: frozenset[str]) -> str:
     return best.term
 
 
+def _osa_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (edits and adjacent transpositions), as symspellpy's."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def class_vocabulary(
+    texts: Iterable[str], *, us_spelling: bool = True, weights: Iterable[int] | None = None
+) -> dict[str, int]:
+    """Dictionary words players used for one class, with their number of uses.
+
+    texts: the class's cleaned characteristics. Every token that is a dictionary word (or
+    lemminflect knows) counts once per text, under its surface form and its lemma, so the
+    vocabulary of a class is what its players write about ("wheel", "tire", "ladder" for a
+    fire engine). :class:`Lemmatiser` uses it to correct typos towards those words.
+    weights: how many times each text was typed (default once each).
+    """
+    vocab: dict[str, int] = {}
+    texts = list(texts)
+    counts = [1] * len(texts) if weights is None else [int(w) for w in weights]
+    for text, weight in zip(texts, counts):
+        seen: set[str] = set()
+        for token in _TOKEN_RE.findall(text):
+            for part in token.split("-"):
+                if us_spelling:
+                    part = US_SPELLING.get(part, part)
+                if len(part) < 2 or not _ALPHA_RE.match(part) or not _known(part):
+                    continue
+                seen.add(part)
+                seen.add(lemmatise_word(part))
+        for word in seen:
+            vocab[word] = vocab.get(word, 0) + weight
+    return vocab
+
+
+# Vocabulary-aware correction of a dictionary word (a typo that is itself a word: "sly" for
+# "sky"): only rare English words (symspellpy count below this) that are at most a third as
+# frequent as the class word, used once in the class beside a class word used this often.
+_RARE_WORD_COUNT = 6_000_000
+_RARE_WORD_RATIO = 3
+_CLASS_WORD_MIN_USES = 2
+
+
+class _ClassCorrector:
+    """Spelling correction towards the vocabulary of one class (see :class:`Lemmatiser`)."""
+
+    def __init__(self, vocabulary: Mapping[str, int], protect: frozenset[str]):
+        self.vocab = dict(vocabulary)
+        self.protect = protect
+        self.cache: dict[str, str] = {}
+        self._frequent = [
+            w for w, n in self.vocab.items() if n >= _CLASS_WORD_MIN_USES and _ALPHA_RE.match(w)
+        ]
+
+    def __call__(self, word: str) -> str:
+        out = self.cache.get(word)
+        if out is None:
+            out = self.cache[word] = self._correct(word)
+        return out
+
+    def _correct(self, word: str) -> str:
+        from symspellpy import Verbosity
+
+        if len(word) < 3 or word in self.protect or not _ALPHA_RE.match(word):
+            return word
+        if _known(word):
+            return self._known_word(word)
+        max_distance = 1 if len(word) <= 3 else 2
+        suggestions = _symspell().lookup(word, Verbosity.ALL, max_edit_distance=max_distance)
+        in_class = [s for s in suggestions if self.vocab.get(s.term, 0) > 0]
+        if in_class:
+            best = min(
+                in_class,
+                key=lambda s: (s.distance, -self.vocab[s.term], -_lcs_len(word, s.term), s.term),
+            )
+            return best.term
+        split = self._split(word)
+        if split:
+            return split
+        return _correct_word(word, self.protect)
+
+    def _split(self, word: str) -> str | None:
+        """Two class words run together ("stopsign" -> "stop sign")."""
+        if len(word) < 6:
+            return None
+        best = None
+        for i in range(2, len(word) - 1):
+            a, b = word[:i], word[i:]
+            if self.vocab.get(a, 0) > 0 and self.vocab.get(b, 0) > 0:
+                candidate = (min(len(a), len(b)), f"{a} {b}")
+                best = max(best, candidate) if best else candidate
+        return best[1] if best else None
+
+    def _known_word(self, word: str) -> str:
+        if self.vocab.get(word, 0) > 1:
+            return word
+        counts = _symspell().words
+        fw = counts.get(word, 0)
+        if fw > _RARE_WORD_COUNT:
+            return word
+        best = None
+        lemma = lemmatise_word(word)
+        for v in self._frequent:
+            if abs(len(v) - len(word)) > 1 or v == word or fw * _RARE_WORD_RATIO > counts.get(v, 0):
+                continue
+            if _osa_distance(word, v) == 1 and lemmatise_word(v) != lemma:
+                candidate = (self.vocab[v], v)
+                best = max(best, candidate) if best else candidate
+        return best[1] if best else word
+
+    def join(self, tokens: list[str]) -> list[str]:
+        """Rejoin a class word split by a stray space ("sk y" -> "sky")."""
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            if i + 1 < len(tokens):
+                a, b = tokens[i], tokens[i + 1]
+                joined = a + b
+                broken = min(len(a), len(b)) == 1 or not (_known(a) and _known(b))
+                if broken and self.vocab.get(joined, 0) > 0 and _ALPHA_RE.match(joined):
+                    out.append(joined)
+                    i += 2
+                    continue
+            out.append(tokens[i])
+            i += 1
+        return out
+
+
 class Lemmatiser:
     """Callable turning a cleaned text into a :class:`LemmaResult`.
 
     spell_correct: correct unknown words with symspellpy (off by default; see the benchmark).
     us_spelling: map British spellings to American ones (tyre -> tire).
     protect: words never corrected (class names, aliases, campaign vocabulary).
+    vocabulary: the class's :func:`class_vocabulary` (with ``spell_correct``): an unknown word
+    is corrected towards a word other players of the class used (edit distance 1 for 3
+    letters, 2 above; "tounge" -> "tongue" where the generic dictionary says "lounge"), two
+    class words run together are split ("stopsign"), a class word split by a stray space is
+    rejoined ("sk y"), and a rare dictionary word used once next to a frequent class word one
+    edit away is taken for a typo of it ("sly" -> "sky" where players write "sky"); otherwise
+    the generic correction applies. The original text is always kept by the caller.
     """
 
     def __init__(
@@ -287,29 +432,46 @@ class Lemmatiser:
         spell_correct: bool = False,
         us_spelling: bool = True,
         protect: Iterable[str] = (),
+        vocabulary: Mapping[str, int] | None = None,
     ):
         self.spell_correct = spell_correct
         self.us_spelling = us_spelling
         self.protect = frozenset(w.lower() for p in protect for w in p.replace(",", " ").split())
+        self._class = (
+            _ClassCorrector(vocabulary, self.protect) if spell_correct and vocabulary else None
+        )
+
+    def _correct(self, part: str) -> str:
+        if self.us_spelling:
+            part = US_SPELLING.get(part, part)
+        if self._class is not None:
+            return self._class(part)
+        if self.spell_correct:
+            return _correct_word(part, self.protect)
+        return part
 
     def __call__(self, text: str) -> LemmaResult:
         tokens = tuple(_TOKEN_RE.findall(text))
+        pairs = [(t, t) for t in tokens]
+        if self._class is not None and len(tokens) > 1:
+            spelled = [US_SPELLING.get(t, t) if self.us_spelling else t for t in tokens]
+            joined = self._class.join(spelled)
+            if len(joined) < len(spelled):
+                pairs, i = [], 0
+                for word in joined:
+                    if i + 1 < len(tokens) and word == spelled[i] + spelled[i + 1]:
+                        pairs.append((f"{tokens[i]} {tokens[i + 1]}", word))
+                        i += 2
+                    else:
+                        pairs.append((tokens[i], tokens[i]))
+                        i += 1
         corrected: list[str] = []
         corrections: list[tuple[str, str]] = []
-        for token in tokens:
-            parts = token.split("-")
-            new_parts = []
-            for part in parts:
-                new = part
-                if self.us_spelling:
-                    new = US_SPELLING.get(new, new)
-                if self.spell_correct:
-                    new = _correct_word(new, self.protect)
-                new_parts.append(new)
-            new_token = "-".join(new_parts)
-            if new_token != token:
-                corrections.append((token, new_token))
-            corrected.append(new_token)
+        for typed, token in pairs:
+            new_token = "-".join(self._correct(part) for part in token.split("-"))
+            if new_token != typed:
+                corrections.append((typed, new_token))
+            corrected.extend(new_token.split(" "))
         lemmas = tuple("-".join(lemmatise_word(p) for p in t.split("-")) for t in corrected)
         return LemmaResult(
             text=text,

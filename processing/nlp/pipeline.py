@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,20 +23,25 @@ from processing.nlp.clean import REASON_MESSAGES, clean
 from processing.nlp.embed import Embedder, TemplatedEmbedder
 from processing.nlp.grouping import (
     Assignment,
+    Constraints,
     GroupingSettings,
     LabelGroup,
     assign_to_groups,
     group_labels,
     head_word,
 )
-from processing.nlp.lemma import Lemmatiser
+from processing.nlp.junk import find_junk
+from processing.nlp.leaks import leak_checker
+from processing.nlp.lemma import Lemmatiser, class_vocabulary
 
 __all__ = [
     "Assignment",
     "GroupingReport",
+    "LineSignals",
     "ProcessedLabel",
     "RefusedInput",
     "assign_label",
+    "class_lemmatiser",
     "group_label_list",
     "group_label_lists",
     "prepare_label",
@@ -67,6 +72,64 @@ class RefusedInput:
     raw: str
     reason: str
     message: str
+
+
+@dataclass(frozen=True)
+class LineSignals:
+    """What the game knows about one class's input lines, by line index.
+
+    rounds: per line, the round it was typed in (None: unknown); two lines of one round name
+    different things (a cannot-link of their keys). maps: per line, the cluster map it was
+    typed for (None: unknown); keys typed for the same maps are closer by
+    ``GroupingSettings.context_weight``; map_overlap: (map, map) → overlap of their revealed
+    regions. must_link / cannot_link: line pairs players confirmed or denied as the same thing
+    (verification answers), most certain first.
+    """
+
+    rounds: Sequence[Hashable | None] | None = None
+    maps: Sequence[Hashable | None] | None = None
+    map_overlap: Mapping[tuple[Hashable, Hashable], float] | None = None
+    must_link: Sequence[tuple[int, int]] = ()
+    cannot_link: Sequence[tuple[int, int]] = ()
+
+    def constraints(self, labels: Sequence[ProcessedLabel]) -> Constraints:
+        """The key-level constraints of the prepared ``labels`` (refused lines drop out)."""
+
+        def key(i: int) -> str | None:
+            if 0 <= i < len(labels) and labels[i].refused_reason is None:
+                return labels[i].key
+            return None
+
+        def pairs(line_pairs) -> list[tuple[str, str]]:
+            out = []
+            for a, b in line_pairs:
+                ka, kb = key(a), key(b)
+                if ka is not None and kb is not None and ka != kb:
+                    out.append((ka, kb))
+            return out
+
+        cannot = pairs(self.cannot_link)
+        if self.rounds is not None:
+            by_round: dict[Hashable, list[int]] = defaultdict(list)
+            for i, r in enumerate(self.rounds):
+                if r is not None:
+                    by_round[r].append(i)
+            for lines in by_round.values():
+                cannot += pairs((a, b) for x, a in enumerate(lines) for b in lines[x + 1 :])
+        contexts = None
+        if self.maps is not None:
+            ctx: dict[str, dict[Hashable, float]] = defaultdict(lambda: defaultdict(float))
+            for i, m in enumerate(self.maps):
+                k = key(i)
+                if m is not None and k is not None:
+                    ctx[k][m] += 1.0
+            contexts = {k: dict(v) for k, v in ctx.items()}
+        return Constraints(
+            must_link=tuple(pairs(self.must_link)),
+            cannot_link=tuple(dict.fromkeys(cannot)),
+            contexts=contexts,
+            context_overlap=self.map_overlap,
+        )
 
 
 @dataclass(frozen=True)
@@ -113,10 +176,64 @@ class GroupingReport:
         }
 
 
-def _lemmatiser(settings: GroupingSettings, protect: Sequence[str]) -> Lemmatiser:
+def _lemmatiser(
+    settings: GroupingSettings,
+    protect: Sequence[str],
+    vocabulary: Mapping[str, int] | None = None,
+) -> Lemmatiser:
     return Lemmatiser(
-        spell_correct=settings.spell_correct, us_spelling=settings.us_spelling, protect=protect
+        spell_correct=settings.spell_correct,
+        us_spelling=settings.us_spelling,
+        protect=protect,
+        vocabulary=vocabulary if settings.class_vocabulary else None,
     )
+
+
+def class_lemmatiser(
+    texts: Sequence[str],
+    *,
+    class_name: str | Sequence[str],
+    aliases: Sequence[str] = (),
+    settings: GroupingSettings | None = None,
+    weights: Sequence[int] | None = None,
+) -> Lemmatiser:
+    """The lemmatiser of one class: its spelling correction prefers the words of ``texts``
+    (the class's cleaned characteristics, each typed ``weights[i]`` times, default once:
+    :func:`processing.nlp.lemma.class_vocabulary`) when ``settings.class_vocabulary`` is on."""
+    settings = settings or GroupingSettings()
+    names = (class_name,) if isinstance(class_name, str) else tuple(class_name)
+    vocabulary = None
+    if settings.spell_correct and settings.class_vocabulary:
+        pairs = [(t, w) for t, w in zip(texts, weights or [1] * len(texts)) if t]
+        vocabulary = class_vocabulary(
+            [t for t, _ in pairs], us_spelling=settings.us_spelling, weights=[w for _, w in pairs]
+        )
+    return _lemmatiser(settings, [*names, *aliases], vocabulary)
+
+
+def _class_texts(
+    lines: Sequence[str],
+    class_name: str,
+    aliases: Sequence[str],
+    settings: GroupingSettings,
+    **checks,
+) -> list[str]:
+    """The cleaned texts of a class's distinct accepted lines (the vocabulary of its spelling);
+    ``checks``: the other keyword arguments of :func:`prepare_label` (forbidden, languages)."""
+    plain = Lemmatiser(spell_correct=False, us_spelling=settings.us_spelling)
+    texts = []
+    for raw in sorted(set(lines)):
+        p = prepare_label(
+            raw,
+            class_name=class_name,
+            aliases=aliases,
+            settings=settings,
+            lemmatiser=plain,
+            **checks,
+        )
+        if p.refused_reason is None:
+            texts.append(p.text)
+    return texts
 
 
 def prepare_label(
@@ -126,8 +243,18 @@ def prepare_label(
     aliases: Sequence[str] = (),
     settings: GroupingSettings | None = None,
     lemmatiser: Lemmatiser | None = None,
+    forbidden: Sequence[str] = (),
+    languages: Sequence[str] | None = ("en",),
 ) -> ProcessedLabel:
-    """Clean and lemmatise one characteristic (METHOD §6.1–6.2); ``group`` stays None."""
+    """Clean and lemmatise one characteristic (METHOD §6.1–6.2); ``group`` stays None.
+
+    Besides cleaning's refusals: junk (:func:`processing.nlp.junk.find_junk`, for a campaign
+    accepting ``languages``; None skips it) and leaks that cleaning's exact removal leaves
+    (misspelt, spaced, look-alike, compound or forbidden class terms: ``class_name``) are
+    refused, and so is a text that spelling correction or lemmatisation turns into a class
+    term: correction never *produces* a class term (``espressoo`` is refused, not grouped as
+    ``espresso``).
+    """
     settings = settings or GroupingSettings()
     names = (class_name,) if isinstance(class_name, str) else tuple(class_name)
     result = clean(raw, class_names=names, aliases=aliases)
@@ -135,11 +262,23 @@ def prepare_label(
         return ProcessedLabel(
             raw=raw, text="", key="", surface="", refused_reason=result.refused_reason
         )
+    leaks = leak_checker(names, aliases, forbidden)
+    if leaks.find(result.text) is not None:
+        return ProcessedLabel(raw=raw, text="", key="", surface="", refused_reason="class_name")
+    if languages is not None:
+        junk = find_junk(raw, languages=languages)
+        if junk is not None:
+            return ProcessedLabel(raw=raw, text="", key="", surface="", refused_reason=junk.reason)
     lemmatiser = lemmatiser or _lemmatiser(settings, [*names, *aliases])
     lem = lemmatiser(result.text)
     if not lem.lemmas:
         return ProcessedLabel(
             raw=raw, text=result.text, key="", surface="", refused_reason="no_letters"
+        )
+    changed = lem.corrections or lem.key != result.text
+    if changed and (leaks.find(lem.surface) is not None or leaks.find(lem.key) is not None):
+        return ProcessedLabel(
+            raw=raw, text=result.text, key="", surface="", refused_reason="class_name"
         )
     return ProcessedLabel(
         raw=raw,
@@ -175,19 +314,41 @@ def group_label_lists(
     embedder: Embedder,
     aliases_by_class: Mapping[str, Sequence[str]] | None = None,
     settings: GroupingSettings | None = None,
+    signals_by_class: Mapping[str, LineSignals] | None = None,
+    names_by_class: Mapping[str, str] | None = None,
+    forbidden_by_class: Mapping[str, Sequence[str]] | None = None,
+    languages: Sequence[str] | None = ("en",),
 ) -> dict[str, GroupingReport]:
     """Group each class's characteristics (per guessed class, METHOD §6).
 
     lines_by_class: class name (may hold comma-separated synonyms) → raw characteristics.
     aliases_by_class: campaign aliases per class (removed like the class name).
+    names_by_class: the class name of a key of ``lines_by_class`` when the key is another
+    grouping bucket (the Django side groups per class *and language*: "tabby [fr]").
+    forbidden_by_class, languages: admin-added forbidden terms per class, the campaign's
+    accepted languages (see :func:`prepare_label`).
+    signals_by_class: what the game knows about the lines of a class (:class:`LineSignals`:
+    rounds, cluster maps, players' verification answers), turned into constraints on their
+    keys (:class:`processing.nlp.grouping.Constraints`).
     """
     settings = settings or GroupingSettings()
     aliases_by_class = aliases_by_class or {}
     t0 = time.perf_counter()
     prepared: dict[str, list[ProcessedLabel]] = {}
-    for class_name, lines in lines_by_class.items():
-        aliases = tuple(aliases_by_class.get(class_name, ()))
-        lemmatiser = _lemmatiser(settings, [class_name, *aliases])
+    for bucket, lines in lines_by_class.items():
+        class_name = (names_by_class or {}).get(bucket, bucket)
+        aliases = tuple(aliases_by_class.get(bucket, ()))
+        forbidden = tuple((forbidden_by_class or {}).get(bucket, ()))
+        lemmatiser = class_lemmatiser(
+            _class_texts(
+                lines, class_name, aliases, settings, forbidden=forbidden, languages=languages
+            )
+            if settings.spell_correct and settings.class_vocabulary
+            else [],
+            class_name=class_name,
+            aliases=aliases,
+            settings=settings,
+        )
         cache: dict[str, ProcessedLabel] = {}
         out = []
         for raw in lines:
@@ -198,9 +359,11 @@ def group_label_lists(
                     aliases=aliases,
                     settings=settings,
                     lemmatiser=lemmatiser,
+                    forbidden=forbidden,
+                    languages=languages,
                 )
             out.append(cache[raw])
-        prepared[class_name] = out
+        prepared[bucket] = out
     t1 = time.perf_counter()
 
     embed = _CachingEmbed(TemplatedEmbedder(embedder, settings.template))
@@ -222,6 +385,7 @@ def group_label_lists(
         keys = sorted(counts)
         groups: tuple[LabelGroup, ...] = ()
         if keys:
+            signals = (signals_by_class or {}).get(class_name)
             groups = group_labels(
                 keys,
                 embed(keys),
@@ -229,6 +393,7 @@ def group_label_lists(
                 surfaces=surfaces,
                 settings=settings,
                 embed=embed,
+                constraints=signals.constraints(labels) if signals else None,
             )
         group_of = {m: gi for gi, g in enumerate(groups) for m in g.members}
         final = tuple(
@@ -292,13 +457,15 @@ def assign_label(
     groups_head_embeddings: Sequence[np.ndarray] | None,
     embedder: Embedder,
     settings: GroupingSettings | None = None,
+    blocked: Sequence[int] = (),
 ) -> tuple[Assignment, np.ndarray, np.ndarray]:
     """Where a new lemma key goes among a class's existing groups (threshold mode).
 
     groups_*: per group, its member keys and their stored (m, d) embeddings and head
     embeddings (``LabelGroup.members`` / ``embeddings`` / ``head_embeddings``). Returns the
     assignment (``index`` None: start a new group) and the key's embedding and head embedding
-    (as embedded with ``settings.template``), to be stored with the new member.
+    (as embedded with ``settings.template``), to be stored with the new member. blocked:
+    groups the key may not join (they hold another characteristic of its round).
     """
     settings = settings or GroupingSettings()
     embed = TemplatedEmbedder(embedder, settings.template)
@@ -315,5 +482,6 @@ def assign_label(
         members=groups_members,
         derivation=settings.derivation,
         modifier_rule=settings.modifier_rule,
+        blocked=blocked,
     )
     return assignment, vectors[0], vectors[1]

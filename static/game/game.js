@@ -1,48 +1,35 @@
 /* Deep Reveal in the browser: a thin client of /api/game/ (vanilla JS, no build step).
- * The server holds the round state; this script only shows what the API returns. */
+ * The server holds the round state; this script only shows what the API returns.
+ * Helpers: game-ui.js; the summary: game-summary.js; the guided first round: game-tour.js. */
 (function () {
   "use strict";
   var root = document.getElementById("game");
-  if (!root) return;
+  var NS = window.DeepReveal;
+  if (!root || !NS) return;
+  var $ = NS.$, el = NS.el, toggle = NS.toggle, isNumber = NS.isNumber;
 
   var api = root.dataset.api; // .../api/game/rounds/
+  var meUrl = root.dataset.me;
   var campaign = root.dataset.campaign || "";
   var csrf = root.dataset.csrf;
+  var playBase = root.dataset.playBase || "/game/play/";
   var summaryBase = root.dataset.summaryBase;
   var round = null;
   var busy = false;
+  var stageToken = null; // the round whose frame the stage shows
+  var taboo = [];
+  var phases = ["loading-phase", "reveal-phase", "label-phase", "summary-phase", "empty-phase"];
+  var EXHAUSTED = ["campaign_exhausted", "nothing_available"];
 
-  function $(id) { return document.getElementById(id); }
-  var phases = ["reveal-phase", "label-phase", "summary-phase", "empty-phase"];
+  function request(method, url, body) { return NS.request(method, url, body, csrf); }
 
   function show(phase) {
     phases.forEach(function (p) { $(p).hidden = p !== phase; });
+    $("play-area").hidden = !(phase === "reveal-phase" || phase === "label-phase");
+    root.dataset.phase = phase.replace("-phase", "");
   }
   function say(text) { $("status").textContent = text || ""; }
   function fail(text) { $("error").textContent = text || ""; }
-
-  function request(method, url, body) {
-    var init = {
-      method: method,
-      credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": csrf },
-    };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(url, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = new Error(data.detail || ("Request failed (" + resp.status + ")."));
-          err.status = resp.status;
-          err.data = data;
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
 
   function act(fn) {
     if (busy) return;
@@ -50,28 +37,46 @@
     fail("");
     setBusy(true);
     fn().catch(function (err) {
-      if (err.status === 409 && /No new picture/.test(err.message)) {
-        $("empty-message").textContent = err.message;
-        show("empty-phase");
-        say("");
+      var data = err.data || {};
+      if (EXHAUSTED.indexOf(data.code) >= 0 ||
+          ((err.status === 409 || err.status === 404) && /No new picture/.test(err.message))) {
+        renderEmpty(data, err.message);
       } else {
+        if (!round) renderEmpty(null, "", true); // nothing to play yet: not an endless spinner
         fail(err.message || "Something went wrong. Please try again.");
       }
     }).then(function () { busy = false; setBusy(false); });
   }
 
   function setBusy(on) {
-    ["more", "guess", "resign", "send-chars", "next"].forEach(function (id) {
-      var el = $(id);
-      if (el) el.setAttribute("aria-disabled", on ? "true" : "false");
+    root.setAttribute("aria-busy", on ? "true" : "false");
+    ["more", "guess", "resign", "resign-yes", "send-chars", "next"].forEach(function (id) {
+      var node = $(id);
+      if (node) node.setAttribute("aria-disabled", on ? "true" : "false");
     });
   }
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) node.textContent = text;
-    return node;
+  function stepNumber(r) { return isNumber(r.step_number) ? r.step_number : r.step + 1; }
+  function stepCount(r) { return isNumber(r.step_count) ? r.step_count : r.max_step + 1; }
+
+  // --- the stage: the frame, during play and while describing it ---------------------------
+
+  function setStage(r, caption) {
+    var img = $("frame");
+    var stage = $("stage");
+    if (r.frame_url) {
+      if (img.getAttribute("src") !== r.frame_url) img.src = r.frame_url;
+      stageToken = r.token;
+    }
+    var has = stageToken === r.token && !!img.getAttribute("src");
+    stage.hidden = !has;
+    $("play-area").classList.toggle("no-stage", !has);
+    img.alt = "Part of the picture, revealed at step " + stepNumber(r) + " of " + stepCount(r) +
+      " (" + r.reveal_percent + "% of the pixels)";
+    $("step-caption").textContent = caption;
+    document.querySelectorAll("[data-pip]").forEach(function (pip) {
+      pip.classList.toggle("on", Number(pip.dataset.pip) <= stepNumber(r));
+    });
   }
 
   // --- rendering ---------------------------------------------------------------------------
@@ -79,6 +84,8 @@
   function renderChoices(choices) {
     var box = $("choices");
     box.textContent = "";
+    box.classList.toggle("many", choices.length > 6);
+    $("play-area").classList.toggle("many-choices", choices.length > 6);
     if (choices.length > 12) {
       var label = el("label", { "for": "choice-select" }, "Class");
       var select = el("select", { id: "choice-select", name: "choice", required: "required" });
@@ -93,7 +100,7 @@
       var wrap = el("div", { "class": "choice" });
       var input = el("input", { type: "radio", name: "choice", id: id, value: c.value });
       var lab = el("label", { "for": id });
-      if (i < 9) lab.appendChild(el("kbd", { "aria-hidden": "true" }, String(i + 1)));
+      if (i < 9) lab.appendChild(el("kbd", { "class": "kbd-hint", "aria-hidden": "true" }, String(i + 1)));
       lab.appendChild(document.createTextNode(" " + c.label));
       wrap.appendChild(input);
       wrap.appendChild(lab);
@@ -101,16 +108,18 @@
     });
   }
 
+  function renderStakes(r) {
+    var hasNow = toggle($("stakes"), isNumber(r.points_now));
+    if (hasNow) $("points-now").textContent = r.points_now;
+    if (toggle($("stakes-next"), hasNow && isNumber(r.points_next))) {
+      $("points-next").textContent = r.points_next;
+    }
+  }
+
   function renderReveal(r, isNew) {
-    var img = $("frame");
-    img.src = r.frame_url;
-    img.alt = "The picture, revealed at step " + r.step + " of " + r.max_step +
-      " (" + r.reveal_percent + "% of the pixels)";
-    $("step-caption").textContent = "Step " + r.step + " of " + r.max_step + " · " +
-      r.reveal_percent + "% revealed";
-    document.querySelectorAll("[data-pip]").forEach(function (pip) {
-      pip.classList.toggle("on", Number(pip.dataset.pip) <= r.step);
-    });
+    closeConfirm(false);
+    setStage(r, "Step " + stepNumber(r) + " of " + stepCount(r) + " · " + r.reveal_percent + "% revealed");
+    renderStakes(r);
     $("more").disabled = r.step >= r.max_step;
     if (isNew) {
       renderChoices(r.choices);
@@ -119,69 +128,87 @@
     show("reveal-phase");
   }
 
-  function renderLabelling() {
+  function renderTaboo(words) {
+    taboo = NS.tabooMatchers(words);
+    var list = $("taboo-list");
+    list.textContent = "";
+    (words || []).forEach(function (w) { list.appendChild(el("li", {}, w)); });
+    toggle($("taboo"), !!(words && words.length));
+  }
+
+  function checkTaboo(input) {
+    var hit = NS.tabooHit(input.value, taboo);
+    $(input.id + "-hint").textContent = hit ? "“" + hit + "” is one of the words not to use." : "";
+    input.classList.toggle("warn", !!hit);
+  }
+
+  function renderLabelling(r) {
+    setStage(r, "What you saw: step " + stepNumber(r) + " of " + stepCount(r));
+    renderTaboo(Array.isArray(r.taboo) ? r.taboo : []);
     var form = $("chars-form");
     form.reset();
-    form.querySelectorAll("input").forEach(function (input) {
+    form.querySelectorAll("input[name=texts]").forEach(function (input) {
       input.removeAttribute("aria-invalid");
+      input.classList.remove("warn");
       $(input.id + "-error").textContent = "";
+      $(input.id + "-hint").textContent = "";
     });
     show("label-phase");
     $("char-1").focus();
   }
 
-  function outcomeTitle(outcome) {
-    if (outcome === "win") return "You won!";
-    if (outcome === "loss") return "Not this time";
-    return "You resigned";
-  }
-
-  function addStat(dl, term, value) {
-    var div = el("div");
-    div.appendChild(el("dt", {}, term));
-    div.appendChild(el("dd", {}, value));
-    dl.appendChild(div);
-  }
-
   function renderSummary(r) {
     var s = r.summary;
-    $("summary-title").textContent = outcomeTitle(s.outcome) + (s.points ? " +" + s.points + " points" : "");
-    var answer = "The answer was " + s.answer_label + ".";
-    if (s.guess) answer += " You guessed " + s.guess_label + " at step " + s.step + ".";
-    $("summary-answer").textContent = answer;
-    var dl = $("summary-points");
-    dl.textContent = "";
-    addStat(dl, "Points this round", s.points + " (" + s.points_base + " + " + s.points_bonus + " for characteristics)");
-    addStat(dl, "Your points", String(s.player_points));
-    addStat(dl, "Level", s.level.number + " · " + s.level.name);
-    addStat(dl, "Rank", s.rank ? "#" + s.rank : "–");
+    var levelNode = $("player-level");
+    var previous = Number(levelNode.dataset.level);
+    var result = NS.renderSummary(s, { token: r.token, summaryBase: summaryBase, previousLevel: previous });
+    // the header's points and level change together, from the same answer
     $("player-points").textContent = s.player_points;
-    $("summary-image").src = s.image_url;
-    $("summary-image").alt = "The full picture: " + s.answer_label;
-    $("summary-overlay").src = s.overlay_url;
-    $("summary-overlay").alt = "Cluster map overlay on the picture";
-    $("summary-overlay-caption").textContent = "This is what the network looked at in layer " +
-      s.layer_number + " of " + s.layer_count + " (" + s.layer + "); this cluster carries " +
-      s.weight.toFixed(1) + "% of the layer's evidence.";
-    var chars = $("summary-chars");
-    chars.textContent = "";
-    if (s.characteristics.length) {
-      chars.appendChild(el("h3", {}, "What you saw"));
-      var ul = el("ul", { "class": "chips" });
-      s.characteristics.forEach(function (c) { ul.appendChild(el("li", {}, c)); });
-      chars.appendChild(ul);
+    if (s.level && isNumber(s.level.number)) {
+      levelNode.dataset.level = s.level.number;
+      levelNode.textContent = "level " + s.level.number + " · " + s.level.name;
+      levelNode.classList.toggle("just-up", result.levelUp);
     }
-    $("summary-link").href = summaryBase + encodeURIComponent(r.token) + "/";
     show("summary-phase");
-    say(outcomeTitle(s.outcome) + " " + answer);
+    say(result.announce);
     $("summary-title").focus();
+  }
+
+  function renderEmpty(data, message, isError) {
+    data = data || {};
+    var exhausted = data.code === "campaign_exhausted";
+    $("empty-title").textContent = isError ? "The game could not start" : exhausted ?
+      "You have played every picture of this campaign" : "No picture is left for you right now";
+    $("empty-message").textContent = isError ? "" : data.code ?
+      "Thank you for playing! Every picture you described helps explain what the network sees." :
+      (message || "");
+    if (toggle($("empty-described"), isNumber(data.described))) {
+      $("empty-described").textContent = "You described " + data.described +
+        (data.described === 1 ? " picture" : " pictures") + (exhausted ? " in this campaign." : ".");
+    }
+    if (toggle($("empty-progress-wrap"), isNumber(data.campaign_progress))) {
+      var pct = Math.round(Math.max(0, Math.min(1, data.campaign_progress)) * 100);
+      $("empty-progress").value = pct;
+      $("empty-progress").textContent = pct + "%";
+      $("empty-progress-label").textContent = "The campaign is " + pct + "% done (all players together)";
+    }
+    var next = data.next_campaign;
+    if (toggle($("empty-next"), !!(next && next.slug))) {
+      $("empty-next-link").href = playBase + encodeURIComponent(next.slug) + "/";
+      $("empty-next-link").textContent = "Play the next campaign: " + next.name;
+    }
+    toggle($("empty-later"), data.more_coming === true);
+    show("empty-phase");
+    say(isError ? "" : $("empty-title").textContent + ".");
+    if (!isError) $("empty-title").focus();
   }
 
   function render(r, isNew) {
     round = r;
     if (r.status === "active") renderReveal(r, isNew);
-    else if (r.status === "labelling") renderLabelling();
+    else if (r.status === "labelling") renderLabelling(r);
     else if (r.status === "done") renderSummary(r);
+    NS.tour.phase(r.status);
   }
 
   // --- actions -----------------------------------------------------------------------------
@@ -192,8 +219,9 @@
       return request("POST", api, campaign ? { campaign: campaign } : {}).then(function (r) {
         render(r, true);
         if (r.status === "active") {
-          say("New picture: step " + r.step + " of " + r.max_step + ".");
-          $("more").focus();
+          window.scrollTo(0, 0);
+          say("New picture: step " + stepNumber(r) + " of " + stepCount(r) + ".");
+          $("more").focus({ preventScroll: true });
         }
       });
     });
@@ -204,7 +232,9 @@
     act(function () {
       return request("POST", api + round.token + "/reveal/").then(function (r) {
         render(r, false);
-        say("Step " + r.step + " of " + r.max_step + ": " + r.reveal_percent + "% revealed.");
+        var text = "Step " + stepNumber(r) + " of " + stepCount(r) + ": " + r.reveal_percent + "% revealed.";
+        if (isNumber(r.points_now)) text += " A right guess now earns " + r.points_now + " points.";
+        say(text);
       });
     });
   }
@@ -229,6 +259,21 @@
     });
   }
 
+  // Resign asks first (the button and R open the question; "Keep playing" is focused).
+  function openConfirm() {
+    if (!round || round.status !== "active") return;
+    $("resign-confirm").hidden = false;
+    $("resign").setAttribute("aria-expanded", "true");
+    $("resign-no").focus();
+  }
+
+  function closeConfirm(focusBack) {
+    if ($("resign-confirm").hidden) return;
+    $("resign-confirm").hidden = true;
+    $("resign").setAttribute("aria-expanded", "false");
+    if (focusBack) $("resign").focus();
+  }
+
   function resign() {
     if (!round || round.status !== "active") return;
     act(function () {
@@ -244,7 +289,7 @@
     inputs.forEach(function (i) { i.removeAttribute("aria-invalid"); $(i.id + "-error").textContent = ""; });
     act(function () {
       return request("POST", api + round.token + "/characteristics/", { texts: texts })
-        .then(function (r) { render(r, false); })
+        .then(function (r) { render(r, false); offerVerification(r.token, 2); })
         .catch(function (err) {
           var errors = err.data && err.data.errors;
           if (err.status === 400 && Array.isArray(errors)) {
@@ -262,10 +307,92 @@
     });
   }
 
+  // --- the optional bonus question after the characteristics (issue 12) --------------------
+  // Another player's label for the same region against one of yours; points when the answer
+  // agrees with most players (judged once 3 have answered). Labels are processed in the
+  // background, so a first 204 is retried twice.
+
+  function offerVerification(token, tries) {
+    var old = $("verify-box");
+    if (old && tries === 2) old.hidden = true;
+    request("GET", api + token + "/verification/").then(function (q) {
+      if (!q || !q.id) {
+        if (tries > 0) setTimeout(function () { offerVerification(token, tries - 1); }, 2000);
+        return;
+      }
+      if (!round || round.token !== token) return;
+      var box = $("verify-box");
+      if (!box) {
+        box = el("section", { id: "verify-box", "class": "verify", "aria-live": "polite" });
+        var anchor = $("summary-points");
+        anchor.parentNode.insertBefore(box, anchor.nextSibling);
+      }
+      box.textContent = "";
+      box.hidden = false;
+      box.appendChild(el("h3", {}, "Bonus question"));
+      box.appendChild(el("p", {}, q.prompt));
+      box.appendChild(el("p", { "class": "small-print" },
+        "+" + q.points + " points if you agree with most players."));
+      var row = el("p", {});
+      [["Same thing", true], ["Different", false]].forEach(function (choice) {
+        var button = el("button", { type: "button" }, choice[0]);
+        button.addEventListener("click", function () { answerVerification(box, q.id, choice[1], token); });
+        row.appendChild(button);
+      });
+      box.appendChild(row);
+    }).catch(function () { /* optional: the game goes on without it */ });
+  }
+
+  function answerVerification(box, id, same, token) {
+    box.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    var url = api.replace(/rounds\/$/, "verification/") + id + "/";
+    request("POST", url, { same: same, round: token }).then(function (a) {
+      var text = !a.awarded ? "Thanks! Your answer counts once 3 players have answered." :
+        a.points ? "You agree with most players: +" + a.points + " points." :
+        "Most players saw it differently.";
+      box.appendChild(el("p", {}, text));
+    }).catch(function (err) { box.appendChild(el("p", {}, err.message)); });
+  }
+
+  // --- the player: display name, guided first round, points kept after sign-up -------------
+
+  function loadMe() {
+    if (!meUrl) return;
+    request("GET", meUrl).then(function (me) {
+      var p = me && me.player;
+      if (!p) return;
+      if (p.display_name) $("player-name").textContent = p.display_name;
+      var isNew = typeof p.is_new === "boolean" ? p.is_new : p.rounds === 0;
+      NS.tour.start(isNew);
+      if (round) NS.tour.phase(round.status);
+    }).catch(function () { /* the game plays without it */ }).then(function () {
+      root.dataset.player = "loaded";
+    });
+  }
+
+  function showKept() {
+    var params = new URLSearchParams(window.location.search);
+    var kept = params.get("kept");
+    if (kept === null || !/^\d{1,9}$/.test(kept)) return;
+    var n = Number(kept);
+    $("kept").textContent = "Your " + n + (n === 1 ? " point was" : " points were") + " kept.";
+    $("kept").hidden = false;
+    params.delete("kept");
+    var query = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+  }
+
+  // --- wiring ------------------------------------------------------------------------------
+
   $("more").addEventListener("click", more);
   $("guess-form").addEventListener("submit", guess);
-  $("resign").addEventListener("click", resign);
+  $("resign").addEventListener("click", openConfirm);
+  $("resign-yes").addEventListener("click", resign);
+  $("resign-no").addEventListener("click", function () { closeConfirm(true); });
   $("chars-form").addEventListener("submit", sendCharacteristics);
+  $("chars-form").addEventListener("input", function (e) {
+    if (e.target && e.target.name === "texts") checkTaboo(e.target);
+  });
   $("next").addEventListener("click", start);
 
   document.addEventListener("keydown", function (e) {
@@ -273,11 +400,13 @@
     var tag = (e.target && e.target.tagName) || "";
     if (tag === "INPUT" && e.target.type !== "radio") return;
     if (tag === "TEXTAREA" || tag === "SELECT") return;
-    var key = e.key.toLowerCase();
+    var key = (e.key || "").toLowerCase();
     if (!round) return;
     if (round.status === "active") {
-      if (key === "m") { e.preventDefault(); more(); }
-      else if (key === "r") { e.preventDefault(); resign(); }
+      if (key === "escape") closeConfirm(true);
+      else if (tag === "BUTTON" && key === "enter") return; // the focused button acts
+      else if (key === "m") { e.preventDefault(); more(); }
+      else if (key === "r") { e.preventDefault(); openConfirm(); }
       else if (/^[1-9]$/.test(key)) {
         var radio = $("choice-" + (Number(key) - 1));
         if (radio) { e.preventDefault(); radio.checked = true; radio.focus(); }
@@ -288,5 +417,8 @@
     }
   });
 
+  NS.tour.init();
+  showKept();
+  loadMe();
   start();
 })();

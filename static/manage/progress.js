@@ -67,6 +67,10 @@
       .catch(function () { delay = Math.min(delay * 2, 30000); })
       .then(function () { timer = window.setTimeout(poll, delay); });
   }
+  // The bar's first widths come from data-width (no style="" in the page: Content-Security-Policy).
+  Array.prototype.forEach.call(box.querySelectorAll(".progressbar [data-width]"), function (span) {
+    span.style.width = span.dataset.width + "%";
+  });
   poll();
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) { window.clearTimeout(timer); } else { window.clearTimeout(timer); poll(); }

@@ -40,3 +40,57 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+RECORD_CSP_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile);
+});
+"""
+
+
+class GamePages:
+    """Browser pages on the live server for the Deep Reveal tests (issue 14).
+
+    Each page records script errors and Content-Security-Policy violations (console messages and
+    ``securitypolicyviolation`` events) in ``problems``; a test asserts ``problems == []``.
+    ``bypass_csp=True`` (axe-core injection) turns the policy off for that page only.
+    """
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list = []
+        self.problems: list[str] = []
+
+    def new(self, device: dict, *, init_script: str = "", bypass_csp: bool = False):
+        context = self.browser.new_context(base_url=self.base_url, bypass_csp=bypass_csp, **device)
+        context.set_default_timeout(15_000)
+        context.add_init_script(RECORD_CSP_VIOLATIONS + init_script)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                self.problems.append(f"console: {msg.text}")
+                if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text
+                else None
+            ),
+        )
+        return page
+
+    def violations(self, page) -> list[str]:
+        return page.evaluate("window.__csp || []")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def game_pages(browser, live_server):
+    pages = GamePages(browser, live_server.url)
+    yield pages
+    pages.close()

@@ -110,7 +110,7 @@ def test_new_user_signs_up_wins_with_two_characteristics_and_finds_points(page_f
     page.locator("#frame[src*='/game/frame/']").wait_for()
     shot(page, "01-round-start")
     page.get_by_role("button", name=re.compile("Show more")).click()
-    page.locator("#step-caption", has_text="Step 1 of 5").wait_for()
+    page.locator("#step-caption", has_text="Step 2 of 6").wait_for()
     answer = class_label(active_round(player__user__username="winner").answer)
     page.get_by_label(answer, exact=False).check()
     shot(page, "02-before-guess")
@@ -123,18 +123,22 @@ def test_new_user_signs_up_wins_with_two_characteristics_and_finds_points(page_f
     title.wait_for()
     assert "You won!" in title.inner_text()
     assert "+93 points" in title.inner_text()  # 83 at step 1, + 2 x 5
-    assert (
-        page.locator("#summary-overlay-caption")
-        .inner_text()
-        .startswith("This is what the network looked at in layer")
-    )
+    # plain words on the summary; the layer's name only in the small print (issue 14)
+    caption = page.locator("#summary-overlay-caption").inner_text()
+    assert "detectors responded to" in caption and "layer" not in caption.split(",")[0]
     shot(page, "04-summary-win")
     page.get_by_role("link", name="Leaderboard", exact=True).first.click()
-    row = page.locator("table.leaderboard tr", has_text="winner")
+    # public pages show the generated display name, never the username (issue 11, D11)
+    from game.models import Player
+
+    shown = Player.objects.get(user__username="winner").nickname
+    assert shown.startswith("Player ")
+    row = page.locator("table.leaderboard tr", has_text=shown)
     assert "93" in row.inner_text()
+    assert "winner" not in page.locator("table.leaderboard").inner_text()
     shot(page, "05-leaderboard")
     page.goto("/game/")
-    assert "winner" in page.locator("table.leaderboard").inner_text()
+    assert shown in page.locator("table.leaderboard").inner_text()
     shot(page, "10-home")
     page.goto("/game/profile/")
     assert "93" in page.locator("dl.stats").inner_text()
@@ -146,15 +150,16 @@ def test_a_guest_plays_and_resigns(page_factory, game_items):
     page = page_factory()
     start_as_guest(page, "Quick Guest")
     page.keyboard.press("m")  # keyboard shortcut: show more
-    page.locator("#step-caption", has_text="Step 1 of 5").wait_for()
+    page.locator("#step-caption", has_text="Step 2 of 6").wait_for()
     page.get_by_role("button", name=re.compile("Resign")).click()
+    page.get_by_role("button", name="Yes, resign").click()  # resign asks first (issue 14)
     title = page.locator("#summary-title")
     title.wait_for()
     assert title.inner_text() == "You resigned"
     assert "The answer was" in page.locator("#summary-answer").inner_text()
     shot(page, "06-guest-resigned")
     page.keyboard.press("n")  # next round
-    page.locator("#step-caption", has_text="Step 0 of 5").wait_for()
+    page.locator("#step-caption", has_text="Step 1 of 6").wait_for()
 
 
 def test_a_characteristic_naming_the_class_is_refused_with_its_message(page_factory, game_items):
@@ -186,7 +191,7 @@ def test_a_phone_sized_viewport_can_play(page_factory, game_items):
     frame_box = page.locator("#frame").bounding_box()
     assert frame_box["width"] <= 390
     page.get_by_role("button", name=re.compile("Show more")).tap()
-    page.locator("#step-caption", has_text="Step 1 of 5").wait_for()
+    page.locator("#step-caption", has_text="Step 2 of 6").wait_for()
     shot(page, "08-phone-round")
     page.locator("label[for=choice-0]").tap()
     page.get_by_role("button", name=re.compile("^Guess")).tap()

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests.conftest import photo_png
+from tests.e2e.game_support import wait_until
 from tests.e2e.test_viewer_browser import login, page_factory, shot  # noqa: F401
 from tests.explanations.manage_support import make_user, make_zip
 from tests.integration.conftest import broker_url, celery_worker_process, worker_env  # noqa: F401
@@ -76,9 +77,10 @@ def test_admin_creates_a_campaign_from_a_zip_watches_it_compute_publishes_and_a_
     assert "readme.txt" in report.inner_text() and "not an image (.txt)" in report.inner_text()
 
     progress = admin.locator("#progress-text")
-    admin.wait_for_function(
+    wait_until(
+        admin,
         "() => document.querySelector('[data-count=done]').textContent === '3'",
-        timeout=180_000,
+        timeout_ms=180_000,
     )
     assert progress.inner_text().startswith("3 done · 0 running · 0 pending · 0 failed")
     assert admin.locator("#image-table .status-done").count() == 3

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from django.contrib.auth.models import Group
 
-from explanations.roles import CAMPAIGN_ADMIN_GROUP, RESEARCHER_GROUP
+from core.roles import CAMPAIGN_ADMIN_GROUP, RESEARCHER_GROUP
 
 
 def make_user(username: str, *, groups: tuple[str, ...] = (), staff: bool = False):

@@ -322,3 +322,155 @@ def test_good_torchscript_upload_registers_and_leads_to_the_campaign_form(admin_
     page = admin_client.get(response["Location"]).content.decode()
     for layer in spec.explainable_layers:
         assert f'value="{layer}"' in page
+
+
+# --- stored names come from the decoded format (D1) ------------------------------------------------
+
+
+def encoded(fmt: str, *, size: int = 40, **save) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (20, 120, 220)).save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def gif_with_script() -> bytes:
+    """A valid GIF whose comment is an HTML script (the D1 attack)."""
+    return encoded("GIF", comment=b"<script>fetch('/manage/')</script>")
+
+
+def stored_bytes(image: CampaignImage) -> bytes:
+    return Path(settings.MEDIA_ROOT, image.file.name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "client_name", "suffix", "same_bytes"),
+    [
+        (gif_with_script(), "x.html", ".png", False),
+        (encoded("JPEG"), "photo.html", ".jpg", True),
+        (encoded("PNG"), "picture.svg", ".png", True),
+        (encoded("WEBP"), "a.png", ".webp", True),
+        (encoded("BMP"), "scan.bmp", ".png", False),
+        (encoded("PNG"), "no-extension", ".png", True),
+    ],
+)
+def test_a_single_image_is_stored_under_its_decoded_format_not_its_name(
+    admin_client, tiny_campaign, content, client_name, suffix, same_bytes
+):
+    response = admin_client.post(
+        f"/manage/campaigns/{tiny_campaign.slug}/images/",
+        {"image": upload(client_name, content, "text/html"), "true_class": RED},
+    )
+    assert response.status_code == 302
+    image = CampaignImage.objects.get(campaign=tiny_campaign)
+    assert Path(image.file.name).suffix == suffix
+    assert image.original_name == client_name  # still shown (and exported) as uploaded
+    assert (stored_bytes(image) == content) is same_bytes
+    assert b"<script>" not in stored_bytes(image)
+    from PIL import Image
+
+    with Image.open(Path(settings.MEDIA_ROOT, image.file.name)) as stored:
+        assert stored.format == {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[suffix]
+
+
+def test_the_image_api_stores_the_decoded_format_too(admin_client, tiny_campaign):
+    response = admin_client.post(
+        f"/api/manage/campaigns/{tiny_campaign.slug}/images/",
+        {"image": upload("x.html", gif_with_script(), "text/html"), "true_class": RED},
+    )
+    assert response.status_code == 201, response.content
+    image = CampaignImage.objects.get(pk=response.json()["image_ids"][0])
+    assert image.file.name.endswith(".png") and b"<script>" not in stored_bytes(image)
+
+
+def test_zip_and_csv_images_are_stored_under_their_decoded_format(tiny_campaign):
+    report = import_zip(
+        tiny_campaign,
+        make_zip(
+            {
+                f"{RED}/really-a-png.jpg": png((250, 0, 0)),
+                f"{RED}/anim.gif": gif_with_script(),
+                f"{GREEN}/photo.jpeg": encoded("JPEG"),
+            }
+        ),
+    )
+    suffixes = {i.original_name: Path(i.file.name).suffix for i in report.added}
+    assert suffixes == {
+        f"{RED}/really-a-png.jpg": ".png",
+        f"{RED}/anim.gif": ".png",
+        f"{GREEN}/photo.jpeg": ".jpg",
+    }
+    assert all(b"<script>" not in stored_bytes(i) for i in report.added)
+    report = import_csv(tiny_campaign, "b.tif,blue thing\n", {"b.tif": encoded("TIFF")})
+    (image,) = report.added
+    assert image.file.name.endswith(".png") and image.original_name == "b.tif"
+
+
+# --- a minimum image side (D16) --------------------------------------------------------------------
+
+
+def test_a_tiny_image_is_refused_at_upload_with_the_minimum_side(admin_client, tiny_campaign):
+    response = admin_client.post(
+        f"/manage/campaigns/{tiny_campaign.slug}/images/",
+        {"image": upload("dot.png", png(size=1), "image/png"), "true_class": RED},
+        follow=True,
+    )
+    assert "1×1 pixels; each side must be at least 32 pixels" in response.content.decode()
+    api = admin_client.post(
+        f"/api/manage/campaigns/{tiny_campaign.slug}/images/",
+        {"image": upload("dot.png", png(size=31), "image/png"), "true_class": RED},
+    )
+    assert api.status_code == 400 and "at least 32 pixels" in api.json()["detail"]
+    assert_nothing_stored(tiny_campaign)
+
+
+def test_a_tiny_image_in_a_zip_is_skipped_with_the_reason(tiny_campaign, settings):
+    settings.NETVIZ_MIN_IMAGE_SIDE = 48
+    report = import_zip(
+        tiny_campaign, make_zip({f"{RED}/ok.png": png(size=48), f"{RED}/t.png": png(size=40)})
+    )
+    assert len(report.added) == 1
+    (skipped,) = report.skipped
+    assert skipped.name == f"{RED}/t.png" and "at least 48 pixels" in skipped.reason
+
+
+# --- a loose file beside the class folders (D17) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entries", "readme"),
+    [
+        (
+            {
+                "photos/README.md": b"# my data set",
+                f"photos/{RED}/a.png": png((250, 0, 0)),
+                f"photos/{BLUE}/b.png": png((0, 0, 250)),
+            },
+            "README.md",
+        ),
+        (
+            {
+                "README.md": b"# my data set",
+                f"photos/{RED}/a.png": png((250, 0, 0)),
+                f"photos/{BLUE}/b.png": png((0, 0, 250)),
+            },
+            "README.md",
+        ),
+        (
+            {
+                "photos/": None,
+                "photos/notes.txt": b"notes",
+                f"photos/{RED}/": None,
+                f"photos/{RED}/a.png": png((250, 0, 0)),
+                f"photos/{BLUE}/b.png": png((0, 0, 250)),
+            },
+            "notes.txt",
+        ),
+    ],
+    ids=["readme-in-the-root-folder", "readme-beside-the-root-folder", "with-folder-entries"],
+)
+def test_a_loose_file_beside_the_class_folders_is_skipped_not_fatal(tiny_campaign, entries, readme):
+    report = import_zip(tiny_campaign, make_zip(entries))
+    assert report.class_counts == {RED: 1, BLUE: 1}
+    assert [(s.name, s.reason) for s in report.skipped] == [(readme, "not inside a class folder")]

@@ -10,9 +10,10 @@ from tests.explanations.viewer_support import big_image
 
 pytestmark = pytest.mark.django_db
 
-# session, user, the user's groups, the manage permission (nav), then: campaign, image, job,
-# layers, clusters, stats, label scores, merged groups.
-MAX_QUERIES = 12
+# session, user, the user's groups, the manage permission (nav), the player's display name
+# (header, issue 14), then: campaign, image, job, layers, clusters, stats, label scores, merged
+# groups.
+MAX_QUERIES = 13
 
 
 @pytest.fixture

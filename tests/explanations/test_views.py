@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Pages and APIs of the explanations app."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from explanations.services import campaign_image_add, explanation_job_run
 from tests.conftest import photo_png
+from tests.explanations.manage_support import researcher_client, researcher_user
 from workers.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
@@ -26,23 +28,70 @@ def computed_image(tiny_campaign):
     return image
 
 
-def test_healthz_reports_database_broker_and_workers(client):
+def test_healthz_reports_database_broker_and_workers_to_staff(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
     response = client.get("/healthz")
     body = response.json()
+    assert response.status_code == 503 and body["status"] == "degraded"
     assert body["database"]["ok"] is True
     assert "broker" in body and "workers" in body
     assert body["workers"]["ok"] is False  # no worker has reported yet
     WorkerHeartbeat.objects.create(hostname="w1@test", queues=["cpu"], last_seen=timezone.now())
-    body = client.get("/healthz").json()
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok"
     assert body["workers"]["ok"] is True
     assert body["workers"]["workers"][0]["hostname"] == "w1@test"
 
 
-def test_image_page_shows_every_layer_with_cluster_weights_and_gradcam(client, computed_image):
+def test_healthz_gives_anonymous_callers_the_status_only(client, django_user_model):
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json() == {"status": "degraded"}
+    WorkerHeartbeat.objects.create(hostname="w1@test", queues=["gpu"], last_seen=timezone.now())
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert b"w1@test" not in response.content and b"sqlite" not in response.content
+    assert "Authorization" in response["Vary"] and "no-cache" in response["Cache-Control"]
+    # a logged-in user who is not staff is no operator either
+    client.force_login(django_user_model.objects.create_user("player"))
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_healthz_details_with_the_configured_token(client, settings):
+    WorkerHeartbeat.objects.create(hostname="w1@test", queues=["cpu"], last_seen=timezone.now())
+    assert client.get("/healthz", HTTP_AUTHORIZATION="Bearer anything").json() == {"status": "ok"}
+    settings.NETVIZ_HEALTH_TOKEN = "t" * 20 + "0123456789abcdef"
+    for header in ("", "Bearer wrong", "Basic " + settings.NETVIZ_HEALTH_TOKEN, "Bearer "):
+        assert client.get("/healthz", HTTP_AUTHORIZATION=header).json() == {"status": "ok"}
+    body = client.get(
+        "/healthz", HTTP_AUTHORIZATION=f"Bearer {settings.NETVIZ_HEALTH_TOKEN}"
+    ).json()
+    assert body["status"] == "ok" and body["workers"]["workers"][0]["hostname"] == "w1@test"
+    assert body["database"]["vendor"] == connection.vendor
+
+
+def test_healthz_hides_where_a_component_failed(client, monkeypatch, django_user_model):
+    from netviz_site.celery import app
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("Error 111 connecting to redis.internal:6379. Refused.")
+
+    monkeypatch.setattr(app, "connection_for_write", refused)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json() == {"status": "error"}
+    assert b"6379" not in response.content and b"redis" not in response.content
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
+    body = client.get("/healthz").json()
+    assert body["status"] == "error" and "redis.internal:6379" in body["broker"]["error"]
+
+
+def test_image_page_shows_every_layer_with_cluster_weights_and_gradcam(
+    researcher_client, computed_image
+):
     campaign = computed_image.campaign
     url = f"/campaigns/{campaign.slug}/images/{computed_image.pk}/"
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
+        response = researcher_client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
     for layer in computed_image.layer_results.all():
@@ -53,17 +102,19 @@ def test_image_page_shows_every_layer_with_cluster_weights_and_gradcam(client, c
             assert cluster.overlay.name in html
             for frame in cluster.frames:  # reveal frames never appear on public pages
                 assert frame not in html
-    assert len(queries) <= 8, [q["sql"] for q in queries.captured_queries]
+    # 8 for the page, plus the researcher's session, user and one role (group) lookup.
+    assert len(queries) <= 11, [q["sql"] for q in queries.captured_queries]
 
 
-def test_overlays_are_served_but_frames_are_not(client, computed_image):
+def test_overlays_are_served_but_frames_are_not(researcher_client, computed_image):
     cluster = computed_image.clusters.first()
-    assert client.get(f"/media/{cluster.overlay.name}").status_code == 200
-    assert client.get(f"/media/{cluster.frames[0]}").status_code == 404
-    assert client.get("/media/overlays/../../etc/passwd").status_code == 404
+    assert researcher_client.get(f"/media/{cluster.overlay.name}").status_code == 200
+    assert researcher_client.get(f"/media/{cluster.frames[0]}").status_code == 404
+    assert researcher_client.get("/media/overlays/../../etc/passwd").status_code == 404
 
 
-def test_campaign_page_and_api_report_progress(client, computed_image):
+def test_campaign_page_and_api_report_progress(researcher_client, computed_image):
+    client = researcher_client
     campaign = computed_image.campaign
     html = client.get(f"/campaigns/{campaign.slug}/").content.decode()
     assert "1 done" in html
@@ -75,8 +126,8 @@ def test_campaign_page_and_api_report_progress(client, computed_image):
     assert all(c["weight"] > 0 for layer in detail["layers"] for c in layer["clusters"])
 
 
-def test_home_lists_campaigns(client, tiny_campaign):
-    assert tiny_campaign.name in client.get("/").content.decode()
+def test_home_lists_campaigns_to_researchers(researcher_client, tiny_campaign):
+    assert tiny_campaign.name in researcher_client.get("/").content.decode()
 
 
 def test_openapi_schema_is_served(client):

@@ -29,16 +29,21 @@ def test_the_whole_flow_as_a_guest(items):
     assert data["step"] == 1 and data["reveal_percent"] == 4.5
     answer = Round.objects.get(token=token).answer
     data = post(client, f"{API}rounds/{token}/guess/", {"choice": answer}).json()
-    assert data["status"] == "labelling" and data["summary"] is None and data["frame_url"] is None
+    assert data["status"] == "labelling" and data["summary"] is None
+    # The player describes the last frame they saw while seeing it (issue 14).
+    assert data["frame_url"] == f"/game/frame/{token}/1.jpg"
+    assert client.get(data["frame_url"]).status_code == 200
+    assert data["taboo"] and data["choices"] == []
     resp = post(
         client, f"{API}rounds/{token}/characteristics/", {"texts": ["floppy ears", "grass"]}
     )
     assert resp.status_code == 200, resp.content
     s = resp.json()["summary"]
     assert s["outcome"] == "win" and s["points"] == 83 + 10 and s["answer"] == answer
-    assert s["image_url"].startswith("/media/views/") and s["overlay_url"].startswith(
-        "/media/overlays/"
-    )
+    # The campaign is live: its media are closed, the summary links to the round's own copies.
+    assert s["image_url"] == f"/game/rounds/{token}/picture/"
+    assert s["overlay_url"] == f"/game/rounds/{token}/overlay/"
+    assert client.get(s["overlay_url"]).status_code == 200
     assert s["layer"].startswith("layer") and s["weight"] > 0 and s["rank"] == 1
     assert s["characteristics"] == ["floppy ears", "grass"] and s["layer_number"] >= 1
     assert client.get(s["image_url"]).status_code == 200
@@ -88,7 +93,9 @@ def test_logged_in_user_plays_with_their_account(items, django_user_model):
     client.force_login(user)
     resp = post(client, API + "rounds/")
     assert resp.status_code == 201
-    assert Player.objects.get(user=user).nickname == "alice"
+    # a generated neutral display name, never the account's username (issue 11, D11)
+    nickname = Player.objects.get(user=user).nickname
+    assert nickname.startswith("Player ") and "alice" not in nickname.lower()
 
 
 def test_another_players_round_and_frames_are_404(items):

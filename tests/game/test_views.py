@@ -176,3 +176,58 @@ def test_round_state_query_count_is_bounded(items, django_assert_max_num_queries
 
     with django_assert_max_num_queries(2):
         round_data(Round.objects.select_related("campaign__model").get(pk=r.pk))
+
+
+# --- bad input: guest start with a campaign that is not open; frames name nothing -------------
+
+
+@pytest.mark.parametrize("value", ["../../", "not a slug!", "no-such-campaign", "draft-one"])
+def test_guest_start_with_a_campaign_that_is_not_open_says_so(client, items, value):
+    """A tampered or stale campaign value answers 400 with the start form again, saying so and
+    keeping the nickname; nothing is created. Sending it again plays every open campaign."""
+    from tests.factories import CampaignFactory
+
+    CampaignFactory(slug="draft-one", status="draft")
+    players = Player.objects.count()
+    resp = client.post(reverse("game:guest-start"), {"nickname": "Kim", "campaign": value})
+    assert resp.status_code == 400
+    assert b"That campaign is not open for play" in resp.content
+    assert b'value="Kim"' in resp.content and b'name="campaign"' not in resp.content
+    assert Player.objects.count() == players
+    resp = client.post(reverse("game:guest-start"), {"nickname": "Kim"})
+    assert resp.status_code == 302 and resp["Location"] == reverse("game:play")
+
+
+def test_guest_start_with_an_open_campaign_plays_it(client, items, campaign):
+    resp = client.post(reverse("game:guest-start"), {"nickname": "Kim", "campaign": campaign.slug})
+    assert resp.status_code == 302
+    assert resp["Location"] == reverse("game:play-campaign", kwargs={"slug": campaign.slug})
+
+
+def test_frames_name_nothing_that_is_the_same_for_every_player_of_an_item(items):
+    """Two players of one item get the same picture, but no header in common that names it
+    (no file name, ETag or Last-Modified), each under the URL of their own round."""
+    item = items[0]
+    answers = []
+    for nickname in ("First", "Second"):
+        client = guest_client(nickname)
+        round = RoundFactory(player=Player.objects.get(nickname=nickname), cluster_map=item)
+        url = reverse("game:frame", kwargs={"token": round.token, "step": 0})
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp["Content-Type"] == "image/jpeg"
+        answers.append((url, resp))
+    (url1, first), (url2, second) = answers
+    assert url1 != url2
+    stored = {name.rsplit("/", 1)[-1] for name in item.frames} | set(item.frames)
+    for resp in (first, second):
+        for header in ("Content-Disposition", "ETag", "Last-Modified"):
+            assert header not in resp, header
+        text = repr(dict(resp.headers))
+        assert not [name for name in stored if name.rsplit(".", 1)[0] in text]
+
+
+def test_a_frame_step_past_any_integer_column_is_404(items):
+    client = guest_client("Stepper")
+    token = post(client, API + "rounds/").json()["token"]
+    for step in ("6", "99999999999999999999", str(2**63)):
+        assert client.get(f"/game/frame/{token}/{step}.jpg").status_code == 404

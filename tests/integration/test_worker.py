@@ -20,7 +20,9 @@ def job_status(job_id: int) -> str:
     return ExplanationJob.objects.get(pk=job_id).status
 
 
-def test_upload_is_explained_by_the_worker(celery_worker_process, tiny_campaign, client):
+def test_upload_is_explained_by_the_worker(
+    celery_worker_process, tiny_campaign, client, django_user_model
+):
     worker = celery_worker_process()
     image = campaign_image_add(
         campaign=tiny_campaign, content=photo_png("coffee"), original_name="coffee.png"
@@ -29,7 +31,8 @@ def test_upload_is_explained_by_the_worker(celery_worker_process, tiny_campaign,
     wait_for(lambda: job_status(job.pk) == "done", timeout=120, what="the job", logs=worker.output)
     assert LayerResult.objects.filter(job=job).count() == len(tiny_campaign.explained_layers)
     assert ClusterMap.objects.filter(image=image).exists()
-    # The worker's heartbeat makes /healthz report it.
+    # The worker's heartbeat makes /healthz report it (the details are for staff).
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
     wait_for(
         lambda: client.get("/healthz").json()["workers"]["ok"],
         timeout=30,
@@ -39,8 +42,13 @@ def test_upload_is_explained_by_the_worker(celery_worker_process, tiny_campaign,
     assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_campaign_task_fans_out_and_reports_progress(celery_worker_process, tiny_campaign, client):
+def test_campaign_task_fans_out_and_reports_progress(
+    celery_worker_process, tiny_campaign, client, django_user_model
+):
     from workers.tasks import explain_campaign
+
+    # A live campaign's API is the answer key: researchers (here staff) only.
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
 
     images = [
         campaign_image_add(

@@ -29,3 +29,36 @@ def test_synthetic_generator_is_deterministic_and_messy():
     assert any("<" in t for t in texts)  # junk with markup
     assert any(t != t.lower() for t in texts)  # case noise
     assert any("springer" in t.lower() or "church" in t.lower() for t in texts)  # leaks
+
+
+def test_evaluation_halves_and_pair_scores():
+    from processing.bench_grouping import Label, load_eval, pair_scores
+
+    halves, classes = load_eval()
+    assert len(halves["dev"]) == len(halves["heldout"]) == 12
+    assert not set(halves["dev"]) & set(halves["heldout"])
+    assert sum(len(v) for h in halves.values() for v in h.values()) == 2297
+    assert set(classes) >= set(halves["dev"]) | set(halves["heldout"])
+
+    labels = [Label("c", t, k, "canonical") for t, k in [("a", "x"), ("b", "x"), ("c", "y")]]
+    sc = pair_scores({"c": labels}, {"c": [0, 0, 0]})
+    assert (sc.tp, sc.fp, sc.fn) == (1, 2, 0)
+    sc = pair_scores({"c": labels}, {"c": [0, None, 1]})  # a refused label is in no group
+    assert (sc.tp, sc.fp, sc.fn, sc.precision, sc.recall) == (0, 0, 1, 1.0, 0.0)
+
+
+def test_simulated_game_uses_every_label_once_and_rounds_hold_different_concepts():
+    from processing.bench_grouping import load_eval, simulate_game
+
+    halves, _ = load_eval()
+    half = {c: halves["dev"][c] for c in sorted(halves["dev"])[:3]}
+    signals = simulate_game(half, seed=5)
+    assert signals == simulate_game(half, seed=5)
+    for cls, s in signals.items():
+        labels = half[cls]
+        assert len(s.rounds) == len(s.maps) == len(labels)
+        rounds: dict = {}
+        for lab, r in zip(labels, s.rounds):
+            rounds.setdefault(r, []).append(lab.concept)
+        assert all(1 <= len(c) <= 3 and len(set(c)) == len(c) for c in rounds.values())
+        assert all(0 < w <= 1 for w in s.map_overlap.values())

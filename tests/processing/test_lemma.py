@@ -76,3 +76,45 @@ def test_concept_key_links_derivation_and_spacing():
     assert concept_key("wood chip") == concept_key("woodchips")
     assert concept_key("t-shirt") == concept_key("t shirt")
     assert concept_key("bin") != concept_key("bin man")
+
+
+def test_class_vocabulary_counts_known_words_per_text():
+    from processing.nlp.lemma import class_vocabulary
+
+    vocab = class_vocabulary(["red wheels", "wheel", "wheel wheel", "buttns", "colour"])
+    assert vocab["wheel"] == 3  # "wheels" counts under its lemma too; once per text
+    assert vocab["wheels"] == 1 and vocab["red"] == 1
+    assert "buttns" not in vocab  # not a word
+    assert vocab["color"] == 1  # American spelling
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("tounge", "tongue"),  # the generic dictionary says "lounge"
+        ("stopsign", "stop sign"),  # two class words run together
+        ("sk y", "sky"),  # a class word split by a stray space
+        ("sly", "sky"),  # a rare word once, next to a frequent class word
+        ("hodd", "hood"),
+        ("tongue", "tongue"),
+        ("blue sky", "blue sky"),
+    ],
+)
+def test_spelling_prefers_the_class_vocabulary(typed, key):
+    from processing.nlp.lemma import class_vocabulary
+
+    texts = ["tongue", "pink tongue", "stop sign", "sky", "blue sky", "hood", "front hood"]
+    vocab = class_vocabulary([*texts, typed])
+    assert Lemmatiser(spell_correct=True, vocabulary=vocab)(typed).key == key
+
+
+def test_class_vocabulary_leaves_common_words_alone():
+    from processing.nlp.lemma import class_vocabulary
+
+    # "red" is a common word: never taken for a typo of the frequent class word "rod"
+    vocab = class_vocabulary(["rod", "long rod", "fishing rod", "red eye"])
+    lem = Lemmatiser(spell_correct=True, vocabulary=vocab)
+    assert lem("red eye").key == "red eye"
+    assert lem("tounge").key == "lounge"  # no class word near: the generic correction
+    without = Lemmatiser(spell_correct=True)
+    assert without("sly").key == "sly" and without("stopsign").key == "stop"  # "stopping"

@@ -135,6 +135,47 @@ def test_once_per_player_keeps_the_best_evidence():
     assert (s.mentions, s.mean_step, s.correct) == (1, 1.0, True)
 
 
+def test_unit_trust_weights_give_the_papers_figures_exactly(results):
+    weighted = [
+        Mention(m.cluster_id, m.label, m.step, m.correct, m.player_id, m.outcome, weight=1.0)
+        for m in MENTIONS
+    ]
+    again = {r.cluster.cluster_id: r for r in score_clusters(CLUSTERS, weighted, ROUNDS)}
+    for cid, r in results.items():
+        assert again[cid].scores == r.scores  # bit for bit, weight (f) included
+    # and those are the paper's figures, bit for bit: f mentions, p̄ their mean step
+    assert again["C1"].score_of("tire") == label_score(2, 4 / 2, True)
+    assert again["C2"].score_of("wheel") == label_score(2, 0 / 2, False)
+    assert again["C3"].score_of("bumper") == label_score(1, 1 / 1, False)
+    assert again["C5"].score_of("grille") == label_score(2, 7 / 2, True)
+    assert again["C5"].scores[0].weight == 2.0
+
+
+def test_trust_weights_make_f_their_sum_and_the_step_their_weighted_mean():
+    # tire on X: p1 (trust 0.9) at step 1, win; p2 (trust 0.3) at step 4, loss.
+    # f = 1.2; p̄ = (0.9·1 + 0.3·4) / 1.2 = 1.75; correct -> 1.2 · (1 − 0.175) = 0.99
+    # dog on X: p3 (trust 0.5) at step 0, loss -> 0.5 · 1 · 0.25 = 0.125
+    # cat on X: only p4 of weight 0 (untrusted) -> not scored
+    ms = [
+        Mention("X", "tire", 1, True, "p1", weight=0.9),
+        Mention("X", "tire", 4, False, "p2", weight=0.3),
+        Mention("X", "dog", 0, False, "p3", weight=0.5),
+        Mention("X", "cat", 0, True, "p4", weight=0.0),
+    ]
+    tire, dog = label_scores(ms)["X"]
+    assert (tire.label, tire.mentions, tire.correct) == ("tire", 2, True)
+    assert tire.weight == pytest.approx(1.2)
+    assert tire.mean_step == pytest.approx(1.75)
+    assert tire.score == pytest.approx(0.99)
+    assert (dog.label, dog.mentions, dog.score) == ("dog", 1, pytest.approx(0.125))
+    # a correct guess only counts when its mention weighs something
+    only_zero = [Mention("Y", "a", 0, True, "p", weight=0.0), Mention("Y", "a", 0, False, "q")]
+    (a,) = label_scores(only_zero)["Y"]
+    assert (a.correct, a.score) == (False, pytest.approx(0.25))
+    with pytest.raises(ValueError):
+        Mention("Z", "a", 0, True, weight=-0.1)
+
+
 def test_cluster_stats_resign_counts_as_step_5(results):
     st = results["C3"].stats
     assert (st.rounds, st.wins, st.losses, st.resigns) == (3, 1, 1, 1)

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
+from core.roles import RESEARCHER_GROUP
 from processing import services
 from processing.models import CurationRule, LabelGroup
-from processing.permissions import RESEARCHER_GROUP
 from tests.factories import make_finished_round
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +129,14 @@ def test_process_endpoint_enqueues(
     assert resp.status_code == 202
     assert calls == [(played.pk, True)]
     assert researcher.get(base(played)).json()["status"] == "queued"
+
+
+def test_merging_ids_past_any_id_column_is_a_400(played):
+    """Found by the API fuzz: a group id past 64 bits reached the database (500)."""
+    staff = client_for(User.objects.create_user("sam", password="pw", is_staff=True))
+    ids = [g.pk for g in LabelGroup.objects.all()[:2]]
+    for bad in (-(2**120), 2**63, 0):
+        resp = staff.post(
+            base(played) + "label-groups/merge/", {"group_ids": [ids[0], bad]}, format="json"
+        )
+        assert resp.status_code == 400, (bad, resp.content)

@@ -333,7 +333,13 @@ def _reveal_time(view: np.ndarray, expl, params, runs: int) -> dict:
     cmap = layer.clusters[0].map
 
     def once() -> None:
-        reveal_frames(game, cmap, percents=params.reveal_percents, method=params.reveal_method)
+        reveal_frames(
+            game,
+            cmap,
+            percents=params.reveal_percents,
+            method=params.reveal_method,
+            feather=params.reveal_feather,
+        )
 
     seconds = _median_time(once, runs, warmup=1)
     return {
@@ -379,7 +385,11 @@ def _memory_run(model, views: dict, layers, params, n: int, say, *, with_reveal:
         for layer in expl.layers if with_reveal else ():
             for cluster in layer.clusters:
                 reveal_frames(
-                    game, cluster.map, percents=params.reveal_percents, method=params.reveal_method
+                    game,
+                    cluster.map,
+                    percents=params.reveal_percents,
+                    method=params.reveal_method,
+                    feather=params.reveal_feather,
                 )
         del expl, game
         rss.append(_rss_mb()[0])

@@ -243,6 +243,7 @@ def _process_worker(model_name, device, random_weights, seconds, with_reveal, ba
                             cluster.map,
                             percents=params.reveal_percents,
                             method=params.reveal_method,
+                            feather=params.reveal_feather,
                         )
 
         one(0)

@@ -1,17 +1,23 @@
 """Load an uploaded image safely into an RGB ``PIL.Image``.
 
 Checks, in order: the bytes exist and are not empty; PIL recognises the format; the pixel count
-read from the header is within ``max_pixels`` (before anything is decoded; PIL's own
-decompression-bomb guard is turned into an error too); ``verify()`` passes; the whole image decodes
+read from the header is within ``max_pixels`` and the shorter side is at least ``min_side`` (both
+before anything is decoded; PIL's own decompression-bomb guard is turned into an error too);
+``verify()`` passes; the whole image decodes
 (a truncated file is an error, never silently padded). Then the EXIF orientation is applied and the
 image is converted to 8-bit RGB: palette and grey images are expanded, transparency is composited
 on white, 16-bit and float grey images are scaled to 0..255 (not clipped).
+
+:func:`decode_image` returns the same image together with the format PIL detected from the bytes
+(``"JPEG"``, ``"PNG"``, ``"WEBP"``, ``"GIF"``, …): callers that store an upload name the file after
+that format, never after the name the file came with.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +26,50 @@ import PIL.ImageOps
 
 from .errors import ImageError
 
-__all__ = ["load_image"]
+__all__ = ["MIN_IMAGE_SIDE", "DecodedImage", "decode_image", "load_image"]
+
+# The shortest side an uploaded image should have (callers pass it as ``min_side``): below this a
+# model view is mostly interpolation and a game item is a blur. The engine's own default is 1.
+MIN_IMAGE_SIDE = 32
 
 _BACKGROUND = (255, 255, 255)
 
 
-def load_image(source: str | Path | bytes, *, max_pixels: int = 40_000_000) -> PIL.Image.Image:
+@dataclass(frozen=True, eq=False)
+class DecodedImage:
+    """A decoded image: ``image`` is fully loaded 8-bit RGB; ``format`` is what PIL detected."""
+
+    image: PIL.Image.Image
+    format: str
+
+
+def load_image(
+    source: str | Path | bytes, *, max_pixels: int = 40_000_000, min_side: int = 1
+) -> PIL.Image.Image:
     """Decode `source` (a path or the file's bytes) into a fully loaded RGB image.
 
     Raises ImageError with a user-facing message when the file is missing, empty, not an image,
-    truncated or corrupt, or has more than `max_pixels` pixels.
+    truncated or corrupt, has more than `max_pixels` pixels or a side shorter than `min_side`.
     """
+    return decode_image(source, max_pixels=max_pixels, min_side=min_side).image
+
+
+def decode_image(
+    source: str | Path | bytes, *, max_pixels: int = 40_000_000, min_side: int = 1
+) -> DecodedImage:
+    """:func:`load_image`, plus the format PIL detected from the bytes (e.g. ``"PNG"``)."""
     data = _read(source)
     if not data:
         raise ImageError("The file is empty.")
     with warnings.catch_warnings():
         warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
-        img = _open(data, max_pixels)
+        img = _open(data, max_pixels, min_side)
+        detected = str(img.format or "")
         try:
             img.verify()
         except Exception as exc:
             raise ImageError(f"The image file is corrupt ({_detail(exc)}).") from exc
-        img = _open(data, max_pixels)  # verify() leaves the image unusable: open again
+        img = _open(data, max_pixels, min_side)  # verify() leaves the image unusable: open again
         try:
             img.load()
         except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
@@ -62,7 +90,7 @@ def load_image(source: str | Path | bytes, *, max_pixels: int = 40_000_000) -> P
     rgb = _to_rgb(img)
     if rgb.width < 1 or rgb.height < 1:
         raise ImageError("The image has no pixels.")
-    return rgb
+    return DecodedImage(image=rgb, format=detected)
 
 
 def _read(source: str | Path | bytes) -> bytes:
@@ -79,7 +107,7 @@ def _read(source: str | Path | bytes) -> bytes:
         raise ImageError(f"The image file {path.name} cannot be read ({exc.strerror}).") from exc
 
 
-def _open(data: bytes, max_pixels: int) -> PIL.Image.Image:
+def _open(data: bytes, max_pixels: int, min_side: int = 1) -> PIL.Image.Image:
     """Open lazily (header only) and check the size before anything is decoded."""
     try:
         img = PIL.Image.open(io.BytesIO(data))
@@ -95,6 +123,11 @@ def _open(data: bytes, max_pixels: int) -> PIL.Image.Image:
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageError("The image has no pixels.")
+    if min(w, h) < min_side:
+        raise ImageError(
+            f"The image is {w}×{h} pixels; each side must be at least {min_side} pixels. "
+            "Please upload a larger image."
+        )
     if w * h > max_pixels:
         raise ImageError(_too_big((w, h), max_pixels))
     return img

@@ -164,22 +164,37 @@ class Preprocessing:
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
 
+    def _resized_size(self, width: int, height: int) -> tuple[int, int]:
+        short, long = (width, height) if width <= height else (height, width)
+        new_long = int(self.resize * long / short)
+        return (self.resize, new_long) if width <= height else (new_long, self.resize)
+
+    def _crop_origin(self, resized: tuple[int, int]) -> tuple[int, int]:
+        w, h = resized
+        return int(round((w - self.crop) / 2.0)), int(round((h - self.crop) / 2.0))
+
     def model_view(self, img: PIL.Image.Image) -> np.ndarray:
         """The image exactly as the model sees it: (crop, crop, 3) uint8 RGB."""
         if img.mode != "RGB":
             img = img.convert("RGB")
         w, h = img.size
-        short, long = (w, h) if w <= h else (h, w)
-        new_long = int(self.resize * long / short)
-        size = (self.resize, new_long) if w <= h else (new_long, self.resize)
+        size = self._resized_size(w, h)
         if size != (w, h):
             img = img.resize(size, _INTERPOLATIONS[self.interpolation])
-        w, h = img.size
-        left = int(round((w - self.crop) / 2.0))
-        top = int(round((h - self.crop) / 2.0))
+        left, top = self._crop_origin(img.size)
         img = img.crop((left, top, left + self.crop, top + self.crop))
         view = np.asarray(img, dtype=np.uint8)
         return np.ascontiguousarray(view)
+
+    def field_of_view(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """The region of an original of ``size`` = (width, height) that :meth:`model_view`
+        shows the model, as (left, top, right, bottom) in the original's pixels (fractions:
+        the resize scales each axis by its own factor)."""
+        w, h = int(size[0]), int(size[1])
+        rw, rh = self._resized_size(w, h)
+        left, top = self._crop_origin((rw, rh))
+        sx, sy = w / rw, h / rh
+        return (left * sx, top * sy, (left + self.crop) * sx, (top + self.crop) * sy)
 
     def to_tensor(self, view: np.ndarray) -> torch.Tensor:
         """(H, W, 3) uint8 → (3, H, W) float32, normalised."""

@@ -1,7 +1,11 @@
 """Images people see: the game image, colour overlays, PNG/JPEG encoding (pure, no I/O).
 
 * game_image: the model view (as the model saw it, before normalisation) upscaled with bilinear
-  interpolation so that its long side is ``size`` (METHOD §5).
+  interpolation so that its long side is ``size`` (engine version 1's game image).
+* game_image_from_original: the same field of view taken from the original upload at its own
+  resolution (METHOD §5's game image: downscaled with antialiasing where the original has more
+  pixels, upscaled only where it has fewer), with the same shape as ``game_image`` of the view,
+  so that maps, frames and overlays line up with the model's input.
 * overlay: the map upsampled bilinearly (align_corners=False) to the image size, coloured with a
   "jet" colormap and blended with the image: (1 − alpha) · image + alpha · colour.
 """
@@ -15,20 +19,42 @@ import torch
 from PIL import Image
 
 
+def game_shape(view_shape: tuple[int, int], *, size: int) -> tuple[int, int]:
+    """(S, S') of the game image of a view of shape (h, w): long side ``size``, same aspect."""
+    h, w = int(view_shape[0]), int(view_shape[1])
+    if h >= w:
+        return size, max(1, round(w * size / h))
+    return max(1, round(h * size / w)), size
+
+
 def game_image(view: np.ndarray, *, size: int) -> np.ndarray:
     """(h, w, 3) uint8 → (S, S', 3) uint8, long side = ``size``, bilinear."""
     v = np.asarray(view)
     if v.ndim != 3 or v.shape[2] != 3 or v.dtype != np.uint8:
         raise ValueError("view must be an (h, w, 3) uint8 array")
     h, w = v.shape[:2]
-    if h >= w:
-        out_h, out_w = size, max(1, round(w * size / h))
-    else:
-        out_h, out_w = max(1, round(h * size / w)), size
+    out_h, out_w = game_shape((h, w), size=size)
     if (out_h, out_w) == (h, w):
         return v.copy()
     img = Image.fromarray(v).resize((out_w, out_h), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8).copy()
+
+
+def game_image_from_original(
+    img: Image.Image, box: tuple[float, float, float, float], *, shape: tuple[int, int]
+) -> np.ndarray:
+    """The region ``box`` (left, top, right, bottom, in the original's pixels, fractions
+    allowed) of the original ``img``, resampled to ``shape`` = (S, S'): (S, S', 3) uint8.
+
+    Bicubic; Pillow widens the filter when it reduces, so a large original is downscaled with
+    antialiasing rather than sampled.
+    """
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    out_h, out_w = int(shape[0]), int(shape[1])
+    box = tuple(float(v) for v in box)
+    out = img.resize((out_w, out_h), Image.Resampling.BICUBIC, box=box)
+    return np.asarray(out, dtype=np.uint8).copy()
 
 
 def upsample_map(cluster_map: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:

@@ -367,12 +367,14 @@ def masked_views(
     *,
     method: str = "exact",
     game_size: int | None = None,
+    feather: str = "outward",
 ) -> np.ndarray:
     """The revealed region of a cluster map as the model would see it: concept examples for TCAV.
 
     view: (h, w, 3) uint8 model view; cluster_map: (H, W) in [0, 1] (native resolution);
     percent: one reveal percent or several. Returns (P, h, w, 3) uint8 = view × soft Deep Reveal
-    mask (:func:`reveal.reveal_masks`, hidden pixels black), one per percent.
+    mask (:func:`reveal.reveal_masks`, hidden pixels black, feathered as ``feather`` says: the
+    campaign's ``reveal_feather``), one per percent.
 
     With ``game_size`` None the masks are built directly at the view's size (feathering σ by the
     factor h/H). Pass ``EngineParams.game_size`` to reproduce the player's frame exactly: the soft
@@ -386,12 +388,12 @@ def masked_views(
     h, w = img.shape[:2]
     if game_size is None:
         masks = torch.from_numpy(
-            reveal_masks(cluster_map, (h, w), percents=percents, method=method)
+            reveal_masks(cluster_map, (h, w), percents=percents, method=method, feather=feather)
         )
     else:
         gh, gw = game_image(img, size=int(game_size)).shape[:2]
         big = torch.from_numpy(
-            reveal_masks(cluster_map, (gh, gw), percents=percents, method=method)
+            reveal_masks(cluster_map, (gh, gw), percents=percents, method=method, feather=feather)
         )
         masks = F.interpolate(
             big[:, None], size=(h, w), mode="bilinear", align_corners=False, antialias=True

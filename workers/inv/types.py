@@ -15,11 +15,17 @@ from typing import Any
 
 import numpy as np
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 WEIGHT_METHODS = ("guided", "gradcam")
 CLUSTER_MODES = ("paper", "fast")
 REVEAL_METHODS = ("exact", "legacy")
+FEATHER_MODES = ("outward", "centred")
+GAME_SOURCES = ("original", "view")
+# Parameters that engine version 1 did not have, with the behaviour it had: parameters stored
+# by version 1 (``versions.engine == "1"``) mean these values, so their results stay
+# reproducible; anything else gets the dataclass defaults.
+ENGINE_1_BEHAVIOUR = {"reveal_feather": "centred", "game_source": "view"}
 
 
 def library_versions() -> dict[str, str]:
@@ -35,6 +41,21 @@ def library_versions() -> dict[str, str]:
         "scipy": scipy.__version__,
         "torch": torch.__version__,
     }
+
+
+# Accepted range of every numeric engine parameter (inclusive; tsne_perplexity must be > 0).
+# The defaults reproduce the paper; the upper bounds keep one image's work bounded.
+PARAM_LIMITS: dict[str, tuple[float, float]] = {
+    "keep_factor": (0.0, 10.0),
+    "seed": (0, 2**32 - 1),
+    "min_clusters": (2, 32),
+    "max_clusters": (2, 32),
+    "pca_components": (1, 512),
+    "tsne_perplexity": (0.0, 100.0),
+    "tsne_iterations": (250, 10_000),
+    "game_size": (16, 4096),
+}
+MAX_REVEAL_STEPS = 20
 
 
 def _is_int(value: Any) -> bool:
@@ -64,6 +85,15 @@ class EngineParams:
     reveal_percents: percent of pixels revealed at each game step.
     game_size: long side of the game image in pixels.
     reveal_method: "exact" (top ⌈r·N/100⌉ pixels) or "legacy" (paper's block-tiled percentile).
+    reveal_feather: "outward" (NetViz: the soft edge moved outward by half its width, so the
+        revealed pixels keep their brightness) or "centred" (METHOD §5: the binary mask
+        blurred; dims small regions).
+    game_source: "original" (the game image is the model's field of view taken from the
+        original upload at its own resolution, METHOD §5) or "view" (the model's 224-px view
+        upscaled: engine version 1).
+
+    Every number has an upper bound too (:data:`PARAM_LIMITS`), so a request cannot ask a worker
+    for a billion t-SNE iterations or a 10 000-step game.
     """
 
     weights: str = "guided"
@@ -78,6 +108,8 @@ class EngineParams:
     reveal_percents: tuple[float, ...] = (2.0, 4.5, 8.0, 13.0, 20.0, 30.0)
     game_size: int = 512
     reveal_method: str = "exact"
+    reveal_feather: str = "outward"
+    game_source: str = "original"
 
     def __post_init__(self) -> None:
         # Normalise the percents to a tuple of floats, then validate everything.
@@ -106,6 +138,10 @@ class EngineParams:
         if unknown:
             raise ValueError(f"unknown engine parameter(s): {', '.join(unknown)}")
         kwargs = {k: v for k, v in d.items() if k in names}
+        versions = d.get("versions")
+        if isinstance(versions, dict) and str(versions.get("engine")) == "1":
+            for key, value in ENGINE_1_BEHAVIOUR.items():
+                kwargs.setdefault(key, value)
         if "reveal_percents" in kwargs and not isinstance(kwargs["reveal_percents"], list | tuple):
             raise ValueError("reveal_percents must be a list of numbers")
         try:
@@ -129,29 +165,43 @@ def _validate(p: EngineParams) -> None:
         bad(f"mode must be one of {', '.join(CLUSTER_MODES)} (got {p.mode!r})")
     if p.reveal_method not in REVEAL_METHODS:
         bad(f"reveal_method must be one of {', '.join(REVEAL_METHODS)} (got {p.reveal_method!r})")
-    if not _is_number(p.keep_factor) or p.keep_factor < 0:
-        bad("keep_factor must be a number ≥ 0")
+    if p.reveal_feather not in FEATHER_MODES:
+        bad(f"reveal_feather must be one of {', '.join(FEATHER_MODES)} (got {p.reveal_feather!r})")
+    if p.game_source not in GAME_SOURCES:
+        bad(f"game_source must be one of {', '.join(GAME_SOURCES)} (got {p.game_source!r})")
+    lim = PARAM_LIMITS
+    high = lim["keep_factor"][1]
+    if not _is_number(p.keep_factor) or not 0 <= p.keep_factor <= high:
+        bad(f"keep_factor must be a number in 0 … {high:g}")
     if not _is_int(p.seed) or not 0 <= p.seed < 2**32:
         bad("seed must be an integer in 0 … 2^32−1")
-    if not _is_int(p.min_clusters) or p.min_clusters < 2:
-        bad("min_clusters must be an integer ≥ 2")
-    if not _is_int(p.max_clusters) or p.max_clusters < p.min_clusters:
-        bad("max_clusters must be an integer ≥ min_clusters")
-    if not _is_int(p.pca_components) or p.pca_components < 1:
-        bad("pca_components must be an integer ≥ 1")
-    if not _is_number(p.tsne_perplexity) or p.tsne_perplexity <= 0:
-        bad("tsne_perplexity must be a number > 0")
-    if not _is_int(p.tsne_iterations) or p.tsne_iterations < 250:
-        bad("tsne_iterations must be an integer ≥ 250")
+    low, high = lim["min_clusters"]
+    if not _is_int(p.min_clusters) or not low <= p.min_clusters <= high:
+        bad(f"min_clusters must be an integer in {low} … {high}")
+    low, high = lim["max_clusters"]
+    if not _is_int(p.max_clusters) or not p.min_clusters <= p.max_clusters <= high:
+        bad(f"max_clusters must be an integer in min_clusters … {high}")
+    low, high = lim["pca_components"]
+    if not _is_int(p.pca_components) or not low <= p.pca_components <= high:
+        bad(f"pca_components must be an integer in {low} … {high}")
+    high = lim["tsne_perplexity"][1]
+    if not _is_number(p.tsne_perplexity) or not 0 < p.tsne_perplexity <= high:
+        bad(f"tsne_perplexity must be a number > 0 and ≤ {high:g}")
+    low, high = lim["tsne_iterations"]
+    if not _is_int(p.tsne_iterations) or not low <= p.tsne_iterations <= high:
+        bad(f"tsne_iterations must be an integer in {low} … {high}")
     if not isinstance(p.reveal_percents, tuple) or not p.reveal_percents:
         bad("reveal_percents must be a non-empty list of numbers")
+    if len(p.reveal_percents) > MAX_REVEAL_STEPS:
+        bad(f"reveal_percents has at most {MAX_REVEAL_STEPS} steps")
     for r in p.reveal_percents:
         if not _is_number(r) or not 0 < r <= 100:
             bad("each reveal percent must be a number in (0, 100]")
     if any(b <= a for a, b in zip(p.reveal_percents, p.reveal_percents[1:])):
         bad("reveal_percents must be strictly increasing")
-    if not _is_int(p.game_size) or not 16 <= p.game_size <= 4096:
-        bad("game_size must be an integer in 16 … 4096")
+    low, high = lim["game_size"]
+    if not _is_int(p.game_size) or not low <= p.game_size <= high:
+        bad(f"game_size must be an integer in {low} … {high}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -104,7 +104,7 @@ def test_feather_sigma_table():
 def test_soft_masks_are_the_specified_gaussian(native, shape):
     m = np.random.default_rng(native).random((native, native)).astype(np.float32)
     binary = binary_reveal_masks(m, shape, percents=PERCENTS)
-    soft = reveal_masks(m, shape, percents=PERCENTS)
+    soft = reveal_masks(m, shape, percents=PERCENTS, feather="centred")
     sigma = feather_sigma(max(shape[0] / native, shape[1] / native))
     for p in range(len(PERCENTS)):
         ref = gaussian_filter(binary[p].astype(np.float64), sigma, truncate=1.5, mode="mirror")

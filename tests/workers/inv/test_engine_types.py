@@ -33,12 +33,30 @@ def test_round_trip_and_hash():
     assert EngineParams.from_dict({}) == EngineParams()
 
 
+def test_netviz_reveal_defaults_and_engine_1_params_keep_their_behaviour():
+    p = EngineParams()
+    assert (p.reveal_feather, p.game_source) == ("outward", "original")
+    # Parameters stored by engine version 1 (before these options) mean what it did then.
+    old = {**p.to_dict(), "versions": {"engine": "1"}}
+    del old["reveal_feather"], old["game_source"]
+    q = EngineParams.from_dict(old)
+    assert (q.reveal_feather, q.game_source) == ("centred", "view")
+    assert q.hash() != p.hash()
+    # Without the version, or with the keys given, the given or default values hold.
+    assert EngineParams.from_dict({"mode": "fast"}).reveal_feather == "outward"
+    assert EngineParams.from_dict({**old, "reveal_feather": "outward"}).reveal_feather == (
+        "outward"
+    )
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         {"weights": "x"},
         {"mode": "slow"},
         {"reveal_method": "blur"},
+        {"reveal_feather": "inward"},
+        {"game_source": "thumbnail"},
         {"keep_factor": -1},
         {"keep_factor": float("nan")},
         {"seed": -1},
@@ -61,6 +79,40 @@ def test_round_trip_and_hash():
 def test_from_dict_validates(bad):
     with pytest.raises(ValueError):
         EngineParams.from_dict(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"tsne_iterations": 1_000_000_000}, "tsne_iterations must be an integer in 250 … 10000"),
+        ({"keep_factor": 1e9}, "keep_factor must be a number in 0 … 10"),
+        ({"max_clusters": 10_000}, "max_clusters must be an integer in min_clusters … 32"),
+        ({"min_clusters": 40, "max_clusters": 50}, "min_clusters must be an integer in 2 … 32"),
+        ({"pca_components": 100_000}, "pca_components must be an integer in 1 … 512"),
+        ({"tsne_perplexity": 1e6}, "tsne_perplexity must be a number > 0 and ≤ 100"),
+        ({"game_size": 100_000}, "game_size must be an integer in 16 … 4096"),
+        ({"reveal_percents": [i / 10 for i in range(1, 500)]}, "at most 20 steps"),
+    ],
+)
+def test_every_number_has_an_upper_bound(bad, message):
+    with pytest.raises(ValueError, match=message):
+        EngineParams.from_dict(bad)
+
+
+def test_the_upper_bounds_themselves_are_accepted():
+    p = EngineParams.from_dict(
+        {
+            "keep_factor": 10,
+            "min_clusters": 32,
+            "max_clusters": 32,
+            "pca_components": 512,
+            "tsne_perplexity": 100,
+            "tsne_iterations": 10_000,
+            "game_size": 4096,
+            "reveal_percents": [5 * i for i in range(1, 21)],
+        }
+    )
+    assert (p.tsne_iterations, len(p.reveal_percents)) == (10_000, 20)
 
 
 def test_errors_carry_their_message():

@@ -7,7 +7,7 @@ import PIL.Image
 import pytest
 
 from workers.inv.errors import ImageError
-from workers.inv.images import load_image
+from workers.inv.images import MIN_IMAGE_SIDE, decode_image, load_image
 
 
 def _encode(img: PIL.Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -152,3 +152,23 @@ def test_error_message_is_str():
     with pytest.raises(ImageError) as info:
         load_image(b"")
     assert str(info.value) == info.value.message
+
+
+def test_min_side_refuses_a_tiny_image_before_decoding():
+    tiny = _encode(_rgb(1, 1))
+    assert load_image(tiny).size == (1, 1)  # the engine's own default accepts any size
+    with pytest.raises(ImageError, match=r"1×1 pixels; each side must be at least 32 pixels"):
+        load_image(tiny, min_side=MIN_IMAGE_SIDE)
+    with pytest.raises(ImageError, match="at least 32"):
+        load_image(_encode(_rgb(500, 31)), min_side=32)
+    assert load_image(_encode(_rgb(32, 32)), min_side=32).size == (32, 32)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("PNG", "PNG"), ("JPEG", "JPEG"), ("WEBP", "WEBP"), ("GIF", "GIF"), ("BMP", "BMP")],
+)
+def test_decode_image_reports_the_format_found_in_the_bytes(fmt, expected):
+    decoded = decode_image(_encode(_rgb(40, 40), fmt))
+    assert decoded.format == expected
+    assert decoded.image.mode == "RGB" and decoded.image.size == (40, 40)

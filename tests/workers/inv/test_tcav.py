@@ -157,11 +157,15 @@ def test_masked_views_reveal_the_top_of_the_cluster_map():
     view = rng.integers(1, 256, (32, 32, 3)).astype(np.uint8)
     cmap = np.zeros((4, 4), dtype=np.float32)
     cmap[0, 0] = 1.0
-    out = masked_views(view, cmap, [2.0, 30.0])
+    out = masked_views(view, cmap, [2.0, 30.0], feather="centred")
     assert out.shape == (2, 32, 32, 3) and out.dtype == np.uint8
     # the top-left corner is revealed, the far corner stays black, more at 30 % than at 2 %
     assert out[0, 0, 0].any() and not out[0, 31, 31].any()
     assert out[0].sum() < 0.1 * view.astype(np.int64).sum() < out[1].sum()
     assert (out[1] > 0).sum() > (out[0] > 0).sum()
+    # the game's feathering (outward, the default): the revealed pixels brighter
+    outward = masked_views(view, cmap, [2.0, 30.0])
+    assert (outward[0, 0, 0] > out[0, 0, 0]).all() and not outward[0, 31, 31].any()
+    assert (outward[1] > 0).sum() > (outward[0] > 0).sum()
     one = masked_views(view, cmap, 30.0, game_size=64)
     assert one.shape == (1, 32, 32, 3) and one[0, 0, 0].any() and not one[0, 31, 31].any()

@@ -13,7 +13,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.inv.artifacts import render_explanation
+from workers.inv.artifacts import game_image_for, render_explanation
 from workers.inv.errors import EngineError
 from workers.inv.explain import explain_batch
 from workers.inv.images import load_image
@@ -75,6 +75,12 @@ class Command(BaseCommand):
         parser.add_argument("--mode", default="paper", choices=["paper", "fast"])
         parser.add_argument("--weights", default="guided", choices=["guided", "gradcam"])
         parser.add_argument("--reveal", default="exact", choices=["exact", "legacy"])
+        parser.add_argument(
+            "--feather",
+            default="outward",
+            choices=["outward", "centred"],
+            help="Reveal feathering: outward (NetViz) or centred (METHOD §5 as written).",
+        )
         parser.add_argument("--seed", type=int, default=432)
         parser.add_argument(
             "--batch", type=int, default=8, help="Images per forward/backward pass."
@@ -91,6 +97,7 @@ class Command(BaseCommand):
                 mode=opts["mode"],
                 seed=opts["seed"],
                 reveal_method=opts["reveal"],
+                reveal_feather=opts["feather"],
             )
             source = model_source_from_cli(
                 opts["model"], opts["weights_file"], opts["classes_file"], opts["architecture"]
@@ -117,10 +124,11 @@ class Command(BaseCommand):
                 )
             except EngineError as exc:
                 raise CommandError(exc.message) from exc
-            for (path, _), view, result in zip(chunk, views, results, strict=True):
+            for (path, img), view, result in zip(chunk, views, results, strict=True):
                 folder = out / path.stem if multiple else out
+                game = game_image_for(img, view, preprocessing=model.preprocessing, params=params)
                 self._write(
-                    folder, path, model, layers, params, view, result, not opts["no_frames"]
+                    folder, path, model, layers, params, view, game, result, not opts["no_frames"]
                 )
 
     @staticmethod
@@ -137,10 +145,21 @@ class Command(BaseCommand):
         return class_names.index(target)
 
     def _write(
-        self, folder: Path, path: Path, model, layers, params, view, result, with_frames: bool
+        self,
+        folder: Path,
+        path: Path,
+        model,
+        layers,
+        params,
+        view,
+        game,
+        result,
+        with_frames: bool,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        artifacts = render_explanation(view, result, params=params, with_frames=with_frames)
+        artifacts = render_explanation(
+            view, result, params=params, game=game, with_frames=with_frames
+        )
         names = model.class_names
         doc = {
             "model": model.name,

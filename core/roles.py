@@ -1,13 +1,15 @@
-"""Roles: player, researcher and campaign admin (Django groups and permissions).
+"""The one role rule: who is a researcher, a campaign admin or staff. Every page, API, permission
+class and template asks this module (never ``is_staff`` or a group name directly).
 
 * **player**: anyone who plays (a guest or a registered user with no other role).
 * **researcher**: a member of the ``researcher`` group (created by the processing app's data
-  migration, reused here) or a holder of a researcher permission; browses explanations.
-* **campaign admin**: staff, a superuser, a member of the ``campaign admin`` group or a holder of
+  migration); browses explanations and curates processed labels.
+* **campaign admin**: a member of the ``campaign admin`` group or a holder of
   ``explanations.manage_campaigns``; runs campaigns. A campaign admin is also a researcher.
+* **staff**: ``is_staff`` or ``is_superuser``; both of the roles above, and the Django admin.
 
-Checks go through ``user.has_perm`` and one group lookup cached on the user object, so a page
-pays for them once per request.
+An inactive or anonymous user has no role. Checks go through one group lookup and one permission
+lookup cached on the user object, so a page pays for them once per request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ MANAGE_PERMISSION = "explanations.manage_campaigns"
 
 _GROUPS_CACHE = "_netviz_group_names"
 _PERM_CACHE = "_netviz_manage_perm"
+
+
+def _active(user) -> bool:
+    return (
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "is_active", False)
+    )
 
 
 def _group_names(user) -> frozenset[str]:
@@ -45,27 +55,22 @@ def _has_manage_permission(user) -> bool:
     return cached
 
 
+def user_is_staff(user) -> bool:
+    """Staff or superuser (active): every role, and the Django admin."""
+    return _active(user) and bool(user.is_staff or user.is_superuser)
+
+
 def user_is_campaign_admin(user) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return False
-    if user.is_staff or user.is_superuser:
+    if user_is_staff(user):
         return True
     return CAMPAIGN_ADMIN_GROUP in _group_names(user) or _has_manage_permission(user)
 
 
 def user_is_researcher(user) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return False
-    if user.is_staff or user.is_superuser or RESEARCHER_GROUP in _group_names(user):
+    if user_is_staff(user) or RESEARCHER_GROUP in _group_names(user):
         return True
     return user_is_campaign_admin(user)
-
-
-def user_roles(user) -> list[str]:
-    """The roles of a user, for templates and the API ("player" for everyone who may play)."""
-    roles = ["player"]
-    if user_is_researcher(user):
-        roles.append("researcher")
-    if user_is_campaign_admin(user):
-        roles.append("admin")
-    return roles

@@ -1,0 +1,487 @@
+"""Leak control: does a characteristic name the class? (METHOD §5, NetViz; issue 12)
+
+A characteristic is checked against every *term* of the round's answer and of the player's
+guess: each comma-separated name of the class ("tabby, tabby cat"), the head word of a
+multi-word name ("cat", "springer": whole words only, as before), the campaign's aliases and
+the forbidden terms an admin added per class and language (translations, synonyms).
+
+Both sides are *folded* first: Unicode NFKC (full-width, ligatures, circled and mathematical
+letters), invisible characters removed (zero-width space and joiner, soft hyphen, word
+joiner), look-alike letters of other scripts mapped to the Latin letter they imitate (Unicode's
+confusables, ``confusable-homoglyphs``), diacritics dropped, lower case, and leetspeak read as
+letters inside words that hold letters (``p1zza``, ``5huttle``, ``ch@pel``). Text is then split
+into tokens at spaces and punctuation, and every run of consecutive tokens is also read with
+its separators removed (``d a i s y``, ``d.a.i.s.y``, ``gold finch``, ``trash_truck``).
+
+A run of tokens is a leak when, against a term (never against a bare head word except for the
+first rule):
+
+1. it *is* the term or an inflection of it (plural, regular or irregular; possessive);
+2. it is the term once repeated letters are collapsed (``espressoo``, ``daaaisy``);
+3. it is within an edit distance that grows with the term's length (:data:`EDIT_DISTANCE`,
+   Damerau: a swap of two letters is one edit): ``expresso``, ``chruch``, ``tabby kat``;
+4. one token is a *compound* holding the term as a morpheme: the term plus a suffix
+   (``mopedlike``, ``helmeted``, ``parachutist``, ``doggo``) or plus another English word
+   (``churchyard``, ``pussycat``, ``fishtail``);
+5. its lemma or derivational root is the term (``mice``, ``fishy``).
+
+**Words that merely share letters pass.** A token that is a real English word (frequent in
+English or in the lemminflect dictionary: :func:`processing.nlp.lexicon.is_real_word`) is
+exempt from rules 2 and 3 and from the ambiguous suffixes of rule 4 (-y, -er, -ing…) unless its
+lemma or root is the term: ``coat`` and ``car`` (cat), ``bench`` (tench), ``beach`` (beacon),
+``busy`` (bus), ``caters`` (cat) pass; ``cats``, ``fishing`` do not. Letters of a term inside a
+different word are no morpheme and pass: ``scattered``, ``cattle``, ``bushes``, ``catchlight``.
+(The decision table is in ``evaluation/README.md``; the choice is recorded in
+``docs/METHOD_NOTES.md``.)
+
+Pure: standard library, confusable-homoglyphs, lemminflect and wordfreq (through
+:mod:`processing.nlp.lexicon`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from processing.nlp.clean import _plural_forms
+from processing.nlp.lexicon import in_lexicon, is_real_word, zipf_en
+
+__all__ = [
+    "EDIT_DISTANCE",
+    "Leak",
+    "LeakChecker",
+    "find_leak",
+    "fold",
+    "fold_tokens",
+    "leak_checker",
+    "osa_distance",
+]
+
+# Allowed edits by the term's length in letters: (up to this length, edits).
+# Tuned on the development half of evaluation/leaks (docs/PROCESSING.md).
+EDIT_DISTANCE: tuple[tuple[int, int], ...] = ((3, 0), (7, 1), (99, 2))
+
+# Longest run of tokens read as one word (``c h a i n s a w`` is 8).
+_MAX_SPAN = 16
+
+# Letters NFKD does not decompose.
+_EXTRA_FOLD = {
+    "ß": "ss",
+    "æ": "ae",
+    "œ": "oe",
+    "ø": "o",
+    "ł": "l",
+    "đ": "d",
+    "ı": "i",
+    "ħ": "h",
+    "þ": "th",
+    "ð": "d",
+    "ŀ": "l",
+    "ſ": "s",
+}
+# Leetspeak, read only inside a token that also holds a letter.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+_TOKEN_RE = re.compile(r"(?:[^\W_]|[@$])+")
+_REPEAT_RE = re.compile(r"(.)\1+")
+
+# Suffixes that make a derivative of the noun before them (never exempt).
+_TRANSPARENT_SUFFIXES = frozenset(
+    [
+        "s",
+        "es",
+        "like",
+        "less",
+        "ish",
+        "ist",
+        "ists",
+        "ette",
+        "ettes",
+        "let",
+        "lets",
+        "ie",
+        "ies",
+        "ed",
+        "shaped",
+    ]
+)
+# Diminutives after a doubled consonant (doggo, doggy, catty): never exempt either.
+_DIMINUTIVES = frozenset(["y", "ie", "ies", "o", "os", "ey"])
+# Suffixes that also end unrelated words (busy, caters, fisher): exempt for real words.
+_AMBIGUOUS_SUFFIXES = frozenset(
+    ["y", "ey", "o", "os", "er", "ers", "ing", "ings", "ly", "ery", "eries"]
+)
+_VOWEL_SUFFIXES = frozenset(
+    s for s in _TRANSPARENT_SUFFIXES | _AMBIGUOUS_SUFFIXES | _DIMINUTIVES if s[0] in "aeiouy"
+)
+
+
+@dataclass(frozen=True)
+class Leak:
+    """Where a characteristic names the class.
+
+    matched: the folded tokens that name it (for the player's message: their own words).
+    term: the class term it names (folded; never shown to a player who may not know it).
+    rule: ``exact``, ``repeated``, ``edit``, ``compound`` or ``lemma`` (the rule above).
+    forbidden: the term is one an admin added (translation or synonym).
+    """
+
+    matched: str
+    term: str
+    rule: str
+    forbidden: bool = False
+
+
+# --- folding ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch.isascii():
+        return ch
+    if ch in _EXTRA_FOLD:
+        return _EXTRA_FOLD[ch]
+    category = unicodedata.category(ch)
+    if category in ("Cf", "Mn", "Me"):  # invisible format characters, combining marks
+        return ""
+    if category.startswith("L") and not unicodedata.name(ch, "").startswith("LATIN"):
+        from confusable_homoglyphs import confusables
+
+        found = confusables.is_confusable(ch, preferred_aliases=["latin"])
+        if found:
+            for glyph in found[0]["homoglyphs"]:
+                c = glyph["c"]
+                if len(c) == 1 and c.isascii() and c.isalpha():
+                    return c.lower()
+    return ch
+
+
+@functools.lru_cache(maxsize=16384)
+def fold(text: str) -> str:
+    """NFKC, invisible characters and diacritics removed, confusables to Latin, lower case.
+
+    >>> fold("ｃａｔ"), fold("dаisy"), fold("chürch"), fold("dai\\u200bsy")
+    ('cat', 'daisy', 'church', 'daisy')
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(_fold_char(c) for c in text).casefold()
+    text = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", "".join(_fold_char(c) for c in text))
+
+
+def _leet(token: str) -> str:
+    if token.isalpha() or not any(c.isalpha() for c in token):
+        return token
+    return "".join(_LEET.get(c, c) for c in token)
+
+
+@functools.lru_cache(maxsize=16384)
+def fold_tokens(text: str) -> tuple[str, ...]:
+    """The folded tokens of ``text`` (leetspeak read as letters inside words).
+
+    >>> fold_tokens("D.a.i.s.y"), fold_tokens("p1zza slice"), fold_tokens("cat's ears")
+    (('d', 'a', 'i', 's', 'y'), ('pizza', 'slice'), ('cat', 's', 'ears'))
+    """
+    return tuple(_leet(t) for t in _TOKEN_RE.findall(fold(text)))
+
+
+def _collapse(s: str) -> str:
+    return _REPEAT_RE.sub(r"\1", s)
+
+
+def _allowed_edits(length: int) -> int:
+    for up_to, edits in EDIT_DISTANCE:
+        if length <= up_to:
+            return edits
+    return EDIT_DISTANCE[-1][1]
+
+
+def osa_distance(a: str, b: str, limit: int = 99) -> int:
+    """Optimal-string-alignment (restricted Damerau) distance; ``limit + 1`` once above it."""
+    if a == b:
+        return 0
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        best = cur[0]
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            best = min(best, v)
+        if best > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _compound_part(word: str) -> bool:
+    """A word that can stand beside a term in a compound (yard, seed, tail, head, eye, pot)."""
+    if len(word) < 3 or not word.isalpha() or not in_lexicon(word):
+        return False
+    z = zipf_en(word)
+    return z >= 3.0 if len(word) >= 4 else z >= 4.5
+
+
+@functools.lru_cache(maxsize=65536)
+def _lemma_and_root(token: str) -> tuple[str, str]:
+    from processing.nlp.lemma import derivational_root, lemmatise_word
+
+    lemma = lemmatise_word(token)
+    return lemma, derivational_root(lemma)
+
+
+# --- terms -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Term:
+    text: str  # folded words joined by a space
+    squashed: str  # folded words joined
+    head: bool  # the head word of a multi-word name (whole-word matches only)
+    forbidden: bool
+
+    @property
+    def fuzzy(self) -> bool:
+        return not self.head and len(self.squashed) >= 3
+
+
+def _term_words(term: str) -> tuple[str, ...]:
+    return fold_tokens(term)
+
+
+def _inflections(words: tuple[str, ...]) -> set[str]:
+    """Squashed forms of a term with its last word inflected (plural, irregular plural)."""
+    stem = "".join(words[:-1])
+    last = words[-1]
+    forms = {stem + last}
+    if last.isalpha():
+        forms.update(stem + f for f in _plural_forms(last))
+    return forms
+
+
+class LeakChecker:
+    """Compiled terms of one round (answer and guess): :meth:`find` a leak in a text."""
+
+    def __init__(
+        self,
+        class_names: Iterable[str] = (),
+        aliases: Iterable[str] = (),
+        forbidden: Iterable[str] = (),
+        *,
+        heads: bool = True,
+    ):
+        terms: dict[str, _Term] = {}
+
+        def add(words: tuple[str, ...], *, head: bool = False, forbidden: bool = False) -> None:
+            if not words:
+                return
+            text = " ".join(words)
+            old = terms.get(text)
+            if old is not None and not old.head:
+                return
+            terms[text] = _Term(text, "".join(words), head, forbidden)
+
+        for name in class_names:
+            for synonym in name.split(","):
+                words = _term_words(synonym)
+                add(words)
+                if heads and len(words) > 1 and len(words[-1]) >= 2:
+                    add(words[-1:], head=True)
+        for alias in aliases:
+            add(_term_words(alias))
+        for term in forbidden:
+            add(_term_words(term), forbidden=True)
+        self.terms = tuple(terms.values())
+
+        # exact forms (rule 1): squashed inflections -> term
+        self._exact: dict[str, _Term] = {}
+        self._head_exact: dict[str, _Term] = {}
+        for t in self.terms:
+            target = self._head_exact if t.head else self._exact
+            for form in _inflections(tuple(t.text.split())):
+                target.setdefault(form, t)
+        # collapsed forms (rule 2)
+        self._collapsed = {_collapse(f): t for f, t in self._exact.items() if t.fuzzy}
+        # compound stems (rule 4): form -> (term, kind of stem)
+        self._stems: list[tuple[str, _Term, str]] = []
+        for t in self.terms:
+            if not t.fuzzy:
+                continue
+            s = t.squashed
+            self._stems.append((s, t, "plain"))
+            if s.endswith("e") and len(s) > 3:
+                self._stems.append((s[:-1], t, "e-dropped"))
+            if len(s) >= 3 and s[-1] not in "aeiouwxy" and s[-2] in "aeiou":
+                self._stems.append((s + s[-1], t, "doubled"))
+        self._max_len = max((len(t.squashed) for t in self.terms), default=0) + 4
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def _exempt(self, token: str) -> bool:
+        """A real English word whose lemma and root are no term: it merely shares letters."""
+        if not is_real_word(token):
+            return False
+        lemma, root = _lemma_and_root(token)
+        return lemma not in self._exact and root not in self._exact
+
+    def _compound(self, token: str) -> _Term | None:
+        for stem, term, kind in self._stems:
+            start = token.find(stem)
+            while start != -1:
+                pre, post = token[:start], token[start + len(stem) :]
+                if (pre or post) and self._compound_ok(token, pre, post, kind):
+                    return term
+                start = token.find(stem, start + 1)
+        return None
+
+    def _compound_ok(self, token: str, pre: str, post: str, kind: str) -> bool:
+        if pre and not _compound_part(pre):
+            return False
+        if kind == "e-dropped" and (not post or post not in _VOWEL_SUFFIXES):
+            return False
+        if not post:
+            return True  # word + term: pussycat, rocketship reversed (shipcat)
+        if kind == "doubled":
+            if post in _DIMINUTIVES or post in ("ed", "er", "ers", "ing"):
+                return post in _DIMINUTIVES or not self._exempt(token)
+            return False
+        if post in _TRANSPARENT_SUFFIXES:
+            return True
+        if post in _AMBIGUOUS_SUFFIXES:
+            return not self._exempt(token)
+        if _compound_part(post):
+            return True
+        # word + suffix after the term: fishtails, lighthouselike
+        for suffix in ("s", "es", "like", "ed"):
+            if post.endswith(suffix) and _compound_part(post[: -len(suffix)]):
+                return True
+        return False
+
+    def _words_differ(self, tokens: tuple[str, ...], term: _Term) -> bool:
+        """Tokens aligned one to one with the term's words, one of them a different real word
+        ("school bag" beside "school bus"): a description, not a misspelt name."""
+        words = term.text.split()
+        if len(words) != len(tokens) or len(tokens) < 2:
+            return False
+        return any(tok != word and self._exempt(tok) for tok, word in zip(tokens, words))
+
+    def _edit_match(self, s: str, tokens: tuple[str, ...] = ()) -> _Term | None:
+        for t in self.terms:
+            if not t.fuzzy:
+                continue
+            if tokens and self._words_differ(tokens, t):
+                continue
+            target = t.squashed
+            edits = _allowed_edits(len(target))
+            if edits == 0:
+                # three letters: only two swapped letters ("bsu", "dgo")
+                swapped = len(s) == len(target) and sorted(s) == sorted(target)
+                if swapped and osa_distance(s, target, 1) == 1:
+                    return t
+                continue
+            for candidate, goal in ((s, target), (_collapse(s), _collapse(target))):
+                near = abs(len(candidate) - len(goal)) <= edits
+                if near and osa_distance(candidate, goal, edits) <= edits:
+                    return t
+        return None
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def find(self, text: str) -> Leak | None:
+        """The first leak in ``text`` (raw or cleaned), or None."""
+        if not self.terms:
+            return None
+        tokens = fold_tokens(text)
+        n = len(tokens)
+        # rule 1 on whole tokens and runs of tokens, heads on whole tokens only
+        for i in range(n):
+            if tokens[i] in self._head_exact:
+                t = self._head_exact[tokens[i]]
+                return Leak(tokens[i], t.text, "exact", t.forbidden)
+        spans: list[tuple[str, str, tuple[str, ...]]] = []  # (squashed, shown, tokens)
+        for i in range(n):
+            squashed = ""
+            for j in range(i, min(n, i + _MAX_SPAN)):
+                squashed += tokens[j]
+                if len(squashed) > self._max_len:
+                    break
+                spans.append((squashed, " ".join(tokens[i : j + 1]), tokens[i : j + 1]))
+        for squashed, shown, _ in spans:
+            t = self._exact.get(squashed)
+            if t is not None:
+                return Leak(shown, t.text, "exact", t.forbidden)
+        # rule 5: lemma and root of single tokens
+        for token in tokens:
+            if token.isalpha() and len(token) >= 3:
+                lemma, root = _lemma_and_root(token)
+                t = self._exact.get(lemma) or self._exact.get(root)
+                if t is not None:
+                    return Leak(token, t.text, "lemma", t.forbidden)
+        # rules 2 and 3: repeated letters, edits (real words exempt)
+        for squashed, shown, span in spans:
+            if not squashed.isalpha():
+                continue
+            if len(span) == 1 and self._exempt(squashed):
+                continue
+            t = self._collapsed.get(_collapse(squashed))
+            if t is not None and not self._words_differ(span, t):
+                return Leak(shown, t.text, "repeated", t.forbidden)
+            t = self._edit_match(squashed, span)
+            if t is not None:
+                return Leak(shown, t.text, "edit", t.forbidden)
+        # rule 4: compounds
+        for token in tokens:
+            if token.isalpha() and len(token) > 3:
+                t = self._compound(token)
+                if t is not None:
+                    return Leak(token, t.text, "compound", t.forbidden)
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _checker(
+    class_names: tuple[str, ...], aliases: tuple[str, ...], forbidden: tuple[str, ...], heads: bool
+) -> LeakChecker:
+    return LeakChecker(class_names, aliases, forbidden, heads=heads)
+
+
+def leak_checker(
+    class_names: Iterable[str] | str = (),
+    aliases: Iterable[str] = (),
+    forbidden: Iterable[str] = (),
+    *,
+    heads: bool = True,
+) -> LeakChecker:
+    """A cached :class:`LeakChecker` for these names, aliases and forbidden terms."""
+    if isinstance(class_names, str):
+        class_names = (class_names,)
+    return _checker(tuple(class_names), tuple(aliases), tuple(forbidden), heads)
+
+
+def find_leak(
+    text: str,
+    *,
+    class_names: Iterable[str] | str = (),
+    aliases: Iterable[str] = (),
+    forbidden: Iterable[str] = (),
+) -> Leak | None:
+    """The leak in ``text`` against these names, aliases and forbidden terms, or None."""
+    return leak_checker(class_names, aliases, forbidden).find(text)
+
+
+def forbidden_terms_for(forbidden: dict | None, class_names: Sequence[str]) -> tuple[str, ...]:
+    """The forbidden terms of ``class_names`` (every language) from a campaign's
+    ``{class: {lang: [terms]}}`` setting."""
+    out: list[str] = []
+    for name in class_names:
+        for terms in ((forbidden or {}).get(name) or {}).values():
+            out.extend(t for t in terms if isinstance(t, str) and t.strip())
+    return tuple(out)

@@ -1,0 +1,193 @@
+"""Writes of the human verification of synonym groups (issue 12).
+
+After a round's characteristics are processed, the player may get one optional bonus question:
+one of *their* labels of the round against a label *another* player typed for the same cluster
+map (else for another map of the same image, whose revealed regions usually overlap), the pair
+the grouping is least sure of ("Another player described this region as *control keys*. Same
+thing as your *buttons*?"). Answers are counted on a :class:`VerificationQuestion` per pair of
+keys; once 3 answers exist, everyone whose answer agrees with the majority gets
+``NETVIZ_VERIFICATION_POINTS`` (output agreement, as in the ESP game). Decided questions are
+must-links / cannot-links of the next regroup (:func:`processing.verification_selectors.
+rebuild_signals_get`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from rest_framework import status
+
+from game.models import Player, Round
+from netviz_site.errors import ApplicationError
+from processing.nlp.embed import Embedder
+from processing.nlp.grouping import head_word, label_distances
+
+from .models import LabelMention, VerificationAnswer, VerificationQuestion
+from .verification_selectors import question_verdict
+
+MAX_OTHERS = 200  # other players' mentions considered for one question
+
+
+def _points() -> int:
+    return int(getattr(settings, "NETVIZ_VERIFICATION_POINTS", 5))
+
+
+@dataclass(frozen=True)
+class OfferedQuestion:
+    """A question as offered to one player: their own text and the other player's."""
+
+    question: VerificationQuestion
+    yours: str
+    theirs: str
+
+
+def verification_question_next(
+    *, player: Player, token: str, embedder: Embedder | None = None
+) -> OfferedQuestion | None:
+    """The bonus question for ``player`` after their round ``token`` (None when there is
+    nothing to ask: labels not processed yet, no other player's label, all answered)."""
+    from .services import _embedder, _templated, grouping_settings_get
+
+    round = Round.objects.filter(token=token, player=player).first()
+    if round is None:
+        raise ApplicationError("No such round.", status=status.HTTP_404_NOT_FOUND)
+    if round.status != Round.Status.DONE:
+        raise ApplicationError("Finish the round first.", status=status.HTTP_409_CONFLICT)
+    own = list(
+        LabelMention.objects.filter(round=round, refused_reason="")
+        .exclude(key="")
+        .select_related("characteristic")
+    )
+    if not own:
+        return None
+    class_name = own[0].class_name
+    base = (
+        LabelMention.objects.filter(
+            campaign_id=round.campaign_id, class_name=class_name, refused_reason=""
+        )
+        .exclude(player=player)
+        .exclude(key="")
+        .select_related("characteristic")
+    )
+    others = list(base.filter(cluster_map_id=round.cluster_map_id).order_by("-id")[:MAX_OTHERS])
+    if not others:
+        others = list(base.filter(image_id=round.image_id).order_by("-id")[:MAX_OTHERS])
+    own_keys = {m.key for m in own}
+    others = [m for m in others if m.key not in own_keys]
+    if not others:
+        return None
+    answered = set(
+        VerificationAnswer.objects.filter(
+            player=player, question__campaign_id=round.campaign_id, question__class_name=class_name
+        ).values_list("question__key_a", "question__key_b")
+    )
+    gs = grouping_settings_get()
+    stored = _embedder(embedder)
+    embed = _templated(stored, gs)
+    keys = sorted(own_keys | {m.key for m in others})
+    emb = embed(keys)
+    heads = embed([head_word(k) for k in keys]) if gs.head_weight > 0 else None
+    dist = label_distances(keys, np.asarray(emb), heads, settings=gs)
+    stored.flush()
+    index = {k: i for i, k in enumerate(keys)}
+    decided = {
+        (q.key_a, q.key_b)
+        for q in VerificationQuestion.objects.filter(
+            campaign_id=round.campaign_id, class_name=class_name
+        )
+        if question_verdict(q).same is not None
+    }
+    best = None
+    for mine in own:
+        for theirs in others:
+            pair = tuple(sorted((mine.key, theirs.key)))
+            if pair in answered:
+                continue
+            d = float(dist[index[mine.key], index[theirs.key]])
+            if d <= 0.0:  # one concept key: nothing to ask
+                continue
+            rank = (pair in decided, abs(d - gs.threshold), pair, -theirs.pk)
+            if best is None or rank < best[0]:
+                best = (rank, mine, theirs, d)
+    if best is None:
+        return None
+    _, mine, theirs, d = best
+    a, b = (mine, theirs) if mine.key < theirs.key else (theirs, mine)
+    same_group = mine.group_id is not None and mine.group_id == theirs.group_id
+    question, _ = VerificationQuestion.objects.get_or_create(
+        campaign_id=round.campaign_id,
+        class_name=class_name,
+        key_a=a.key,
+        key_b=b.key,
+        defaults=dict(
+            characteristic_a_id=a.characteristic_id,
+            characteristic_b_id=b.characteristic_id,
+            kind=VerificationQuestion.Kind.SPLIT if same_group else VerificationQuestion.Kind.MERGE,
+            distance=round_to(d),
+        ),
+    )
+    return OfferedQuestion(
+        question=question, yours=mine.characteristic.text, theirs=theirs.characteristic.text
+    )
+
+
+def round_to(x: float, digits: int = 6) -> float:
+    return float(f"{x:.{digits}f}")
+
+
+def verification_answer_submit(
+    *, player: Player, question_id: int, same: bool, token: str | None = None
+) -> VerificationAnswer:
+    """Record ``player``'s answer; once the question has 3 answers, the answers agreeing with the
+    majority get the bonus (each once). Only a player with a label of the question's pair in
+    that campaign and class may answer, once."""
+    question = VerificationQuestion.objects.filter(pk=question_id).first()
+    if (
+        question is None
+        or not LabelMention.objects.filter(
+            campaign_id=question.campaign_id,
+            class_name=question.class_name,
+            player=player,
+            key__in=[question.key_a, question.key_b],
+        ).exists()
+    ):
+        raise ApplicationError("No such question.", status=status.HTTP_404_NOT_FOUND)
+    round = Round.objects.filter(token=token, player=player).first() if token else None
+    with transaction.atomic():
+        question = VerificationQuestion.objects.select_for_update().get(pk=question.pk)
+        try:
+            with transaction.atomic():
+                answer = VerificationAnswer.objects.create(
+                    question=question, player=player, round=round, same=same
+                )
+        except IntegrityError:
+            raise ApplicationError(
+                "You already answered this question.", status=status.HTTP_409_CONFLICT
+            ) from None
+        if same:
+            question.yes += 1
+        else:
+            question.no += 1
+        question.save(update_fields=["yes", "no"])
+        majority = question_verdict(question).same
+        if majority is not None:
+            points = _points()
+            pending = list(
+                VerificationAnswer.objects.select_for_update().filter(
+                    question=question, awarded=False
+                )
+            )
+            for a in pending:
+                a.awarded = True
+                a.points = points if a.same == majority else 0
+            VerificationAnswer.objects.bulk_update(pending, ["awarded", "points"])
+            for a in pending:
+                if a.points:
+                    Player.objects.filter(pk=a.player_id).update(points=F("points") + a.points)
+                if a.pk == answer.pk:
+                    answer = a
+    return answer

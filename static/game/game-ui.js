@@ -1,0 +1,114 @@
+/* Deep Reveal: small helpers shared by the game's scripts (no build step, no globals but
+ * window.DeepReveal). Loaded first; game-summary.js, game-tour.js and game.js use it. */
+(function () {
+  "use strict";
+  var NS = (window.DeepReveal = window.DeepReveal || {});
+
+  function $(id) { return document.getElementById(id); }
+
+  /* An element with attributes and text (never HTML: API texts are shown as text). */
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  /* Show an element when `on`, hide it otherwise; returns `on`. */
+  function toggle(node, on) {
+    if (node) node.hidden = !on;
+    return !!on;
+  }
+
+  function isNumber(x) { return typeof x === "number" && isFinite(x); }
+
+  /* JSON over fetch with the CSRF token; a non-2xx answer throws an Error carrying
+   * `status` and the answer's body as `data` (the API's {"detail": ..., ...}). */
+  function request(method, url, body, csrf) {
+    var init = {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" },
+    };
+    if (csrf) init.headers["X-CSRFToken"] = csrf;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) {
+          var err = new Error((data && data.detail) || ("Request failed (" + resp.status + ")."));
+          err.status = resp.status;
+          err.data = data || {};
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  /* localStorage that never throws (private modes, disabled storage). */
+  var store = {
+    get: function (key) {
+      try { return window.localStorage.getItem(key); } catch (e) { return null; }
+    },
+    set: function (key, value) {
+      try { window.localStorage.setItem(key, value); } catch (e) { /* not remembered */ }
+    },
+  };
+
+  /* Whether the device has a keyboard-and-mouse style pointer (keyboard hints are shown then). */
+  function hasKeyboard() {
+    return !!(window.matchMedia && window.matchMedia("(hover: hover) and (pointer: fine)").matches);
+  }
+
+  // --- taboo words (a hint while typing; the server decides) -------------------------------
+
+  function fold(text) {
+    var s = String(text || "").toLowerCase();
+    if (s.normalize) s = s.normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+    return s;
+  }
+
+  function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  /* Compiled taboo terms: each matches as a whole word or phrase, with a plural or
+   * possessive ending ("cat" matches "cats", "cat's", "Cat"; not "category"). */
+  function tabooMatchers(words) {
+    var seen = {};
+    var out = [];
+    (words || []).forEach(function (word) {
+      var key = fold(word).trim().replace(/\s+/g, " ");
+      if (key.length < 2 || seen[key]) return;
+      seen[key] = true;
+      var body = key.split(" ").map(escapeRegExp).join("[\\s_-]+");
+      out.push({
+        word: String(word),
+        re: new RegExp("(^|[^a-z0-9])" + body + "(s|es|'s|s')?(?=$|[^a-z0-9])"),
+      });
+    });
+    return out;
+  }
+
+  /* The first taboo word the text uses, or null. */
+  function tabooHit(text, matchers) {
+    var folded = fold(text);
+    if (!folded.trim()) return null;
+    for (var i = 0; i < matchers.length; i++) {
+      if (matchers[i].re.test(folded)) return matchers[i].word;
+    }
+    return null;
+  }
+
+  NS.$ = $;
+  NS.el = el;
+  NS.toggle = toggle;
+  NS.isNumber = isNumber;
+  NS.request = request;
+  NS.store = store;
+  NS.hasKeyboard = hasKeyboard;
+  NS.tabooMatchers = tabooMatchers;
+  NS.tabooHit = tabooHit;
+  NS.fold = fold;
+})();

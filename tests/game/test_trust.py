@@ -1,0 +1,170 @@
+"""Player trust in the game: priors, refusal counts, step-0 evidence, and rounds of untrusted or
+blocked players that do not count toward an item's target."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from explanations.models import Campaign
+from game import selectors, services, trust_services
+from game.models import Player, Round
+from netviz_site.errors import ApplicationError
+from processing.trust import item_step0_probability
+from tests.factories import PlayerFactory, RoundFactory, make_image_items
+
+pytestmark = pytest.mark.django_db
+
+
+def play_to_the_end(player, *, texts=("floppy ears",)) -> Round:
+    r = services.round_start(player=player)
+    services.round_guess(player=player, token=r.token, choice=r.answer)
+    return services.round_characteristics_submit(player=player, token=r.token, texts=list(texts))
+
+
+# --- priors and evidence ----------------------------------------------------------------------
+
+
+def test_new_guests_and_accounts_start_from_their_priors(db):
+    guest = services.player_create_guest(nickname="New guest")
+    assert guest.trust == pytest.approx(0.5) and guest.effective_trust == pytest.approx(0.5)
+    user = get_user_model().objects.create_user("acct", password="pw-12345678")
+    assert services.player_ensure_for_user(user=user).trust == pytest.approx(0.7)
+
+
+def test_a_guest_who_signs_up_gets_the_accounts_prior(db):
+    guest = services.player_create_guest(nickname="Soon account")
+    user = get_user_model().objects.create_user("soon", password="pw-12345678")
+    player = services.player_claim_guest(user=user, guest_id=guest.pk)
+    assert player.pk == guest.pk and player.trust == pytest.approx(0.7)
+
+
+def test_effective_trust_is_the_override_if_set_and_zero_when_blocked(db):
+    p = PlayerFactory(trust=0.6)
+    assert p.effective_trust == 0.6
+    p.trust_override = 0.1
+    assert p.effective_trust == 0.1
+    p.is_blocked = True
+    assert p.effective_trust == 0.0
+
+
+def test_refused_characteristics_are_counted_though_nothing_is_stored(items, player):
+    r = services.round_start(player=player)
+    services.round_guess(player=player, token=r.token, choice=r.answer)
+    with pytest.raises(ApplicationError):
+        services.round_characteristics_submit(
+            player=player, token=r.token, texts=["ears", "<b>x</b>", "1234"]
+        )
+    player.refresh_from_db()
+    assert player.trust_refusals == 2
+    assert not r.characteristics.exists()
+    # a duplicate within the round is no refusal of the checks
+    with pytest.raises(ApplicationError, match="already wrote"):
+        services.round_characteristics_submit(player=player, token=r.token, texts=["ears", "Ears"])
+    player.refresh_from_db()
+    assert player.trust_refusals == 2
+    services.round_characteristics_submit(player=player, token=r.token, texts=["ears"])
+    player.refresh_from_db()
+    assert player.trust_refusals == 2
+
+
+def test_step0_wins_where_the_crowd_never_wins_at_step0_lower_trust(campaign):
+    cheater = PlayerFactory(trust=0.5)
+    crowd = [PlayerFactory(trust=0.5) for _ in range(4)]
+    items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(8)]
+    for item in items:
+        RoundFactory(
+            player=cheater, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0
+        )
+        for p in crowd:
+            RoundFactory(
+                player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3
+            )
+    trust_services.players_trust_update(player_ids=[cheater.pk, crowd[0].pk])
+    cheater.refresh_from_db()
+    q = item_step0_probability(wins=0, rounds=4)
+    assert (cheater.trust_step0_rounds, cheater.trust_step0_wins) == (8, 8)
+    assert cheater.trust_step0_expected == pytest.approx(8 * q)
+    assert cheater.trust == pytest.approx(0.5 * (10 / 18) ** 2)
+    assert cheater.trust < selectors.trust_min_counted()
+    # the crowd's own rounds: each item's crowd holds the (trusted, at that time) cheater's win
+    honest = Player.objects.get(pk=crowd[0].pk)
+    assert honest.trust_step0_wins == 0
+    assert honest.trust == pytest.approx(0.5)
+
+
+def test_one_lucky_step0_win_keeps_a_player_counted(campaign):
+    lucky = PlayerFactory(trust=0.5)
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    RoundFactory(player=lucky, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0)
+    trust_services.players_trust_update(player_ids=[lucky.pk])
+    lucky.refresh_from_db()
+    assert lucky.trust == pytest.approx(0.5 * (10 / 11) ** 2)
+    assert lucky.trust >= selectors.trust_min_counted()
+
+
+def test_the_admins_override_is_kept_by_the_update(campaign):
+    p = PlayerFactory(trust=0.5, trust_override=0.05)
+    trust_services.players_trust_update(player_ids=[p.pk])
+    p.refresh_from_db()
+    assert p.trust_override == 0.05 and p.effective_trust == 0.05
+
+
+# --- counted rounds ---------------------------------------------------------------------------
+
+
+def _target(campaign, n: int) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(target_rounds=n)
+    selectors.campaign_card_evict()
+
+
+def test_rounds_of_untrusted_players_leave_the_item_playable(campaign):
+    _target(campaign, 2)
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    untrusted = [PlayerFactory(trust=0.1) for _ in range(3)]
+    overridden = PlayerFactory(trust=0.9, trust_override=0.2)
+    blocked = PlayerFactory(trust=1.0, is_blocked=True)
+    for p in untrusted:
+        play_to_the_end(p)
+    RoundFactory(player=overridden, cluster_map=item, status=Round.Status.DONE, outcome="win")
+    RoundFactory(player=blocked, cluster_map=item, status=Round.Status.DONE, outcome="win")
+    now = selectors.timezone.now()
+    assert Round.objects.filter(cluster_map=item, status=Round.Status.DONE).count() == 5
+    assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 0
+    tallies = selectors.campaign_tallies(playable=selectors.playable_items(), now=now)
+    assert tallies.tallies.get(item.pk, (0, 0)) == (0, 0)
+    # still playable: a trusted player gets it
+    trusted = PlayerFactory(trust=0.5)
+    assert services.round_start(player=trusted).cluster_map_id == item.pk
+
+
+def test_a_trusted_players_rounds_retire_the_item_at_the_target(campaign):
+    _target(campaign, 2)
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    a, b = PlayerFactory(trust=0.5), PlayerFactory(trust=0.3)  # 0.3: at the threshold
+    play_to_the_end(a)
+    play_to_the_end(b)
+    now = selectors.timezone.now()
+    assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 2
+    with pytest.raises(ApplicationError, match="No new picture"):
+        services.round_start(player=PlayerFactory(trust=0.9))
+
+
+def test_a_player_who_becomes_untrusted_frees_the_items_slot(campaign):
+    _target(campaign, 1)
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    cheat = PlayerFactory(trust=0.5)
+    play_to_the_end(cheat)
+    with pytest.raises(ApplicationError):
+        services.round_start(player=PlayerFactory())
+    Player.objects.filter(pk=cheat.pk).update(trust=0.05)
+    assert services.round_start(player=PlayerFactory()).cluster_map_id == item.pk
+
+
+def test_the_threshold_is_a_setting(campaign, settings):
+    settings.NETVIZ_TRUST_MIN_COUNTED = 0.0
+    item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
+    RoundFactory(player=PlayerFactory(trust=0.0), cluster_map=item, status=Round.Status.DONE)
+    RoundFactory(player=PlayerFactory(trust=1.0, is_blocked=True), cluster_map=item, status="done")
+    now = selectors.timezone.now()
+    assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 1  # blocked: never

@@ -1,0 +1,157 @@
+"""Leak control (processing/nlp/leaks.py): hand-written cases, independent of evaluation/."""
+
+from __future__ import annotations
+
+import pytest
+
+from processing.nlp.leaks import (
+    EDIT_DISTANCE,
+    LeakChecker,
+    find_leak,
+    fold,
+    fold_tokens,
+    forbidden_terms_for,
+    osa_distance,
+)
+
+TABBY = "tabby, tabby cat"
+
+
+def leak(text, names=(TABBY,), aliases=(), forbidden=()):
+    return find_leak(text, class_names=names, aliases=aliases, forbidden=forbidden)
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("ｍｏｐｅｄ", "moped"),  # full-width
+        ("gold\ufb01nch", "goldfinch"),  # ligature fi
+        ("ⓓⓐⓘⓢⓨ", "daisy"),  # circled
+        ("\U0001d41c\U0001d41a\U0001d42d", "cat"),  # mathematical bold
+        ("mopе\u0064", "moped"),  # Cyrillic е
+        ("dοg", "dog"),  # Greek omicron
+        ("chu\u200brch", "church"),  # zero-width space
+        ("pi\u00adzza", "pizza"),  # soft hyphen
+        ("mopéd", "moped"),
+        ("pi\u0301zza", "pizza"),  # combining acute
+        ("Straße", "strasse"),
+    ],
+)
+def test_fold(raw, folded):
+    assert fold(raw) == folded
+
+
+def test_fold_tokens_reads_leetspeak_inside_words_only():
+    assert fold_tokens("p1zza") == ("pizza",)
+    assert fold_tokens("5chool bu5") == ("school", "bus")
+    assert fold_tokens("ch@pel") == ("chapel",)
+    assert fold_tokens("88 keys") == ("88", "keys")  # digits alone stay digits
+    assert fold_tokens("d.a-i_s y") == ("d", "a", "i", "s", "y")
+
+
+def test_osa_distance_counts_a_swap_as_one_edit():
+    assert osa_distance("chruch", "church") == 1
+    assert osa_distance("expresso", "espresso") == 1
+    assert osa_distance("espressoo", "espresso") == 1
+    assert osa_distance("cat", "dog") == 3
+    assert osa_distance("abcdef", "uvwxyz", limit=2) == 3  # stops above the limit
+
+
+def test_edit_distance_grows_with_length():
+    allowed = dict(EDIT_DISTANCE)
+    assert allowed[3] == 0 and min(k for k in allowed if allowed[k] == 2) > 3
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "aliases", "rule"),
+    [
+        ("espressoo", ("espresso",), (), "repeated"),
+        ("espresso cup", ("espresso",), (), "exact"),
+        ("expresso", ("espresso",), (), "edit"),
+        ("d a i s y", ("daisy",), (), "exact"),
+        ("d.a.i.s.y", ("daisy",), (), "exact"),
+        ("daisies", ("daisy",), (), "exact"),
+        ("the daisy's petals", ("daisy",), (), "exact"),
+        ("daaaisy", ("daisy",), (), "repeated"),
+        ("missilе", ("missile",), (), "exact"),  # Cyrillic е
+        ("mopedlike shape", ("moped",), (), "compound"),
+        ("parachutist", ("parachute",), (), "compound"),
+        ("helmeted head", ("football helmet",), ("helmet",), "lemma"),
+        ("cathead", (TABBY,), ("cat",), "compound"),
+        ("pussycat", (TABBY,), ("cat",), "compound"),
+        ("fishtail", ("tench",), ("fish",), "compound"),
+        ("doggo", ("English springer",), ("dog",), "compound"),
+        ("chainsaws", ("chain saw",), (), "exact"),
+        ("chain-saw teeth", ("chain saw",), (), "exact"),
+        ("golden retreiver", ("golden retriever",), (), "edit"),
+        ("tabbi", (TABBY,), (), "edit"),
+        ("tea pit", ("teapot",), (), "edit"),
+        ("bsu", ("school bus",), ("bus",), "edit"),  # two letters swapped
+        ("mice", ("mouse",), (), "exact"),  # irregular plural
+        ("p1zza", ("pizza",), (), "exact"),
+        ("cats", (TABBY,), (), "exact"),  # the head word of "tabby cat"
+    ],
+)
+def test_leaks_are_found(text, names, aliases, rule):
+    found = find_leak(text, class_names=names, aliases=aliases)
+    assert found is not None, text
+    assert found.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "aliases"),
+    [
+        # real words that merely share letters with a name
+        ("cattle in the background", (TABBY,), ()),
+        ("scattered toys", (TABBY,), ()),
+        ("catchlight in the eye", (TABBY,), ()),
+        ("thick coat", (TABBY,), ()),
+        ("car seat", (TABBY,), ()),
+        ("tubby belly", (TABBY,), ()),
+        ("wooden bench", ("tench",), ()),
+        ("sandy beach", ("beacon",), ()),
+        ("busy street", ("school bus",), ("bus",)),
+        ("bushes", ("school bus",), ("bus",)),
+        ("toffee biscuit", ("espresso",), ("coffee",)),
+        ("concatenate", (TABBY,), ()),
+        ("catsup", (TABBY,), ()),
+        ("sprocket", ("space shuttle",), ("rocket",)),
+        # one word of a multi-word name that is not itself a name or alias
+        ("golden fur", ("golden retriever",), ()),
+        ("chain links", ("chain saw",), ()),
+        ("sawdust", ("chain saw",), ()),  # the head "saw" is a whole-word term only
+        ("cathead", (TABBY,), ()),  # so is "cat" when it is no alias
+        ("school bag", ("school bus",), ()),  # a different real word beside "school"
+        ("fire hydrant", ("fire engine",), ()),
+    ],
+)
+def test_words_that_merely_share_letters_pass(text, names, aliases):
+    assert find_leak(text, class_names=names, aliases=aliases) is None
+
+
+def test_forbidden_terms_are_terms_of_their_class():
+    assert leak("a moggy", forbidden=["moggy"]).forbidden
+    assert leak("Stativ", names=("tripod",), forbidden=["Stativ"]) is not None
+    found = leak("casco de fútbol", names=("football helmet",), forbidden=["casco de fútbol"])
+    assert found is not None and found.forbidden
+    assert leak("casco de futbol rojo", names=("football helmet",), forbidden=["casco de fútbol"])
+    assert leak("a moggy") is None  # not forbidden: passes
+
+
+def test_the_guess_is_checked_like_the_answer():
+    checker = LeakChecker(["tabby, tabby cat", "goldfinch"], aliases=["finch"])
+    assert checker.find("goldfnch") is not None
+    assert checker.find("finches") is not None
+    assert checker.find("striped fur") is None
+
+
+def test_the_matched_words_are_the_players_own():
+    found = leak("fluffy d a i s y", names=("daisy",))
+    assert found.matched == "d a i s y" and found.term == "daisy"
+
+
+def test_forbidden_terms_for_reads_every_language_of_the_named_classes():
+    setting = {"tripod": {"de": ["Stativ"], "fr": ["trépied"]}, "moped": {"de": ["Mofa"]}}
+    assert forbidden_terms_for(setting, ["tripod"]) == ("Stativ", "trépied")
+    assert forbidden_terms_for(setting, ["tripod", "moped"]) == ("Stativ", "trépied", "Mofa")
+    assert forbidden_terms_for(None, ["tripod"]) == ()
