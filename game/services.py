@@ -32,7 +32,7 @@ from processing.nlp.refusals import check_characteristic
 
 from . import rules, selectors, trust_services
 from .models import Characteristic, Player, Round, nickname_key
-from .signals import round_finished
+from .signals import player_merged, round_finished
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +245,9 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     Characteristic.objects.filter(round_id__in=moved_ids).update(player=account)
     _player_recount(player_id=account.pk)
     _player_recount(player_id=guest.pk)
+    # Points the game does not hold (verification bonuses) are moved and added back by their
+    # owners, inside this transaction.
+    player_merged.send(sender=Player, account_id=account.pk, guest_id=guest.pk)
     trust_services.players_trust_update(player_ids=[account.pk, guest.pk])
     account.refresh_from_db()
     return account

@@ -10,7 +10,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.dispatch import receiver
 
-from game.signals import round_finished
+from game.signals import player_merged, round_finished
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,13 @@ def process_finished_round(sender, round_id: int, **kwargs) -> None:
     from .services import round_process_enqueue
 
     round_process_enqueue(round_id=round_id)
+
+
+@receiver(player_merged, dispatch_uid="processing_verification_points_after_merge")
+def verification_points_after_merge(sender, account_id: int, guest_id: int, **kwargs) -> None:
+    from .verification_services import verification_answers_merge
+
+    verification_answers_merge(account_id=account_id, guest_id=guest_id)
 
 
 def _warm_up() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from rest_framework import status
 
 from game.models import Player, Round
@@ -191,3 +191,24 @@ def verification_answer_submit(
                 if a.pk == answer.pk:
                     answer = a
     return answer
+
+
+def verification_answers_merge(*, account_id: int, guest_id: int) -> None:
+    """After a guest's play moved to an account (``game.signals.player_merged``): the guest's
+    answers move too, except to questions the account answered itself, and both players get
+    their answers' points back (the game recounts a player's points from rounds only)."""
+    answered = list(
+        VerificationAnswer.objects.filter(player_id=account_id).values_list(
+            "question_id", flat=True
+        )
+    )
+    VerificationAnswer.objects.filter(player_id=guest_id).exclude(question_id__in=answered).update(
+        player_id=account_id
+    )
+    for player_id in (account_id, guest_id):
+        extra = (
+            VerificationAnswer.objects.filter(player_id=player_id).aggregate(s=Sum("points"))["s"]
+            or 0
+        )
+        if extra:
+            Player.objects.filter(pk=player_id).update(points=F("points") + extra)

@@ -216,3 +216,30 @@ def test_incremental_spelling_prefers_the_class_vocabulary(springer_items, store
     _play(springer_items[0], alice, ["tongue", "pink tongue"], stored_hashing)
     _play(springer_items[1], bob, ["tounge"], stored_hashing)  # generic correction: "lounge"
     assert LabelMention.objects.get(characteristic__text="tounge").key == "tongue"
+
+
+def test_verification_points_survive_a_guest_joining_an_account(
+    springer_items, stored_hashing, settings
+):
+    """The game recounts a merged player's points from rounds; the bonus answers move with the
+    guest and their points are added back (game.signals.player_merged)."""
+    from game.services import player_claim_guest
+
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    question, players = _question(springer_items, stored_hashing, n_players=3)
+    for player in players:
+        verification_services.verification_answer_submit(
+            player=player, question_id=question.pk, same=True
+        )
+    Player.objects.filter(pk=players[0].pk).update(user=None)  # the first one played as a guest
+    guest = Player.objects.get(pk=players[0].pk)
+    answer = VerificationAnswer.objects.get(player=guest)
+    assert answer.points == 7
+    rounds_points = guest.points - 7
+    user, account = _user_player("returning")
+    player_claim_guest(user=user, guest_id=guest.pk)
+    answer.refresh_from_db()
+    assert answer.player_id == account.pk
+    # The guest's round and its 7-point bonus are both kept (without the signal: 7 lost).
+    assert Player.objects.get(pk=account.pk).points == rounds_points + 7
+    assert Player.objects.get(pk=guest.pk).points == 0
