@@ -139,3 +139,13 @@ def test_explain_image_rejects_a_file_that_is_not_an_image(tmp_path, tiny_model_
     bad.write_text("hello")
     with pytest.raises(CommandError, match="image"):
         run_cli(bad, "--model", weights, "--classes-file", classes, "--out", tmp_path / "x")
+
+
+def test_explain_image_refuses_an_image_below_the_minimum_side(tmp_path, tiny_model_files):
+    from PIL import Image
+
+    weights, classes = tiny_model_files
+    tiny = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(tiny)
+    with pytest.raises(CommandError, match="at least 32 pixels"):
+        run_cli(tiny, "--model", weights, "--classes-file", classes, "--out", tmp_path / "x")

@@ -106,7 +106,14 @@ class Command(BaseCommand):
             layers = resolve_layers(model, opts["layers"])
             target = self._target(model.class_names, opts["target"])
             images = [
-                (Path(p), load_image(Path(p), max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS))
+                (
+                    Path(p),
+                    load_image(
+                        Path(p),
+                        max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS,
+                        min_side=settings.NETVIZ_MIN_IMAGE_SIDE,
+                    ),
+                )
                 for p in opts["paths"]
             ]
         except EngineError as exc:
