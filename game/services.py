@@ -675,11 +675,13 @@ def _round_finish(*, round: Round, now, n_accepted: int, n_agreeing: int = 0) ->
     round.status = Round.Status.DONE
     round.finished_at = now
     outcome = round.outcome
+    # Stored as the ORM stores it (naive UTC text on SQLite, timestamptz on PostgreSQL).
+    stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Round._meta.db_table} SET points_bonus = %s, points = %s, status = %s, "
             "finished_at = %s WHERE id = %s",
-            [bonus, round.points, round.status, now, round.pk],
+            [bonus, round.points, round.status, stamp, round.pk],
         )
         cursor.execute(
             f"UPDATE {Player._meta.db_table} SET points = points + %s, "
@@ -691,7 +693,7 @@ def _round_finish(*, round: Round, now, n_accepted: int, n_agreeing: int = 0) ->
                 int(outcome == Round.Outcome.LOSS),
                 int(outcome == Round.Outcome.RESIGN),
                 round.step,
-                now,
+                stamp,
                 round.player_id,
             ],
         )

@@ -70,6 +70,17 @@ def test_resign_is_recorded_at_step_five_with_no_points(items, player):
     assert (player.resigns, player.step_sum, player.points) == (1, 5, 0)
 
 
+def test_finish_time_is_stored_as_the_orm_stores_it(items, player):
+    """The round-finish statement is SQL: its timestamps must compare equal to the ORM's (on
+    SQLite an aware datetime passed raw was stored with "+00:00" and matched no ORM filter)."""
+    r = services.round_resign(player=player, token=start(player).token)
+    r.refresh_from_db()
+    assert Round.objects.filter(pk=r.pk, finished_at=r.finished_at).exists()
+    assert Round.objects.filter(finished_at__lte=r.finished_at).count() == 1
+    player.refresh_from_db()
+    assert type(player).objects.filter(pk=player.pk, last_played_at=r.finished_at).exists()
+
+
 def test_server_holds_the_state(items, player):
     r = start(player)
     for _ in range(5):
