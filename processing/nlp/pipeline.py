@@ -29,6 +29,7 @@ from processing.nlp.grouping import (
     assign_to_groups,
     group_labels,
     head_word,
+    label_distances,
 )
 from processing.nlp.junk import find_junk
 from processing.nlp.leaks import leak_checker
@@ -470,6 +471,11 @@ def assign_label(
     settings = settings or GroupingSettings()
     embed = TemplatedEmbedder(embedder, settings.template)
     vectors = embed.embed([key, head_word(key)])
+    member_distances = None
+    if settings.local_scale_k > 0 and any(len(m) for m in groups_members):
+        member_distances = _scaled_member_distances(
+            key, vectors, groups_members, groups_embeddings, groups_head_embeddings, settings
+        )
     assignment = assign_to_groups(
         key,
         vectors[0],
@@ -483,5 +489,33 @@ def assign_label(
         derivation=settings.derivation,
         modifier_rule=settings.modifier_rule,
         blocked=blocked,
+        member_distances=member_distances,
     )
     return assignment, vectors[0], vectors[1]
+
+
+def _scaled_member_distances(
+    key: str,
+    vectors: np.ndarray,
+    groups_members: Sequence[Sequence[str]],
+    groups_embeddings: Sequence[np.ndarray],
+    groups_head_embeddings: Sequence[np.ndarray] | None,
+    settings: GroupingSettings,
+) -> list[np.ndarray]:
+    """The key's distances to each group's members as a regroup of the class with the key
+    would compute them (``local_scale_k``: scales from every member of the class)."""
+    dim = vectors.shape[1]
+    keys = [m for members in groups_members for m in members] + [key]
+    emb = np.vstack(
+        [np.asarray(e, dtype=np.float32).reshape(-1, dim) for e in groups_embeddings]
+        + [vectors[:1]]
+    )
+    heads = None
+    if settings.head_weight > 0 and groups_head_embeddings is not None:
+        heads = np.vstack(
+            [np.asarray(h, dtype=np.float32).reshape(-1, dim) for h in groups_head_embeddings]
+            + [vectors[1:2]]
+        )
+    row = label_distances(keys, emb, heads, settings=settings)[-1, :-1]
+    bounds = np.cumsum([0] + [len(m) for m in groups_members])
+    return [row[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

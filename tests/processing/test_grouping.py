@@ -19,6 +19,8 @@ from processing.nlp.grouping import (
     canonical_label,
     group_labels,
     head_word,
+    label_distances,
+    local_scaled,
     modifier_conflict,
     pairwise_distances,
 )
@@ -68,6 +70,7 @@ def test_paper_settings_switch_off_netviz_additions():
     s = GroupingSettings.paper()
     assert (s.mode, s.linkage, s.template, s.head_weight) == ("paper", "complete", "{}", 0.0)
     assert not (s.spell_correct or s.us_spelling or s.derivation or s.modifier_rule)
+    assert s.local_scale_k == 0 and GroupingSettings.v1().local_scale_k == 0
 
 
 def test_paper_labels_match_a_brute_force_silhouette_search():
@@ -137,6 +140,74 @@ def test_group_labels_rejects_bad_shapes_and_settings():
     with pytest.raises(ValueError):
         GroupingSettings(template="no placeholder")
     assert group_labels([], np.zeros((0, 3))) == ()
+    with pytest.raises(ValueError):
+        GroupingSettings(local_scale_k=-1)
+
+
+def test_local_scaling_adapts_the_threshold_to_the_density_around_each_string():
+    # a dense region (0-2, pairwise 0.1) and a sparse one (3-5, pairwise 0.5); 0.45 apart from
+    # 2 to 3 would merge everything at t = 0.45 unscaled
+    d = np.full((6, 6), 0.9)
+    d[:3, :3] = 0.1
+    d[3:, 3:] = 0.5
+    d[2, 3] = d[3, 2] = 0.45
+    np.fill_diagonal(d, 0.0)
+    scaled = local_scaled(d, 2)
+    assert np.allclose(scaled, scaled.T) and np.all(np.diag(scaled) == 0.0)
+    sigma = np.array([0.1, 0.1, 0.1, 0.5, 0.5, 0.5])  # 2nd nearest other string
+    assert scaled[0, 1] == pytest.approx(0.1 * np.median(sigma) / 0.1)
+    assert scaled[3, 4] == pytest.approx(0.5 * np.median(sigma) / 0.5)
+    # within each region the strings are now equally close; across, farther than within
+    assert scaled[0, 1] == pytest.approx(scaled[3, 4]) and scaled[2, 3] > scaled[3, 4]
+    assert local_scaled(d, 0) is d and local_scaled(d[:1, :1], 3).shape == (1, 1)
+    off = GroupingSettings(template="{}", head_weight=0.0, derivation=False, local_scale_k=0)
+    on = GroupingSettings(template="{}", head_weight=0.0, derivation=False, local_scale_k=2)
+    rng = np.random.default_rng(0)
+    emb = l2_normalise(rng.normal(size=(6, 8)))
+    keys = list("abcdef")
+    plain = label_distances(keys, emb, settings=off)
+    assert np.allclose(label_distances(keys, emb, settings=on), local_scaled(plain, 2))
+
+
+def test_assignment_uses_the_scaled_distances_of_a_regroup():
+    embedder = HashingEmbedder()
+    settings = GroupingSettings(template="{}", head_weight=0.15, local_scale_k=2)
+    embed = TemplatedEmbedder(embedder, settings.template).embed
+    keys = ["red wheel", "wheel", "wheels rim", "button", "buttons row", "fur", "fluffy fur"]
+    groups = group_labels(keys, embed(keys), embed=embed, settings=settings)
+    assignment, e, h = assign_label(
+        "black wheel",
+        groups_members=[g.members for g in groups],
+        groups_embeddings=[g.embeddings for g in groups],
+        groups_head_embeddings=[g.head_embeddings for g in groups],
+        embedder=embedder,
+        settings=settings,
+    )
+    members = [m for g in groups for m in g.members] + ["black wheel"]
+    heads = embed([head_word(m) for m in members])
+    row = label_distances(members, embed(members), heads, settings=settings)[-1, :-1]
+    bounds = np.cumsum([0] + [len(g.members) for g in groups])
+    per_group = [float(row[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    # the distance a regroup with the new string would use, not the unscaled one
+    assert assignment.distance == pytest.approx(min(per_group))
+    unscaled = assign_label(
+        "black wheel",
+        groups_members=[g.members for g in groups],
+        groups_embeddings=[g.embeddings for g in groups],
+        groups_head_embeddings=[g.head_embeddings for g in groups],
+        embedder=embedder,
+        settings=GroupingSettings(template="{}", head_weight=0.15, local_scale_k=0),
+    )[0]
+    assert unscaled.distance != pytest.approx(assignment.distance)
+    # given distances replace the embeddings' (index 1 is nearest by them)
+    forced = assign_to_groups(
+        "x",
+        e,
+        [np.zeros((1, e.shape[0]))] * 2,
+        head_weight=0.0,
+        member_distances=[np.array([0.9, 0.8]), np.array([0.1])],
+    )
+    assert (forced.index, forced.distance) == (1, pytest.approx(0.1))
 
 
 def test_pipeline_with_hashing_embedder_reports_refusals_and_assignments():
