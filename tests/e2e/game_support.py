@@ -81,11 +81,13 @@ def photo_campaign(
     wrong: dict[str, str] | None = None,
     target_rounds: int = 20,
     pending: int = 0,
+    extra_classes: tuple[str, ...] = (),
 ):
     """A published campaign with one playable item (one layer, one cluster) per photo.
 
     ``wrong`` maps a photo to the class the network predicted instead of the true one;
-    ``pending`` adds images whose explanation is still being computed (not playable yet).
+    ``pending`` adds images whose explanation is still being computed (not playable yet);
+    ``extra_classes`` lengthens the choice list (the demo campaigns offer 12).
     """
     from explanations.models import ExplanationJob
     from tests.factories import (
@@ -98,11 +100,11 @@ def photo_campaign(
     )
 
     wrong = wrong or {}
-    model = ModelSpecFactory(name="ux-model", class_names=list(MODEL_CLASSES))
+    model = ModelSpecFactory(name="ux-model", class_names=[*MODEL_CLASSES, *extra_classes])
     campaign = CampaignFactory(
         name=name,
         model=model,
-        classes=list(CLASSES),
+        classes=[*CLASSES, *extra_classes],
         aliases={"tabby, tabby cat": ["kitty"]},
         explained_layers=["blocks.2.0", "blocks.4.0", "blocks.6.0"],
         target_rounds=target_rounds,

@@ -15,6 +15,7 @@ import re
 import pytest
 
 from tests.e2e.game_support import (
+    CLASSES,
     DESKTOP,
     PHONE,
     TOUR_DONE,
@@ -215,6 +216,29 @@ def test_phone_fits_the_frame_choices_and_guess_and_hides_keyboard_hints(game_pa
     page.locator("#summary-title", has_text="You resigned").wait_for()
     assert game_pages.problems == []
     assert game_pages.violations(page) == []
+
+
+def test_phone_fits_twelve_choices_as_the_demo_offers(game_pages):
+    """The demo campaigns offer 12 choices: the frame, the stakes, every choice and Guess still
+    fit a 390 × 844 phone without scrolling."""
+    extra = tuple(
+        c
+        for c in ("tripod", "wall clock", "palace", "disk brake", "carton", "bow tie", "lakeside")
+        if c not in CLASSES
+    )[: 12 - len(CLASSES)]
+    campaign = photo_campaign(name="Twelve", photos=("chelsea",), extra_classes=extra)
+    assert len(campaign.classes) == 12
+    page = game_pages.new(PHONE, init_script=TOUR_DONE)
+    start_as_guest(page, "Twelve")
+    wait_player_loaded(page)
+    page.locator("#frame[src*='/game/frame/']").wait_for()
+    frame_box(page)
+    assert page.locator("#choices input").count() == 12
+    assert page.evaluate("window.scrollY") == 0
+    for selector in ("#frame", "#stakes", "#more", "#choices", "#guess"):
+        assert in_viewport(page, selector), selector
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-12-choices")
 
 
 def test_no_dead_end_offers_the_next_campaign_and_says_when_more_is_coming(game_pages):
