@@ -3,8 +3,8 @@ class (the class a person would give it), grouped into the demo campaigns with t
 choices (no Django here: the reveal benchmark uses it too).
 
 Sources, all offline: scikit-image (``skimage.data``), scikit-learn (``load_sample_images``) and
-matplotlib's sample data (installed with the development requirements, which ``make demo``
-installs; without matplotlib its two photos are left out). Photos whose subject has no ImageNet
+matplotlib's sample data (matplotlib is a runtime requirement for them; an install without it
+leaves its two photos out). Photos whose subject has no ImageNet
 class are not used as they are (the astronaut, the motorcycle, the dahlia, the rocket: the
 network's "football helmet", "moped", "daisy" and "missile" were wrong to a human eye and
 ImageNet has no right class for them); several give a *detail* with a class of its own instead
