@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.roles import CAMPAIGN_ADMIN_GROUP, RESEARCHER_GROUP
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -134,3 +136,45 @@ def tiny_campaign(tiny_spec):
         classes=list(TINY_CLASSES),
         engine_params={"mode": "fast", "game_size": 128},
     )
+
+
+# --- users with roles (admin_client overrides pytest-django's: a campaign admin, not staff) ------
+
+
+@pytest.fixture
+def admin_user_group(db):
+    return _role_user("camp-admin", groups=(CAMPAIGN_ADMIN_GROUP,))
+
+
+@pytest.fixture
+def researcher_user(db):
+    return _role_user("researcher1", groups=(RESEARCHER_GROUP,))
+
+
+@pytest.fixture
+def player_user(db):
+    return _role_user("player1")
+
+
+@pytest.fixture
+def admin_client(client, admin_user_group):
+    client.force_login(admin_user_group)
+    return client
+
+
+@pytest.fixture
+def researcher_client(client, researcher_user):
+    client.force_login(researcher_user)
+    return client
+
+
+@pytest.fixture
+def player_client(client, player_user):
+    client.force_login(player_user)
+    return client
+
+
+def _role_user(username: str, *, groups: tuple[str, ...] = ()):
+    from tests.explanations.manage_support import make_user
+
+    return make_user(username, groups=groups)

@@ -6,10 +6,7 @@ import io
 import stat
 import zipfile
 
-import pytest
 from django.contrib.auth.models import Group
-
-from core.roles import CAMPAIGN_ADMIN_GROUP, RESEARCHER_GROUP
 
 
 def make_user(username: str, *, groups: tuple[str, ...] = (), staff: bool = False):
@@ -22,39 +19,6 @@ def make_user(username: str, *, groups: tuple[str, ...] = (), staff: bool = Fals
         group, _ = Group.objects.get_or_create(name=name)
         user.groups.add(group)
     return user
-
-
-@pytest.fixture
-def admin_user_group(db):
-    return make_user("camp-admin", groups=(CAMPAIGN_ADMIN_GROUP,))
-
-
-@pytest.fixture
-def researcher_user(db):
-    return make_user("researcher1", groups=(RESEARCHER_GROUP,))
-
-
-@pytest.fixture
-def player_user(db):
-    return make_user("player1")
-
-
-@pytest.fixture
-def admin_client(client, admin_user_group):
-    client.force_login(admin_user_group)
-    return client
-
-
-@pytest.fixture
-def researcher_client(client, researcher_user):
-    client.force_login(researcher_user)
-    return client
-
-
-@pytest.fixture
-def player_client(client, player_user):
-    client.force_login(player_user)
-    return client
 
 
 def png(color=(200, 30, 30), size: int = 40) -> bytes:

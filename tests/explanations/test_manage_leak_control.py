@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Forbidden terms per class and language, and accepted languages (issue 12): the campaign
 page's form, the manage API and the service's validation."""
 
@@ -9,15 +8,6 @@ import pytest
 from explanations import admin_services
 from explanations.models import Campaign
 from netviz_site.errors import ApplicationError
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-    make_user,
-    player_client,
-    player_user,
-    researcher_client,
-    researcher_user,
-)
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Campaign administration pages and API: roles, creation, progress, status, moderation."""
 
 from __future__ import annotations
@@ -12,18 +11,7 @@ from explanations.models import Campaign, CampaignImage, ExplanationJob
 from explanations.services import campaign_image_add, explanation_job_fail, explanation_job_run
 from game.models import Characteristic, Player
 from tests.conftest import TINY_CLASSES, photo_png
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-    make_user,
-    make_zip,
-    player_client,
-    player_user,
-    png,
-    researcher_client,
-    researcher_user,
-    upload,
-)
+from tests.explanations.manage_support import make_user, make_zip, png, upload
 from tests.factories import CampaignFactory, CharacteristicFactory, RoundFactory, make_image_items
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Every engine parameter a campaign accepts has bounds: a 400 on the API, an error on the page
 (D16)."""
 
@@ -7,10 +6,6 @@ from __future__ import annotations
 import pytest
 
 from explanations.models import Campaign
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-)
 
 pytestmark = pytest.mark.django_db
 

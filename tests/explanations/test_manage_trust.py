@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Moderation shows each player's trust and its evidence, and lets a campaign admin override
 it (page and API); the service refuses values outside [0, 1]."""
 
@@ -10,15 +9,6 @@ from explanations import admin_services
 from game.models import Player
 from netviz_site.errors import ApplicationError
 from processing.models import CampaignProcessing, LabelMention
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-    make_user,
-    player_client,
-    player_user,
-    researcher_client,
-    researcher_user,
-)
 from tests.factories import CampaignFactory, CharacteristicFactory, RoundFactory, make_image_items
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Bad and good uploads for campaign administration: archives, CSVs and model files.
 
 Every fatal case must give a clear message and leave nothing behind: no CampaignImage, no job,
@@ -17,14 +16,7 @@ from explanations import admin_services
 from explanations.models import Campaign, CampaignImage, ExplanationJob, ModelSpec
 from netviz_site.errors import ApplicationError
 from tests.conftest import tiny_torchscript_bytes
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-    make_zip,
-    png,
-    symlink_zip,
-    upload,
-)
+from tests.explanations.manage_support import make_zip, png, symlink_zip, upload
 
 pytestmark = pytest.mark.django_db
 

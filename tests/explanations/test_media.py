@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """/media/: only stored images, as images, in a sandbox; everything else is a 404 (D1, D13)."""
 
 from __future__ import annotations
@@ -8,11 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from explanations.services import campaign_image_add
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    png,
-    researcher_client,
-    researcher_user,
-)
+from tests.explanations.manage_support import png
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Upload sizes are enforced while the body streams in, with the real limit in the message (D15)."""
 
 from __future__ import annotations
@@ -12,13 +11,7 @@ from django.test import Client
 from explanations import admin_services
 from explanations.models import CampaignImage
 from explanations.uploads import size_text
-from tests.explanations.manage_support import (  # noqa: F401 - fixtures
-    admin_client,
-    admin_user_group,
-    make_zip,
-    png,
-    upload,
-)
+from tests.explanations.manage_support import make_zip, png, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """The researcher viewer: roles, local views, details, downloads, global views, search, API."""
 
 from __future__ import annotations
@@ -9,14 +8,6 @@ import json
 import pytest
 from PIL import Image
 
-from tests.explanations.manage_support import (
-    admin_client,
-    admin_user_group,
-    player_client,
-    player_user,
-    researcher_client,
-    researcher_user,
-)
 from tests.explanations.viewer_support import SPRINGER, TRUCK, played_campaign
 
 pytestmark = pytest.mark.django_db

@@ -1,11 +1,9 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """The image page of 9 layers × 8 clusters renders with a bounded number of queries."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.explanations.manage_support import researcher_client, researcher_user
 from tests.explanations.viewer_support import big_image
 
 pytestmark = pytest.mark.django_db

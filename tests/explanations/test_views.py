@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Pages and APIs of the explanations app."""
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from django.utils import timezone
 
 from explanations.services import campaign_image_add, explanation_job_run
 from tests.conftest import photo_png
-from tests.explanations.manage_support import researcher_client, researcher_user
 from workers.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db

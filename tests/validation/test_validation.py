@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from manage_support are used as arguments
 """Validation (issue 6): services on the tiny TorchScript model, the command, the viewer page."""
 
 from __future__ import annotations
@@ -13,14 +12,6 @@ from explanations.services import campaign_image_add, explanation_job_run
 from game.models import Round
 from processing.models import ClusterLabelScore, GlobalLabel
 from tests.conftest import photo_png
-from tests.explanations.manage_support import (
-    admin_client,
-    admin_user_group,
-    player_client,
-    player_user,
-    researcher_client,
-    researcher_user,
-)
 from tests.factories import make_finished_round
 from validation.models import (
     ClusterFaithfulness,
