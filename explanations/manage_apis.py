@@ -484,7 +484,7 @@ class StatusApi(CampaignAdminApi):
             ref_name = "ManageStatusInput"
 
         action = serializers.ChoiceField(
-            choices=["publish", "pause", "close", "open-results", "hide-results"]
+            choices=[*admin_services.STATUS_ACTIONS, *admin_services.RESULTS_ACTIONS]
         )
 
     @extend_schema(

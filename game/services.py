@@ -308,6 +308,8 @@ def round_start(
         raise ApplicationError("This campaign is not open for play.", status=404)
     for attempt in range(attempts):
         outcome = _round_start_once(player=player, campaign=campaign, skip_labelling=skip_labelling)
+        if outcome is _NO_CANDIDATES:
+            break  # nothing left for this player: say where they can go on (below, unlocked)
         if outcome is not None:
             return outcome
         # Every candidate was at its target or being assigned: the cached tallies may be stale,
@@ -353,9 +355,14 @@ def _player_lock(*, ref: selectors.PlayerRef) -> Player | None:
     return next(iter(Player.objects.raw(sql, params)), None)
 
 
+_NO_CANDIDATES = object()  # _round_start_once: no item is left for this player at all
+
+
 def _round_start_once(
     *, player: PlayerLike, campaign: Campaign | None, skip_labelling: bool
-) -> Round | None:
+) -> Round | object | None:
+    """One try, under the player's row lock: the round, None (every candidate was taken:
+    retry), or ``_NO_CANDIDATES`` (the exhaustion answer is built after the lock is released)."""
     now = timezone.now()
     with transaction.atomic():
         locked = _player_lock(ref=_as_ref(player))
@@ -372,7 +379,7 @@ def _round_start_once(
             _round_close(round=open_round, now=now)
         candidates = selectors.item_candidates(player=locked, campaign=campaign, now=now)
         if not candidates:
-            raise _exhausted(player=locked, campaign=campaign)
+            return _NO_CANDIDATES
         for cand in candidates:
             # still playable (the candidate list is cached), and not being assigned
             frames = selectors.item_lock_frames(cluster_map_id=cand.cluster_map_id)

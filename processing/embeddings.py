@@ -62,6 +62,27 @@ def embedding_memo_clear() -> None:
     MEMO.clear()
 
 
+class EmbeddingMissing(LookupError):
+    """A string a web request needs has no stored vector (the processing task embeds them)."""
+
+
+class LookupOnlyEmbedder:
+    """An embedder that never runs its model: with :class:`StoredEmbedder` it gives stored
+    vectors only, so a web request never loads Sentence-BERT (no torch in web processes).
+    Every label, and its templated and head-word forms, was embedded by the processing task
+    that grouped it; a string that was not raises :class:`EmbeddingMissing`."""
+
+    def __init__(self, embedder: Embedder):
+        self.embedder = embedder
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def embed(self, strings: Sequence[str]) -> np.ndarray:
+        raise EmbeddingMissing(f"{len(strings)} string(s) have no stored embedding yet")
+
+
 class StoredEmbedder:
     """Wraps an :class:`Embedder`: memo, then the database, then the model (new strings are
     written back by :meth:`flush`, or at once with ``autoflush``)."""

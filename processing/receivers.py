@@ -22,10 +22,12 @@ def process_finished_round(sender, round_id: int, **kwargs) -> None:
     round_process_enqueue(round_id=round_id)
 
 
-@receiver(player_merged, dispatch_uid="processing_verification_points_after_merge")
-def verification_points_after_merge(sender, account_id: int, guest_id: int, **kwargs) -> None:
+@receiver(player_merged, dispatch_uid="processing_after_player_merge")
+def processing_after_player_merge(sender, account_id: int, guest_id: int, **kwargs) -> None:
+    from .services import label_mentions_follow_merge
     from .verification_services import verification_answers_merge
 
+    label_mentions_follow_merge(account_id=account_id, guest_id=guest_id)
     verification_answers_merge(account_id=account_id, guest_id=guest_id)
 
 

@@ -61,7 +61,7 @@ from processing.nlp.pipeline import (
 )
 from processing.trust import effective_trust, label_weight
 
-from .embeddings import StoredEmbedder
+from .embeddings import LookupOnlyEmbedder, StoredEmbedder
 from .models import (
     CampaignExport,
     CampaignProcessing,
@@ -124,13 +124,16 @@ def _settings_hash(gs: GroupingSettings, model_id: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _embedder(embedder: Embedder | None) -> StoredEmbedder:
+def _embedder(embedder: Embedder | None, *, lookup_only: bool = False) -> StoredEmbedder:
+    """``lookup_only`` (web requests): stored vectors only, the model is never loaded."""
     if isinstance(embedder, StoredEmbedder):
         return embedder
     if embedder is None:
         from workers.runtime import embedder_get
 
         embedder = embedder_get()
+    if lookup_only:
+        return StoredEmbedder(LookupOnlyEmbedder(embedder), autoflush=False)
     return StoredEmbedder(embedder)
 
 
@@ -1718,3 +1721,12 @@ __all__ = [
     "round_process",
     "round_process_enqueue",
 ]
+
+
+def label_mentions_follow_merge(*, account_id: int, guest_id: int) -> int:
+    """After a guest's rounds moved to an account (``game.signals.player_merged``), their
+    label mentions name the account too (agreement, trust and verification read
+    ``LabelMention.player``). Returns the number of mentions moved."""
+    return LabelMention.objects.filter(round__player_id=account_id, player_id=guest_id).update(
+        player_id=account_id
+    )

@@ -14,9 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from game.apis import ERRORS, GameApi
+from netviz_site.errors import ApplicationError
 
 from . import verification_selectors, verification_services
 from .apis import ResearcherApi
+from .embeddings import EmbeddingMissing
 from .services import _embedder, _templated, grouping_settings_get
 
 
@@ -126,13 +128,18 @@ class SuggestionListApi(ResearcherApi):
         except ValueError:
             limit = 50
         gs = grouping_settings_get()
-        stored = _embedder(None)
-        suggestions = verification_selectors.verification_suggestions(
-            campaign=self.campaign(slug),
-            settings=gs,
-            embed=_templated(stored, gs),
-            class_name=request.query_params.get("class") or None,
-            limit=limit,
-        )
-        stored.flush()
+        try:  # stored vectors only: a web request never loads the embedding model
+            suggestions = verification_selectors.verification_suggestions(
+                campaign=self.campaign(slug),
+                settings=gs,
+                embed=_templated(_embedder(None, lookup_only=True), gs),
+                class_name=request.query_params.get("class") or None,
+                limit=limit,
+            )
+        except EmbeddingMissing as exc:
+            raise ApplicationError(
+                "Some labels of this campaign are not processed yet: run processing "
+                "(process_labels --campaign ID) and ask again.",
+                status=409,
+            ) from exc
         return Response(SuggestionOutput(suggestions, many=True).data)

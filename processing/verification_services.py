@@ -26,6 +26,7 @@ from netviz_site.errors import ApplicationError
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
 
+from .embeddings import EmbeddingMissing
 from .models import LabelMention, VerificationAnswer, VerificationQuestion
 from .verification_selectors import question_verdict
 
@@ -67,8 +68,13 @@ def verification_question_next(
     class_name = own[0].class_name
     base = (
         LabelMention.objects.filter(
-            campaign_id=round.campaign_id, class_name=class_name, refused_reason=""
+            campaign_id=round.campaign_id,
+            class_name=class_name,
+            refused_reason="",
+            characteristic__hidden=False,  # moderated, or a player blocked since: never shown
+            player__is_blocked=False,
         )
+        .exclude(group__blocked=True)
         .exclude(player=player)
         .exclude(key="")
         .select_related("characteristic")
@@ -86,13 +92,15 @@ def verification_question_next(
         ).values_list("question__key_a", "question__key_b")
     )
     gs = grouping_settings_get()
-    stored = _embedder(embedder)
-    embed = _templated(stored, gs)
+    # A web request: stored vectors only (the processing task embedded every label).
+    embed = _templated(_embedder(embedder, lookup_only=True), gs)
     keys = sorted(own_keys | {m.key for m in others})
-    emb = embed(keys)
-    heads = embed([head_word(k) for k in keys]) if gs.head_weight > 0 else None
+    try:
+        emb = embed(keys)
+        heads = embed([head_word(k) for k in keys]) if gs.head_weight > 0 else None
+    except EmbeddingMissing:
+        return None  # a label not processed yet: nothing to ask this time
     dist = label_distances(keys, np.asarray(emb), heads, settings=gs)
-    stored.flush()
     index = {k: i for i, k in enumerate(keys)}
     decided = {
         (q.key_a, q.key_b)

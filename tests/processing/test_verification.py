@@ -243,3 +243,34 @@ def test_verification_points_survive_a_guest_joining_an_account(
     # The guest's round and its 7-point bonus are both kept (without the signal: 7 lost).
     assert Player.objects.get(pk=account.pk).points == rounds_points + 7
     assert Player.objects.get(pk=guest.pk).points == 0
+    # Its label mentions follow its rounds (agreement, trust and verification read them).
+    assert not LabelMention.objects.filter(player_id=guest.pk).exists()
+    assert LabelMention.objects.filter(player_id=account.pk).exists()
+
+
+def test_the_question_reads_stored_vectors_and_never_shows_hidden_text(
+    springer_items, stored_hashing, monkeypatch
+):
+    """Asked in a web request: the embedding model is never run there (the processing task
+    stored every vector), and a characteristic hidden by a moderator is never shown."""
+    from game.models import Characteristic
+
+    _, alice = _user_player("alice")
+    _, bob = _user_player("bob")
+    item = springer_items[0]
+    _play(item, bob, ["floppy ears"], stored_hashing)
+    rnd = _play(item, alice, ["ears"], stored_hashing)
+
+    def no_model(strings):
+        raise AssertionError(f"the model ran in a web request on {list(strings)}")
+
+    monkeypatch.setattr(stored_hashing, "embed", no_model)
+    from processing.embeddings import embedding_memo_clear
+
+    embedding_memo_clear()  # read from the database, not this process's memo
+    offered = verification_services.verification_question_next(player=alice, token=rnd.token)
+    assert offered is not None and offered.theirs == "floppy ears"
+
+    Characteristic.objects.filter(text="floppy ears").update(hidden=True)
+    VerificationQuestion.objects.all().delete()
+    assert verification_services.verification_question_next(player=alice, token=rnd.token) is None
