@@ -15,10 +15,7 @@ from django.core.exceptions import PermissionDenied
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.response import Response
 from rest_framework.views import APIView
-
-from netviz_site.errors import ApplicationError
 
 from .roles import user_is_campaign_admin, user_is_researcher
 
@@ -103,8 +100,7 @@ class RoleApi(APIView):
                 raise exceptions.PermissionDenied(permission.message)
 
     def handle_exception(self, exc):
-        if isinstance(exc, ApplicationError):
-            return Response({"detail": exc.message, **exc.extra}, status=exc.status)
+        # ApplicationError -> its status and message: core.exceptions.exception_handler.
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             exc = exceptions.PermissionDenied(self.permission_denied_message())
         return super().handle_exception(exc)

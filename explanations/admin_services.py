@@ -317,9 +317,6 @@ def campaign_classes(campaign: Campaign) -> list[str]:
     return list(campaign.classes or campaign.model.class_names)
 
 
-_campaign_classes = campaign_classes
-
-
 def _existing_sha256(campaign: Campaign) -> set[str]:
     return set(CampaignImage.objects.filter(campaign=campaign).values_list("sha256", flat=True))
 
@@ -369,7 +366,7 @@ def campaign_archive_import(
     with uploads.archive_open(archive, limits=limits) as zf:
         plan = uploads.archive_plan_class_folders(
             zf,
-            classes=_campaign_classes(campaign),
+            classes=campaign_classes(campaign),
             aliases=campaign.aliases,
             existing_sha256=_existing_sha256(campaign),
             limits=limits,
@@ -393,7 +390,7 @@ def campaign_csv_import(
         plan = uploads.archive_plan_csv(
             zf,
             csv_content,
-            classes=_campaign_classes(campaign),
+            classes=campaign_classes(campaign),
             aliases=campaign.aliases,
             existing_sha256=_existing_sha256(campaign),
             limits=limits,

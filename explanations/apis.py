@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -11,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
-from .models import Campaign
 
 
 class CampaignOutput(serializers.Serializer):
@@ -42,20 +40,13 @@ class CampaignListApi(APIView):
         return Response(CampaignOutput(campaigns, many=True).data)
 
 
-def _visible_campaign(request: Request, slug: str) -> Campaign:
-    campaign = selectors.campaign_get_for(slug=slug, user=request.user)
-    if campaign is None:
-        raise Http404("No such campaign, or its results are not public.")
-    return campaign
-
-
 class CampaignDetailApi(APIView):
     class CampaignDetailOutput(CampaignOutput):
         progress = ProgressOutput()
 
     @extend_schema(responses=CampaignDetailOutput)
     def get(self, request: Request, slug: str) -> Response:
-        campaign = _visible_campaign(request, slug)
+        campaign = selectors.campaign_get_for_or_404(slug=slug, user=request.user)
         data = CampaignOutput(campaign).data
         data["progress"] = ProgressOutput(selectors.campaign_progress(campaign=campaign)).data
         return Response(data)
@@ -101,7 +92,7 @@ class ImageExplanationApi(APIView):
 
     @extend_schema(responses=ImageExplanationOutput)
     def get(self, request: Request, slug: str, image_id: int) -> Response:
-        campaign = _visible_campaign(request, slug)
+        campaign = selectors.campaign_get_for_or_404(slug=slug, user=request.user)
         image = get_object_or_404(campaign.images, pk=image_id)
         job = selectors.image_current_job(image=image)
         layers = selectors.image_layer_results(image=image)

@@ -129,10 +129,6 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_live(self) -> bool:
-        return self.status != self.Status.CLOSED
-
 
 class CampaignImage(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="images")

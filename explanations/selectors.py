@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
 
 from core.roles import user_is_researcher
 
@@ -75,6 +76,14 @@ def campaign_get_for(*, slug: str, user) -> Campaign | None:
     campaign = Campaign.objects.select_related("model").filter(slug=slug).first()
     if campaign is None or not campaign_results_visible(campaign=campaign, user=user):
         return None
+    return campaign
+
+
+def campaign_get_for_or_404(*, slug: str, user) -> Campaign:
+    """:func:`campaign_get_for`, or a 404 (pages and APIs alike)."""
+    campaign = campaign_get_for(slug=slug, user=user)
+    if campaign is None:
+        raise Http404("No such campaign, or its results are not public.")
     return campaign
 
 

@@ -25,16 +25,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "explanations/home.html", {"campaigns": campaigns, "playing": playing})
 
 
-def _visible_campaign(request: HttpRequest, slug: str) -> Campaign:
-    campaign = selectors.campaign_get_for(slug=slug, user=request.user)
-    if campaign is None:
-        raise Http404("No such campaign, or its results are not public.")
-    return campaign
-
-
 @require_GET
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _visible_campaign(request, slug)
+    campaign = selectors.campaign_get_for_or_404(slug=slug, user=request.user)
     images = selectors.campaign_images_with_jobs(campaign=campaign)
     progress = selectors.campaign_progress(campaign=campaign)
     return render(
@@ -46,7 +39,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def image_detail(request: HttpRequest, slug: str, image_id: int) -> HttpResponse:
-    campaign = _visible_campaign(request, slug)
+    campaign = selectors.campaign_get_for_or_404(slug=slug, user=request.user)
     image = get_object_or_404(campaign.images, pk=image_id)
     job = selectors.image_current_job(image=image)
     layers = selectors.image_layer_results(image=image)

@@ -61,8 +61,7 @@ class GameApi(APIView):
     throttle_classes = [GameThrottle]
 
     def handle_exception(self, exc):
-        if isinstance(exc, ApplicationError):
-            return Response({"detail": exc.message, **exc.extra}, status=exc.status)
+        # ApplicationError -> its status and message: core.exceptions.exception_handler.
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             exc = exceptions.PermissionDenied(str(exc.detail))
         return super().handle_exception(exc)
@@ -276,8 +275,9 @@ class RoundOutput(serializers.Serializer):
     )
     taboo = serializers.ListField(
         child=serializers.CharField(),
-        help_text="While labelling: every name a characteristic may not use (the answer's and "
-        "the guess's names, aliases and forbidden terms); [] otherwise.",
+        help_text="While labelling: the guess's names, aliases and forbidden terms, shown as "
+        "taboo words (the answer's are refused too, but listing them after a wrong guess "
+        "would give the answer away); [] otherwise.",
     )
     choices = ChoiceOutput(many=True)
     campaign = CampaignRefOutput()

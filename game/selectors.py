@@ -901,7 +901,9 @@ def _summary_row(*, round: Round) -> tuple:
     other = (
         f"FROM {rounds} o JOIN {players} op ON op.id = o.player_id "
         "WHERE o.cluster_map_id = cm.id AND o.id <> %s AND o.status IN (%s, %s) "
-        "AND NOT op.is_blocked"
+        # the crowd a summary reports: the players whose rounds count (trusted, unblocked),
+        # as for others_saw, agreement and the item target (trusted_players_q)
+        "AND NOT op.is_blocked AND COALESCE(op.trust_override, op.trust) >= %s"
     )
     sql = (
         "SELECT img.file, img.view_file, img.game_file, img.predicted_class, cm.overlay, "
@@ -921,7 +923,7 @@ def _summary_row(*, round: Round) -> tuple:
         f"JOIN {players} p ON p.id = %s "
         "WHERE cm.id = %s"
     )
-    other_params = [round.pk, *FINISHED_STATUSES]
+    other_params = [round.pk, *FINISHED_STATUSES, trust_min_counted()]
     params = [
         Round.Status.DONE,
         round.pk,
@@ -956,7 +958,7 @@ def _texts_of_round_sql() -> str:
 OTHERS_SAW_LIMIT = 8
 
 
-def _trusted_players_q(prefix: str = "") -> Q:
+def trusted_players_q(prefix: str = "") -> Q:
     """Unblocked players whose effective trust counts (``trust_min_counted``)."""
     low = trust_min_counted()
     return Q(**{f"{prefix}is_blocked": False}) & (
@@ -969,7 +971,7 @@ def others_characteristics(*, cluster_map_id: int, exclude_player_id: int) -> Qu
     """Characteristics other (trusted, unblocked) players gave on a cluster map, in finished
     rounds, not hidden by a moderator."""
     return Characteristic.objects.filter(
-        _trusted_players_q("player__"),
+        trusted_players_q("player__"),
         round__cluster_map_id=cluster_map_id,
         round__status=Round.Status.DONE,
         hidden=False,

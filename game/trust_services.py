@@ -52,20 +52,12 @@ class TrustChange:
     after: float
 
 
-def _trusted_q(prefix: str = "") -> Q:
-    """Players that are not blocked and whose effective trust reaches the threshold."""
-    counted = selectors.trust_min_counted()
-    return Q(
-        Q(**{f"{prefix}trust_override__isnull": True, f"{prefix}trust__gte": counted})
-        | Q(**{f"{prefix}trust_override__gte": counted}),
-        **{f"{prefix}is_blocked": False},
-    )
-
-
 def _judged_rounds():
     """Finished rounds with an outcome whose player is trusted (the crowd's evidence)."""
     return Round.objects.filter(
-        _trusted_q("player__"), status=Round.Status.DONE, outcome__in=_JUDGED_OUTCOMES
+        selectors.trusted_players_q("player__"),
+        status=Round.Status.DONE,
+        outcome__in=_JUDGED_OUTCOMES,
     )
 
 
@@ -88,7 +80,7 @@ def _step0_evidence(player_ids: list[int] | None) -> dict[int, tuple[int, int, f
             n=Count("id"), w=Count("id", filter=Q(outcome=Round.Outcome.WIN, step=0))
         )
     }
-    trusted_players = Player.objects.filter(_trusted_q())
+    trusted_players = Player.objects.filter(selectors.trusted_players_q())
     if player_ids is not None:
         trusted_players = trusted_players.filter(pk__in=player_ids)
     trusted = set(trusted_players.values_list("pk", flat=True))

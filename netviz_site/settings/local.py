@@ -19,7 +19,5 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
     }
 
-# Mail (password reset) is printed on the web process's console unless EMAIL_URL or EMAIL_HOST
-# say otherwise: `make demo` shows the reset link there.
-if not (env("EMAIL_URL") or env("EMAIL_HOST")):
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Mail (password reset) is printed on the console unless EMAIL_URL or EMAIL_HOST say otherwise
+# (base.py): `make demo` shows the reset link there.

@@ -208,6 +208,19 @@ def test_crowd_others_saw_and_the_agreement_bonus(campaign):
     assert selectors.round_summary(round=loser).points == 10
 
 
+def test_the_crowd_counts_only_players_whose_rounds_count(campaign):
+    """An untrusted player's round does not count toward the target, is not in others_saw,
+    and is not in the crowd figures either (one notion of "other players")."""
+    make_image_items(campaign=campaign, layers=1, clusters=1, true_class="goldfinch")
+    play(PlayerFactory(), texts=["red beak"])
+    doubtful = PlayerFactory()
+    play(doubtful, texts=["blue sky"])
+    Player.objects.filter(pk=doubtful.pk).update(trust_override=0.0)
+    s = selectors.round_summary(round=play(PlayerFactory(), texts=["beak"]))
+    assert (s.crowd.rounds, s.crowd.wins) == (1, 1)
+    assert {o.text for o in s.others_saw} == {"red beak"}
+
+
 def test_others_saw_keeps_the_most_seen_eight(campaign):
     campaign.target_rounds = 20
     campaign.save()
