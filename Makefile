@@ -36,4 +36,4 @@ bench: install
 	$(PY) manage.py bench_engine --model efficientnet_lite0 --json var/bench/efficientnet_lite0.json
 
 clean-demo:
-	rm -rf db.sqlite3 media var
+	rm -rf media var

@@ -34,7 +34,7 @@ def post_worker_init(worker) -> None:
 
     # loads the English word list (~50 MB) and confusables of the leak and junk checks; the
     # language identifier (~100 MB) and other languages' lists load on the first text that
-    # looks foreign (processing/nlp/junk.py)
+    # looks foreign (processing/nlp/language.py)
     for text in ("striped fur", "tabbi"):
         check_characteristic(text, class_names=["tabby, tabby cat"], aliases=["kitty"])
     gc.collect()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Exists, F, OuterRef, Q, When
 
 
 class ModelSpec(models.Model):
@@ -130,6 +130,30 @@ class Campaign(models.Model):
         return self.name
 
 
+def image_class_expression(prefix: str = "") -> Case:
+    """SQL for :attr:`CampaignImage.class_name` (``prefix``: the path to the image, ``"image__"``)."""
+    return Case(
+        When(**{f"{prefix}true_class": ""}, then=F(f"{prefix}target_class")),
+        default=F(f"{prefix}true_class"),
+    )
+
+
+class CampaignImageQuerySet(models.QuerySet):
+    def of_classes(self, names) -> CampaignImageQuerySet:
+        """Images whose :attr:`~CampaignImage.class_name` is one of ``names``."""
+        names = list(names)
+        return self.filter(Q(true_class__in=names) | Q(true_class="", target_class__in=names))
+
+    def explained(self) -> CampaignImageQuerySet:
+        """Images whose current job (their campaign's parameters) is done."""
+        current_done = ExplanationJob.objects.filter(
+            image=OuterRef("pk"),
+            params_hash=OuterRef("campaign__params_hash"),
+            status=ExplanationJob.Status.DONE,
+        )
+        return self.filter(Exists(current_done))
+
+
 class CampaignImage(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to="images/")
@@ -150,6 +174,8 @@ class CampaignImage(models.Model):
     target_class = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CampaignImageQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -158,6 +184,28 @@ class CampaignImage(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or f"image {self.pk}"
+
+    @property
+    def class_name(self) -> str:
+        """The class the image is about (a round's answer): its true class, else the class it
+        was explained for. In queries: :func:`image_class_expression`."""
+        return self.true_class or self.target_class
+
+
+class ExplanationJobQuerySet(models.QuerySet):
+    """A campaign's *current* job of an image is the one with the campaign's ``params_hash``
+    (older jobs, computed with other parameters, stay stored but are never shown or played)."""
+
+    def current(self) -> ExplanationJobQuerySet:
+        """Every campaign's current jobs."""
+        return self.filter(params_hash=F("image__campaign__params_hash"))
+
+    def current_for(self, campaign: Campaign) -> ExplanationJobQuerySet:
+        """The current jobs of ``campaign``'s images."""
+        return self.filter(image__campaign=campaign, params_hash=campaign.params_hash)
+
+    def done(self) -> ExplanationJobQuerySet:
+        return self.filter(status=ExplanationJob.Status.DONE)
 
 
 class ExplanationJob(models.Model):
@@ -186,6 +234,8 @@ class ExplanationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ExplanationJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -195,6 +245,16 @@ class ExplanationJob(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.status})"
+
+
+class LayerResultQuerySet(models.QuerySet):
+    def current_for(self, campaign: Campaign) -> LayerResultQuerySet:
+        """The layers of ``campaign``'s finished current jobs."""
+        return self.filter(
+            image__campaign=campaign,
+            job__params_hash=campaign.params_hash,
+            job__status=ExplanationJob.Status.DONE,
+        )
 
 
 class LayerResult(models.Model):
@@ -213,6 +273,8 @@ class LayerResult(models.Model):
     gradcam = models.BinaryField(help_text="float16 .npy, (H, W) in [0, 1]")
     gradcam_overlay = models.FileField(upload_to="overlays/", blank=True)
 
+    objects = LayerResultQuerySet.as_manager()
+
     class Meta:
         ordering = ["job", "position"]
         constraints = [
@@ -222,6 +284,25 @@ class LayerResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.layer} of job {self.job_id}"
+
+
+class ClusterMapQuerySet(models.QuerySet):
+    def current_for(self, campaign: Campaign) -> ClusterMapQuerySet:
+        """The cluster maps of ``campaign``'s finished current jobs."""
+        return self.filter(
+            image__campaign=campaign,
+            layer_result__job__status=ExplanationJob.Status.DONE,
+            layer_result__job__params_hash=campaign.params_hash,
+        )
+
+    def playable(self) -> ClusterMapQuerySet:
+        """Every item of the game: the cluster maps of published campaigns' finished current
+        jobs (game/models.py)."""
+        return self.filter(
+            image__campaign__status=Campaign.Status.PUBLISHED,
+            layer_result__job__status=ExplanationJob.Status.DONE,
+            layer_result__job__params_hash=F("image__campaign__params_hash"),
+        )
 
 
 class ClusterMap(models.Model):
@@ -240,6 +321,8 @@ class ClusterMap(models.Model):
     frames = models.JSONField(
         default=list, help_text="Storage names of the reveal frames, step 0..5."
     )
+
+    objects = ClusterMapQuerySet.as_manager()
 
     class Meta:
         ordering = ["layer_result", "index"]

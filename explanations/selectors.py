@@ -1,4 +1,9 @@
-"""Reads for models, campaigns, images and explanations (never computes, never writes)."""
+"""Reads for models, campaigns, images and explanations (never computes, never writes).
+
+One selector per question, whoever asks it (public pages, the researcher viewer, campaign
+administration, validation): the campaign list, a campaign by slug, an image's current job and
+its explained layers, a campaign's classes.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,19 @@ from typing import TYPE_CHECKING
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.text import slugify
 
 from core.roles import user_is_researcher
 
-from .models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerResult, ModelSpec
+from .models import (
+    Campaign,
+    CampaignImage,
+    ClusterMap,
+    ExplanationJob,
+    LayerResult,
+    ModelSpec,
+    image_class_expression,
+)
 
 if TYPE_CHECKING:  # the engine's model module imports torch: web processes never need it
     from workers.inv.models import ModelSource
@@ -49,7 +63,15 @@ def model_source_for_spec(spec: ModelSpec) -> ModelSource:
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("model").annotate(n_images=Count("images"))
+    """Every campaign with its model and its number of images (``n_images``), newest first."""
+    return Campaign.objects.select_related("model").annotate(
+        n_images=Count("images", distinct=True)
+    )
+
+
+def campaign_get(*, slug: str) -> Campaign | None:
+    """The campaign ``slug`` with its model, whoever asks (role checks are the caller's)."""
+    return Campaign.objects.select_related("model").filter(slug=slug).first()
 
 
 # --- the closed answer key ---------------------------------------------------------------------
@@ -73,7 +95,7 @@ def campaign_list_for(*, user) -> QuerySet[Campaign]:
 def campaign_get_for(*, slug: str, user) -> Campaign | None:
     """The campaign ``slug`` if ``user`` may see its results, else None (callers answer 404,
     so a live campaign's existence is not confirmed either)."""
-    campaign = Campaign.objects.select_related("model").filter(slug=slug).first()
+    campaign = campaign_get(slug=slug)
     if campaign is None or not campaign_results_visible(campaign=campaign, user=user):
         return None
     return campaign
@@ -128,9 +150,7 @@ class CampaignProgress:
 
 
 def campaign_progress(*, campaign: Campaign) -> CampaignProgress:
-    counts = ExplanationJob.objects.filter(
-        image__campaign=campaign, params_hash=campaign.params_hash
-    ).aggregate(
+    counts = ExplanationJob.objects.current_for(campaign).aggregate(
         total=Count("id"),
         pending=Count("id", filter=Q(status=ExplanationJob.Status.PENDING)),
         running=Count("id", filter=Q(status=ExplanationJob.Status.RUNNING)),
@@ -141,23 +161,96 @@ def campaign_progress(*, campaign: Campaign) -> CampaignProgress:
 
 
 def campaign_images_with_jobs(*, campaign: Campaign) -> QuerySet[CampaignImage]:
-    return campaign.images.prefetch_related(
-        Prefetch("jobs", queryset=ExplanationJob.objects.filter(params_hash=campaign.params_hash))
+    """The campaign's images, each with its current job in ``image.jobs.all()`` (one prefetch)."""
+    jobs = ExplanationJob.objects.current_for(campaign).defer("engine_params", "timings")
+    return campaign.images.prefetch_related(Prefetch("jobs", queryset=jobs))
+
+
+# --- one image -----------------------------------------------------------------------------------
+
+
+def image_get(*, campaign: Campaign, image_id: int) -> CampaignImage | None:
+    return CampaignImage.objects.filter(campaign=campaign, pk=image_id).first()
+
+
+def image_current_job(*, image: CampaignImage, campaign: Campaign) -> ExplanationJob | None:
+    """The image's job with its campaign's parameters (None before one is created)."""
+    return (
+        ExplanationJob.objects.current_for(campaign)
+        .filter(image=image)
+        .defer("engine_params", "timings")
+        .first()
     )
 
 
-def image_current_job(*, image: CampaignImage) -> ExplanationJob | None:
-    return image.jobs.filter(params_hash=image.campaign.params_hash).first()
-
-
-def image_layer_results(*, image: CampaignImage) -> list[LayerResult]:
-    """The layers (with their clusters) of the image's finished job for its campaign's parameters."""
+def image_layers(*, image: CampaignImage, campaign: Campaign) -> list[LayerResult]:
+    """The image's explained layers with their clusters (by index): two queries, arrays deferred."""
     return list(
-        LayerResult.objects.filter(
-            image=image,
-            job__params_hash=image.campaign.params_hash,
-            job__status=ExplanationJob.Status.DONE,
-        )
+        LayerResult.objects.current_for(campaign)
+        .filter(image=image)
+        .defer("shares", "gradcam")
         .order_by("position")
-        .prefetch_related(Prefetch("clusters", queryset=ClusterMap.objects.order_by("index")))
+        .prefetch_related(
+            Prefetch("clusters", queryset=ClusterMap.objects.defer("map").order_by("index"))
+        )
+    )
+
+
+# --- a campaign's classes ---------------------------------------------------------------------
+
+
+def class_slug(name: str) -> str:
+    return slugify(name) or "class"
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    slug: str
+    n_images: int
+    n_done: int
+
+
+def campaign_class_list(*, campaign: Campaign) -> list[ClassSummary]:
+    """Classes with images (:attr:`CampaignImage.class_name`), then empty campaign classes."""
+    explained = ExplanationJob.objects.current_for(campaign).done().values("image_id")
+    rows = (
+        CampaignImage.objects.filter(campaign=campaign)
+        .values(name=image_class_expression())
+        .annotate(n=Count("id"), n_done=Count("id", filter=Q(pk__in=explained)))
+    )
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        if not r["name"]:
+            continue
+        c = counts.setdefault(r["name"], [0, 0])
+        c[0] += r["n"]
+        c[1] += r["n_done"]
+    for name in campaign.classes:
+        counts.setdefault(name, [0, 0])
+    slugs: dict[str, str] = {}
+    out = []
+    for name in sorted(counts, key=lambda n: (-counts[n][0], n.casefold())):
+        slug = class_slug(name)
+        if slug in slugs.values():
+            slug = f"{slug}-{len(slugs)}"
+        slugs[name] = slug
+        out.append(
+            ClassSummary(name=name, slug=slug, n_images=counts[name][0], n_done=counts[name][1])
+        )
+    return out
+
+
+def campaign_class_get(*, campaign: Campaign, slug: str) -> ClassSummary | None:
+    return next((c for c in campaign_class_list(campaign=campaign) if c.slug == slug), None)
+
+
+def class_image_list(*, campaign: Campaign, class_name: str) -> QuerySet[CampaignImage]:
+    """Images of a class with their current job (one prefetch)."""
+    jobs = ExplanationJob.objects.current_for(campaign).only("id", "image_id", "status")
+    return (
+        CampaignImage.objects.filter(campaign=campaign)
+        .of_classes([class_name])
+        .prefetch_related(Prefetch("jobs", queryset=jobs))
+        .order_by("id")
     )

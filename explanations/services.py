@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import secrets
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +29,7 @@ if TYPE_CHECKING:  # torch-importing engine modules load where they run (workers
     from workers.inv.artifacts import ImageArtifacts
 
 from .arrays import array_to_bytes
+from .files import FileBatch, files_for_transaction, image_for_storage, size_text
 from .models import (
     Campaign,
     CampaignImage,
@@ -41,45 +38,6 @@ from .models import (
     LayerResult,
     ModelSpec,
 )
-from .uploads import image_for_storage, size_text
-
-logger = logging.getLogger(__name__)
-
-
-# --- files -----------------------------------------------------------------------------------
-
-
-class FileBatch:
-    """Files written on behalf of one transaction; removed again if it does not commit."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def save(self, folder: str, content: bytes, *, suffix: str) -> str:
-        name = f"{folder}/{secrets.token_urlsafe(18)}{suffix}"
-        saved = default_storage.save(name, ContentFile(content))
-        self.names.append(saved)
-        return saved
-
-    def discard(self) -> None:
-        for name in self.names:
-            try:
-                default_storage.delete(name)
-            except OSError:  # pragma: no cover - best effort cleanup
-                logger.warning("could not remove %s", name)
-        self.names.clear()
-
-
-@contextmanager
-def files_for_transaction():
-    """Yield a :class:`FileBatch`; its files are deleted if the block raises."""
-    batch = FileBatch()
-    try:
-        yield batch
-    except BaseException:
-        batch.discard()
-        raise
-
 
 # --- models ----------------------------------------------------------------------------------
 
@@ -106,8 +64,9 @@ def model_spec_create(
 
     ``weights`` and ``class_names`` are (file name, content) pairs for uploaded files.
     """
-    from explanations.selectors import model_source_for_fields
-    from workers.runtime import model_get
+    from workers.runtime import model_get  # imports torch: the check runs in the request
+
+    from .selectors import model_source_for_fields
 
     slug = slugify(name)
     if not slug:
@@ -312,7 +271,7 @@ def explanation_job_create(*, image: CampaignImage) -> ExplanationJob:
     campaign = image.campaign
     job, _ = ExplanationJob.objects.get_or_create(
         image=image,
-        params_hash=campaign.params_hash,
+        params_hash=campaign.params_hash,  # the current job (ExplanationJob.objects.current_for)
         defaults={"engine_params": campaign.engine_params, "layers": campaign.explained_layers},
     )
     return job
@@ -406,9 +365,10 @@ class ComputedExplanation:
 
 def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> ComputedExplanation:
     """Run the engine for one job (no database writes). Raises EngineError on bad input."""
-    from explanations.selectors import model_source_for_spec
     from workers.inv.explain import explain_batch
     from workers.runtime import model_get
+
+    from .selectors import model_source_for_spec
 
     image = job.image
     campaign = image.campaign
@@ -450,6 +410,55 @@ def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> Co
     )
 
 
+def _layers_store(
+    *, job: ExplanationJob, image: CampaignImage, computed: ComputedExplanation, files: FileBatch
+) -> None:
+    """The job's LayerResult rows and their ClusterMap rows (with their overlays and frames)."""
+    exp = computed.explanation
+    layer_rows = []
+    for position, (layer, art) in enumerate(
+        zip(exp.layers, computed.artifacts.layers, strict=True)
+    ):
+        layer_rows.append(
+            LayerResult(
+                job=job,
+                image=image,
+                layer=layer.layer,
+                position=position,
+                n_channels=layer.n_channels,
+                height=layer.height,
+                width=layer.width,
+                kept_channels=list(layer.kept_channels),
+                n_clusters_before_prune=layer.n_clusters_before_prune,
+                retained_weight=float(layer.retained_weight),
+                no_positive_evidence=layer.no_positive_evidence,
+                shares=array_to_bytes(layer.shares, dtype="float32"),
+                gradcam=array_to_bytes(layer.gradcam),
+                gradcam_overlay=files.save("overlays", art.gradcam_overlay_jpeg, suffix=".jpg"),
+            )
+        )
+    LayerResult.objects.bulk_create(layer_rows)
+    cluster_rows = []
+    for layer_row, layer, art in zip(
+        layer_rows, exp.layers, computed.artifacts.layers, strict=True
+    ):
+        for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
+            cluster_rows.append(
+                ClusterMap(
+                    layer_result=layer_row,
+                    image=image,
+                    index=cluster.index,
+                    channels=[int(c) for c in cluster.channels],
+                    weight=float(cluster.weight),
+                    n_maps=len(cluster.channels),
+                    map=array_to_bytes(cluster.map),
+                    overlay=files.save("overlays", cart.overlay_jpeg, suffix=".jpg"),
+                    frames=[files.save("frames", f, suffix=".jpg") for f in cart.frames_jpeg],
+                )
+            )
+    ClusterMap.objects.bulk_create(cluster_rows)
+
+
 def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
     """Store a computed explanation for a job, exactly once. Returns False if already stored."""
     exp = computed.explanation
@@ -482,48 +491,7 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
                 "target_class",
             ]
         )
-        layer_rows = []
-        for position, (layer, art) in enumerate(
-            zip(exp.layers, computed.artifacts.layers, strict=True)
-        ):
-            layer_rows.append(
-                LayerResult(
-                    job=job,
-                    image=image,
-                    layer=layer.layer,
-                    position=position,
-                    n_channels=layer.n_channels,
-                    height=layer.height,
-                    width=layer.width,
-                    kept_channels=list(layer.kept_channels),
-                    n_clusters_before_prune=layer.n_clusters_before_prune,
-                    retained_weight=float(layer.retained_weight),
-                    no_positive_evidence=layer.no_positive_evidence,
-                    shares=array_to_bytes(layer.shares, dtype="float32"),
-                    gradcam=array_to_bytes(layer.gradcam),
-                    gradcam_overlay=files.save("overlays", art.gradcam_overlay_jpeg, suffix=".jpg"),
-                )
-            )
-        LayerResult.objects.bulk_create(layer_rows)
-        cluster_rows = []
-        for layer_row, layer, art in zip(
-            layer_rows, exp.layers, computed.artifacts.layers, strict=True
-        ):
-            for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
-                cluster_rows.append(
-                    ClusterMap(
-                        layer_result=layer_row,
-                        image=image,
-                        index=cluster.index,
-                        channels=[int(c) for c in cluster.channels],
-                        weight=float(cluster.weight),
-                        n_maps=len(cluster.channels),
-                        map=array_to_bytes(cluster.map),
-                        overlay=files.save("overlays", cart.overlay_jpeg, suffix=".jpg"),
-                        frames=[files.save("frames", f, suffix=".jpg") for f in cart.frames_jpeg],
-                    )
-                )
-        ClusterMap.objects.bulk_create(cluster_rows)
+        _layers_store(job=job, image=image, computed=computed, files=files)
         job.status = ExplanationJob.Status.DONE
         job.progress = 1.0
         job.error = ""

@@ -1,11 +1,19 @@
 """The Celery app. Configuration comes from Django settings (CELERY_* names)."""
 
 import os
+from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netviz_site.settings.local")
 
 app = Celery("netviz")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])
+
+
+@signals.import_modules.connect(sender=app)
+def beat_schedule_folder_create(sender: Celery, **kwargs) -> None:
+    """Beat keeps its schedule under var/ (CELERY_BEAT_SCHEDULE_FILENAME), which a fresh checkout
+    lacks: create the folder when a worker or beat starts (before beat opens the file)."""
+    Path(sender.conf.beat_schedule_filename).parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,28 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from explanations import views as explanation_views
+from core.health import healthz_view
+from netviz_site.celery import app as celery_app
+from viewer import public_views
+from workers.models import WorkerHeartbeat
+
+# The page names of campaign administration, the researcher viewer and the public results live
+# in one namespace, "explanations" (from when one app served them all): {% url
+# 'explanations:manage-campaign' %}, 'explanations:viewer-image', 'explanations:media'.
+explanations_pages = [
+    path("manage/", include("campaigns.urls")),
+    path("viewer/", include("viewer.urls")),
+    path("", include("viewer.public_urls")),
+]
 
 urlpatterns = [
-    path("healthz", explanation_views.healthz, name="healthz"),
-    path("", explanation_views.home, name="home"),
-    path("", include("explanations.urls")),
+    path(
+        "healthz",
+        healthz_view(celery_app=celery_app, heartbeat_model=WorkerHeartbeat),
+        name="healthz",
+    ),
+    path("", public_views.home, name="home"),
+    path("", include((explanations_pages, "explanations"))),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI from this origin (drf-spectacular-sidecar); its init script is a separate
@@ -19,7 +35,9 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("api/", include("explanations.api_urls")),
+    path("api/manage/", include("campaigns.api_urls")),
+    path("api/viewer/", include("viewer.api_urls")),
+    path("api/", include("viewer.public_api_urls")),
     path("accounts/", include("allauth.urls")),
     path("game/", include("game.urls")),
     path("api/game/", include("game.api_urls")),

@@ -254,10 +254,10 @@ def seed_campaign(
 
 def _clear_processing(campaign: Campaign) -> None:
     from processing.models import CurationRule
-    from processing.services import _campaign_records_delete
+    from processing.services.rebuild import campaign_records_delete
 
     with transaction.atomic():
-        _campaign_records_delete(campaign)
+        campaign_records_delete(campaign)
         CurationRule.objects.filter(campaign=campaign).delete()
 
 
@@ -393,7 +393,7 @@ def _diameters(campaign: Campaign, embedder) -> dict:
     from processing.models import LabelGroup
     from processing.nlp.embed import TemplatedEmbedder
     from processing.nlp.grouping import head_word, pairwise_distances
-    from processing.services import grouping_settings_get
+    from processing.services.common import grouping_settings_get
 
     gs = grouping_settings_get()
     embed = TemplatedEmbedder(embedder, gs.template)
@@ -434,6 +434,7 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
 
     from processing import services
     from processing.embeddings import StoredEmbedder
+    from processing.services import enqueue
     from workers.runtime import embedder_get
 
     _clear_processing(campaign)
@@ -451,8 +452,8 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
     # processes), so a regroup only sees the rounds finished before it, as in production.
     Round.objects.filter(pk__in=round_ids).update(status=Round.Status.EXPIRED)
     requested: list[bool] = []
-    original = services.campaign_process_enqueue
-    services.campaign_process_enqueue = lambda *, campaign, rebuild=False: requested.append(rebuild)
+    original = enqueue.campaign_process_enqueue
+    enqueue.campaign_process_enqueue = lambda *, campaign, rebuild=False: requested.append(rebuild)
     times, with_chars, regroups = [], [], []
     growth = 0.25 if regroup else 0.0
     try:
@@ -475,7 +476,7 @@ def _incremental_run(campaign: Campaign, *, regroup: bool, log=print):
                     log(f"  {i + 1}/{len(round_ids)}: p95 {_percentile(times, 95):.3f} s")
             total = time.perf_counter() - t
     finally:
-        services.campaign_process_enqueue = original
+        enqueue.campaign_process_enqueue = original
         Round.objects.filter(pk__in=round_ids).update(status=Round.Status.DONE)
     last = times[-len(times) // 4 :]
     timing = {

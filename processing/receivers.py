@@ -17,15 +17,15 @@ logger = logging.getLogger(__name__)
 
 @receiver(round_finished, dispatch_uid="processing_process_finished_round")
 def process_finished_round(sender, round_id: int, **kwargs) -> None:
-    from .services import round_process_enqueue
+    from .services.enqueue import round_process_enqueue
 
     round_process_enqueue(round_id=round_id)
 
 
 @receiver(player_merged, dispatch_uid="processing_after_player_merge")
 def processing_after_player_merge(sender, account_id: int, guest_id: int, **kwargs) -> None:
-    from .services import label_mentions_follow_merge
-    from .verification_services import verification_answers_merge
+    from .services.rounds import label_mentions_follow_merge
+    from .services.verification import verification_answers_merge
 
     label_mentions_follow_merge(account_id=account_id, guest_id=guest_id)
     verification_answers_merge(account_id=account_id, guest_id=guest_id)
@@ -33,7 +33,7 @@ def processing_after_player_merge(sender, account_id: int, guest_id: int, **kwar
 
 def _warm_up() -> None:
     try:
-        from .services import processing_warm_up
+        from .services.common import processing_warm_up
 
         processing_warm_up()
     except Exception:  # noqa: BLE001 - a failed warm-up only costs time on the first task
@@ -44,5 +44,5 @@ def _warm_up() -> None:
 def warm_up_worker(**kwargs) -> None:
     """Load the sentence embedder and the lemmatiser's dictionary in the background
     (``NETVIZ_PROCESSING_WARM_UP``, default on)."""
-    if getattr(settings, "NETVIZ_PROCESSING_WARM_UP", True):
+    if settings.NETVIZ_PROCESSING_WARM_UP:
         threading.Thread(target=_warm_up, daemon=True, name="processing-warm-up").start()

@@ -1,7 +1,7 @@
 """Player trust: a weight in [0, 1] for each player (docs/METHOD_NOTES.md, "Player trust").
 
 Plain numbers in, frozen dataclasses out; no framework code (an import-linter contract keeps it
-so). The evidence is gathered by ``processing.trust_services``; this module only computes.
+so). The evidence is gathered by ``processing.services.trust``; this module only computes.
 
 A player's trust is their prior (guests 0.5, accounts 0.7) scaled by three factors, each a
 Bayesian estimate, so that one event moves it a little and a pattern moves it a lot:

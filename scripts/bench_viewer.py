@@ -54,8 +54,8 @@ def main() -> int:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        from tests.explanations.manage_support import make_user
-        from tests.explanations.viewer_support import big_image
+        from tests.campaigns.support import make_user
+        from tests.viewer.support import big_image
 
         campaign, image = big_image(layers=args.layers, clusters=args.clusters)
         client = Client()

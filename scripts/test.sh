@@ -46,4 +46,10 @@ elif [ "${NETVIZ_REQUIRE_SERVICES:-0}" = "1" ]; then
 else
   echo "== pytest on SQLite (PostgreSQL/Redis not running: integration tests are skipped)"
 fi
-exec $V/pytest "$@"
+$V/pytest "$@"
+if [ -n "${DATABASE_URL:-}" ] && [ $# -eq 0 ]; then
+  # make demo runs on SQLite: the game's and processing's database code is tested there too.
+  echo "== game and processing tests again on SQLite"
+  env -u DATABASE_URL -u NETVIZ_TEST_BROKER_URL $V/pytest -q -p no:cacheprovider \
+    tests/game tests/processing -m "not integration and not e2e and not fuzz"
+fi

@@ -175,6 +175,6 @@ def player_client(client, player_user):
 
 
 def _role_user(username: str, *, groups: tuple[str, ...] = ()):
-    from tests.explanations.manage_support import make_user
+    from tests.campaigns.support import make_user
 
     return make_user(username, groups=groups)

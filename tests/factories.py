@@ -191,6 +191,15 @@ class RoundFactory(factory.django.DjangoModelFactory):
         lambda o: timezone.now() if o.status == Round.Status.DONE else None
     )
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Save the round and count it in its item's tally, as the game's round statements do."""
+        from game.services import item_tallies_rebuild
+
+        round = super()._create(model_class, *args, **kwargs)
+        item_tallies_rebuild(cluster_map_ids=[round.cluster_map_id])
+        return round
+
 
 class CharacteristicFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -216,7 +225,7 @@ def make_finished_round(
     ``guess`` defaults to the answer for a win, and to another campaign class for a loss.
     """
     image = cluster_map.image
-    answer = image.true_class or image.target_class
+    answer = image.class_name
     if guess is None and outcome == Round.Outcome.WIN:
         guess = answer
     elif guess is None and outcome == Round.Outcome.LOSS:

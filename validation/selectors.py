@@ -28,10 +28,6 @@ def validation_run_latest(
     )
 
 
-def validation_run_get(*, run_id: int) -> ValidationRun | None:
-    return ValidationRun.objects.filter(pk=run_id).first()
-
-
 def _filter(qs: QuerySet, class_name: str | None) -> QuerySet:
     return qs if not class_name else qs.filter(class_name=class_name)
 

@@ -14,20 +14,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.access import campaign_admin_required, researcher_required
 from core.roles import user_is_campaign_admin
-from explanations import charts
-from explanations.viewer_selectors import (
-    campaign_class_get,
-    campaign_class_list,
-    viewer_campaign_get,
-)
+from explanations.selectors import campaign_class_get, campaign_class_list, campaign_get
 from netviz_site.errors import ApplicationError
+from viewer import charts
 
 from . import selectors
 from .services import validation_run_create, validation_run_enqueue
 
 
 def _campaign(slug: str):
-    campaign = viewer_campaign_get(slug=slug)
+    campaign = campaign_get(slug=slug)
     if campaign is None:
         raise Http404("No such campaign.")
     return campaign

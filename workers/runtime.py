@@ -28,7 +28,7 @@ def device_get() -> str:
 
 
 def _configure_threads() -> None:
-    threads = int(getattr(settings, "NETVIZ_TORCH_THREADS", 0) or 0)
+    threads = int(settings.NETVIZ_TORCH_THREADS or 0)
     if threads > 0:
         import torch
 
@@ -64,7 +64,7 @@ def embedder_get(model_path: str | None = None):
     """
     from processing.nlp.embed import SentenceEmbedder
 
-    path = model_path or getattr(settings, "NETVIZ_EMBEDDING_MODEL", "") or ""
+    path = model_path or settings.NETVIZ_EMBEDDING_MODEL or ""
     with _lock:
         embedder = _embedders.get(path)
         if embedder is None:

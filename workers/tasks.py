@@ -143,6 +143,6 @@ def refresh_player_trust() -> int:
     """Recount every player's agreement and recompute trust (celery beat,
     ``NETVIZ_TRUST_REFRESH_EVERY_SECONDS``); campaigns whose players' label weights changed get
     a rescore task. Idempotent: a second run finds nothing to change."""
-    from processing.trust_services import players_trust_refresh
+    from processing.services import players_trust_refresh
 
     return len(players_trust_refresh(player_ids=None, rescore=True))

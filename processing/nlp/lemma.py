@@ -356,7 +356,7 @@ class _ClassCorrector:
         if in_class:
             best = min(
                 in_class,
-                key=lambda s: (s.distance, -self.vocab[s.term], -_lcs_len(word, s.term), s.term),
+                key=lambda s: (s.distance, -_lcs_len(word, s.term), -self.vocab[s.term], s.term),
             )
             return best.term
         split = self._split(word)
@@ -419,7 +419,9 @@ class Lemmatiser:
     protect: words never corrected (class names, aliases, campaign vocabulary).
     vocabulary: the class's :func:`class_vocabulary` (with ``spell_correct``): an unknown word
     is corrected towards a word other players of the class used (edit distance 1 for 3
-    letters, 2 above; "tounge" -> "tongue" where the generic dictionary says "lounge"), two
+    letters, 2 above; "tounge" -> "tongue" where the generic dictionary says "lounge"; among
+    equally close class words, the one keeping most of the typed letters in order wins, then
+    the most used: "tung" -> "tongue", not "long"), two
     class words run together are split ("stopsign"), a class word split by a stray space is
     rejoined ("sk y"), and a rare dictionary word used once next to a frequent class word one
     edit away is taken for a typo of it ("sly" -> "sky" where players write "sky"); otherwise

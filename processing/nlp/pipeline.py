@@ -309,6 +309,79 @@ class _CachingEmbed:
         return np.stack([self.cache[s] for s in strings])
 
 
+def _bucket_prepare(
+    lines: Sequence[str],
+    *,
+    class_name: str,
+    aliases: tuple[str, ...],
+    forbidden: tuple[str, ...],
+    settings: GroupingSettings,
+    languages: Sequence[str] | None,
+) -> list[ProcessedLabel]:
+    """Each line of one bucket cleaned, checked and lemmatised (spelling prefers the bucket's
+    own vocabulary); equal lines are prepared once."""
+    lemmatiser = class_lemmatiser(
+        _class_texts(lines, class_name, aliases, settings, forbidden=forbidden, languages=languages)
+        if settings.spell_correct and settings.class_vocabulary
+        else [],
+        class_name=class_name,
+        aliases=aliases,
+        settings=settings,
+    )
+    cache: dict[str, ProcessedLabel] = {}
+    out = []
+    for raw in lines:
+        if raw not in cache:
+            cache[raw] = prepare_label(
+                raw,
+                class_name=class_name,
+                aliases=aliases,
+                settings=settings,
+                lemmatiser=lemmatiser,
+                forbidden=forbidden,
+                languages=languages,
+            )
+        out.append(cache[raw])
+    return out
+
+
+def _bucket_report(
+    class_name: str,
+    labels: Sequence[ProcessedLabel],
+    *,
+    embed: _CachingEmbed,
+    model_id: str,
+    settings: GroupingSettings,
+    signals: LineSignals | None,
+) -> GroupingReport:
+    """Group one bucket's accepted keys (with the game's constraints on its lines)."""
+    counts: Counter[str] = Counter()
+    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+    for p in labels:
+        if p.refused_reason is None:
+            counts[p.key] += 1
+            surfaces[p.key][p.surface] += 1
+    keys = sorted(counts)
+    groups: tuple[LabelGroup, ...] = ()
+    if keys:
+        groups = group_labels(
+            keys,
+            embed(keys),
+            counts=[counts[k] for k in keys],
+            surfaces=surfaces,
+            settings=settings,
+            embed=embed,
+            constraints=signals.constraints(labels) if signals else None,
+        )
+    group_of = {m: gi for gi, g in enumerate(groups) for m in g.members}
+    final = tuple(
+        p if p.refused_reason is not None else _with_group(p, group_of[p.key]) for p in labels
+    )
+    return GroupingReport(
+        class_name=class_name, settings=settings, model_id=model_id, groups=groups, labels=final
+    )
+
+
 def group_label_lists(
     lines_by_class: Mapping[str, Sequence[str]],
     *,
@@ -335,36 +408,17 @@ def group_label_lists(
     settings = settings or GroupingSettings()
     aliases_by_class = aliases_by_class or {}
     t0 = time.perf_counter()
-    prepared: dict[str, list[ProcessedLabel]] = {}
-    for bucket, lines in lines_by_class.items():
-        class_name = (names_by_class or {}).get(bucket, bucket)
-        aliases = tuple(aliases_by_class.get(bucket, ()))
-        forbidden = tuple((forbidden_by_class or {}).get(bucket, ()))
-        lemmatiser = class_lemmatiser(
-            _class_texts(
-                lines, class_name, aliases, settings, forbidden=forbidden, languages=languages
-            )
-            if settings.spell_correct and settings.class_vocabulary
-            else [],
-            class_name=class_name,
-            aliases=aliases,
+    prepared = {
+        bucket: _bucket_prepare(
+            lines,
+            class_name=(names_by_class or {}).get(bucket, bucket),
+            aliases=tuple(aliases_by_class.get(bucket, ())),
+            forbidden=tuple((forbidden_by_class or {}).get(bucket, ())),
             settings=settings,
+            languages=languages,
         )
-        cache: dict[str, ProcessedLabel] = {}
-        out = []
-        for raw in lines:
-            if raw not in cache:
-                cache[raw] = prepare_label(
-                    raw,
-                    class_name=class_name,
-                    aliases=aliases,
-                    settings=settings,
-                    lemmatiser=lemmatiser,
-                    forbidden=forbidden,
-                    languages=languages,
-                )
-            out.append(cache[raw])
-        prepared[bucket] = out
+        for bucket, lines in lines_by_class.items()
+    }
     t1 = time.perf_counter()
 
     embed = _CachingEmbed(TemplatedEmbedder(embedder, settings.template))
@@ -375,38 +429,18 @@ def group_label_lists(
     embed.prefill(sorted(to_embed))
     t2 = time.perf_counter()
 
-    reports: dict[str, GroupingReport] = {}
-    for class_name, labels in prepared.items():
-        counts: Counter[str] = Counter()
-        surfaces: dict[str, Counter[str]] = defaultdict(Counter)
-        for p in labels:
-            if p.refused_reason is None:
-                counts[p.key] += 1
-                surfaces[p.key][p.surface] += 1
-        keys = sorted(counts)
-        groups: tuple[LabelGroup, ...] = ()
-        if keys:
-            signals = (signals_by_class or {}).get(class_name)
-            groups = group_labels(
-                keys,
-                embed(keys),
-                counts=[counts[k] for k in keys],
-                surfaces=surfaces,
-                settings=settings,
-                embed=embed,
-                constraints=signals.constraints(labels) if signals else None,
-            )
-        group_of = {m: gi for gi, g in enumerate(groups) for m in g.members}
-        final = tuple(
-            p if p.refused_reason is not None else _with_group(p, group_of[p.key]) for p in labels
-        )
-        reports[class_name] = GroupingReport(
-            class_name=class_name,
+    model_id = getattr(embedder, "model_id", type(embedder).__name__)
+    reports = {
+        class_name: _bucket_report(
+            class_name,
+            labels,
+            embed=embed,
+            model_id=model_id,
             settings=settings,
-            model_id=getattr(embedder, "model_id", type(embedder).__name__),
-            groups=groups,
-            labels=final,
+            signals=(signals_by_class or {}).get(class_name),
         )
+        for class_name, labels in prepared.items()
+    }
     t3 = time.perf_counter()
     timings = {"prepare_s": t1 - t0, "embed_s": t2 - t1, "group_s": t3 - t2, "total_s": t3 - t0}
     for report in reports.values():

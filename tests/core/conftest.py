@@ -94,7 +94,7 @@ def world(db, settings, monkeypatch) -> World:
     from django.utils import timezone
 
     import workers.runtime
-    from explanations.viewer_selectors import class_slug
+    from explanations.selectors import class_slug
     from processing import services as processing_services
     from processing.models import CampaignExport, CurationRule, LabelGroup
     from processing.nlp.embed import HashingEmbedder

@@ -73,9 +73,9 @@ def shot(page, name: str) -> None:
 
 
 def test_game_viewer_manage_and_api_docs_work_under_the_policy(csp_pages):
-    from tests.explanations.manage_support import make_user
-    from tests.explanations.viewer_support import SPRINGER, played_campaign
+    from tests.campaigns.support import make_user
     from tests.factories import CampaignFactory, make_image_items
+    from tests.viewer.support import SPRINGER, played_campaign
 
     make_page, problems = csp_pages
     game = CampaignFactory(name="CSP game")

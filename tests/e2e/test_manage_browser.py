@@ -13,10 +13,10 @@ import re
 
 import pytest
 
+from tests.campaigns.support import make_user, make_zip
 from tests.conftest import photo_png
 from tests.e2e.game_support import wait_until
 from tests.e2e.test_viewer_browser import login, page_factory, shot  # noqa: F401
-from tests.explanations.manage_support import make_user, make_zip
 from tests.integration.conftest import broker_url, celery_worker_process, worker_env  # noqa: F401
 
 pytestmark = [

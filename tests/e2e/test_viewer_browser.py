@@ -58,8 +58,8 @@ def shot(page, name: str) -> None:
 
 
 def test_researcher_browses_class_image_layer_views_detail_and_searches(page_factory):
-    from tests.explanations.manage_support import make_user
-    from tests.explanations.viewer_support import SPRINGER, TRUCK, played_campaign
+    from tests.campaigns.support import make_user
+    from tests.viewer.support import SPRINGER, TRUCK, played_campaign
 
     campaign, images = played_campaign()
     springer = images[SPRINGER][0].image

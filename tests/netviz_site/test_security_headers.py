@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.explanations.manage_support import make_user
+from tests.campaigns.support import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,7 @@ def test_player_pages_have_a_strict_policy_and_no_inline_code(client):
 def test_viewer_and_manage_pages_with_charts_have_no_inline_code(
     client, researcher, campaign_admin
 ):
-    from tests.explanations.viewer_support import SPRINGER, played_campaign
+    from tests.viewer.support import SPRINGER, played_campaign
 
     campaign, images = played_campaign()
     image = images[SPRINGER][0].image

@@ -158,26 +158,3 @@ def test_email_from_url(url, expected):
 def test_email_from_url_refuses_nonsense(url):
     with pytest.raises(ValueError):
         email_from_url(url)
-
-
-def test_local_broker_keeps_every_folder_under_var():
-    """kombu's filesystem transport writes its exchange table to ./control unless told:
-    `make demo` must write nothing outside var/ and media/."""
-    code = (
-        "import json, netviz_site.settings.local as s\n"
-        "print(json.dumps(s.CELERY_BROKER_TRANSPORT_OPTIONS))\n"
-    )
-    base = {k: v for k, v in os.environ.items() if k not in DROP}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**base, "CELERY_BROKER_URL": "filesystem://"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    options = json.loads(out.stdout)
-    var = str(ROOT / "var")
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        assert options[key].startswith(var), (key, options[key])

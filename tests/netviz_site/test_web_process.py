@@ -13,12 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_web_stack_does_not_import_torch():
     """Loading every URL, view and API (what a gunicorn worker loads) must not import torch:
     it costs seconds at start-up and hundreds of thousands of objects for the garbage collector
-    in every web process. The engine loads where it runs (workers, the viewer's renders)."""
+    in every web process. The engine loads where it runs (workers); the viewer draws with
+    numpy and Pillow."""
     code = (
         "import sys, django; django.setup()\n"
         "from django.core.wsgi import get_wsgi_application; get_wsgi_application()\n"
         "from django.urls import get_resolver; get_resolver().url_patterns\n"
-        "import game.apis, game.views, explanations.viewer_views, explanations.manage_views\n"
+        "import game.apis, game.views, viewer.views, viewer.pictures, campaigns.views\n"
         "import validation.services, processing.services\n"
         "print(sorted(m for m in ('torch', 'torchvision', 'timm', 'sentence_transformers')"
         " if m in sys.modules))\n"

@@ -10,44 +10,21 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.files.storage import default_storage
-from rest_framework.test import APIClient
 
-from core.roles import RESEARCHER_GROUP
-from processing import services
 from processing.export import SECTIONS
 from processing.models import CampaignExport, LabelGroup
-from tests.factories import CharacteristicFactory, make_finished_round, make_image_items
+from processing.services.curation import label_group_rename
+from processing.services.exports import campaign_export_create, campaign_export_run
+from processing.services.rounds import round_process
+from tests.factories import make_finished_round, make_image_items
+from tests.processing.support import api_client
 
 pytestmark = pytest.mark.django_db
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "export.schema.json").read_text()
 )
-
-
-@pytest.fixture
-def played(campaign, players, hashing):
-    items = make_image_items(campaign=campaign, true_class="English springer")
-    cat = make_image_items(campaign=campaign, true_class="tabby, tabby cat")
-    plays = [
-        (items[0], "win", ["floppy ears", "brown fur"]),
-        (items[0], "loss", ["ears", "<b>junk</b>"]),
-        (items[2], "win", ["collar", "nose"]),
-        (cat[0], "resign", []),
-        (cat[1], "win", ["whiskers", "stripes"]),
-    ]
-    for player, (cluster, outcome, texts) in zip(players, plays):
-        rnd = make_finished_round(cluster_map=cluster, player=player, outcome=outcome, texts=texts)
-        services.round_process(round_id=rnd.pk, embedder=hashing)
-    services.label_group_rename(
-        group=LabelGroup.objects.get(canonical="collar"), name="neck gear", embedder=hashing
-    )
-    # one characteristic not processed yet (its task has not run): exported as unprocessed
-    rnd = make_finished_round(cluster_map=items[1], player=players[5], texts=[])
-    CharacteristicFactory(round=rnd, player=players[5], text="tail")
-    return campaign
 
 
 def read_export(export: CampaignExport) -> tuple[dict, dict[str, list[dict]]]:
@@ -60,9 +37,9 @@ def read_export(export: CampaignExport) -> tuple[dict, dict[str, list[dict]]]:
         return data, tables
 
 
-def test_export_validates_against_the_documented_schema(played):
-    export = services.campaign_export_create(campaign=played, enqueue=False)
-    assert services.campaign_export_run(export_id=export.pk) == "done"
+def test_export_validates_against_the_documented_schema(played_for_export):
+    export = campaign_export_create(campaign=played_for_export, enqueue=False)
+    assert campaign_export_run(export_id=export.pk) == "done"
     export.refresh_from_db()
     assert export.status == "done" and export.progress == 1.0 and export.size > 0
     assert export.file.name.startswith("exports/") and len(Path(export.file.name).stem) >= 32
@@ -99,49 +76,40 @@ def test_export_validates_against_the_documented_schema(played):
     assert json.loads(row["members"])[0]["key"] == "collar"
 
 
-def test_a_finished_export_is_left_alone(played):
-    export = services.campaign_export_create(campaign=played, enqueue=False)
-    services.campaign_export_run(export_id=export.pk)
+def test_a_finished_export_is_left_alone(played_for_export):
+    export = campaign_export_create(campaign=played_for_export, enqueue=False)
+    campaign_export_run(export_id=export.pk)
     name = CampaignExport.objects.get(pk=export.pk).file.name
-    assert services.campaign_export_run(export_id=export.pk) == "done"
+    assert campaign_export_run(export_id=export.pk) == "done"
     assert CampaignExport.objects.get(pk=export.pk).file.name == name
 
 
-@pytest.fixture
-def researcher(db):
-    user = User.objects.create_user("rita", password="pw")
-    user.groups.add(Group.objects.get(name=RESEARCHER_GROUP))
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def test_export_api_runs_the_task_and_serves_the_file(
-    played, researcher, monkeypatch, django_capture_on_commit_callbacks
+    played_for_export, researcher_api, monkeypatch, django_capture_on_commit_callbacks
 ):
     from workers import tasks
 
     monkeypatch.setattr(
         tasks.export_campaign, "delay", lambda export_id: tasks.export_campaign.apply([export_id])
     )
-    url = f"/api/processing/campaigns/{played.slug}/exports/"
+    url = f"/api/processing/campaigns/{played_for_export.slug}/exports/"
     with django_capture_on_commit_callbacks(execute=True):
-        resp = researcher.post(url)
+        resp = researcher_api.post(url)
     assert resp.status_code == 202, resp.content
-    status = researcher.get(resp.json()["status_url"]).json()
+    status = researcher_api.get(resp.json()["status_url"]).json()
     assert status["status"] == "done" and status["progress"] == 1.0
     assert status["counts"]["characteristics"] == 9
-    download = researcher.get(status["download_url"])
+    download = researcher_api.get(status["download_url"])
     assert download.status_code == 200
     assert download["Content-Disposition"].startswith("attachment;")
     body = b"".join(download.streaming_content)
     assert zipfile.ZipFile(io.BytesIO(body)).read("export.json").startswith(b"{")
-    assert [e["token"] for e in researcher.get(url).json()] == [status["token"]]
+    assert [e["token"] for e in researcher_api.get(url).json()] == [status["token"]]
     # others may not see or download it
-    anon = APIClient()
+    anon = api_client()
     assert anon.get(status["status_url"]).status_code == 403
     assert anon.get(status["download_url"]).status_code == 403
-    assert researcher.get("/api/processing/exports/nope/download/").status_code == 404
+    assert researcher_api.get("/api/processing/exports/nope/download/").status_code == 404
 
 
 # --- CSV injection (OWASP): text cells that a spreadsheet would run are neutralised ----------
@@ -165,21 +133,21 @@ def _png(size: int = 96) -> bytes:
     return buf.getvalue()
 
 
-def test_csv_cells_are_neutralised_while_json_keeps_the_raw_text(played, hashing):
+def test_csv_cells_are_neutralised_while_json_keeps_the_raw_text(played_for_export, hashing):
     from explanations.services import campaign_image_add
 
-    items = make_image_items(campaign=played, true_class="English springer")
+    items = make_image_items(campaign=played_for_export, true_class="English springer")
     rnd = make_finished_round(cluster_map=items[0], texts=list(FORMULAS))
-    services.round_process(round_id=rnd.pk, embedder=hashing)
+    round_process(round_id=rnd.pk, embedder=hashing)
     group = LabelGroup.objects.get(canonical="nose")
-    services.label_group_rename(group=group, name="=cmd|'/C calc'!A0", embedder=hashing)
+    label_group_rename(group=group, name="=cmd|'/C calc'!A0", embedder=hashing)
     LabelGroup.objects.filter(canonical="whiskers").update(score=-1.5)
     image = campaign_image_add(
-        campaign=played, content=_png(), original_name="=HYPERLINK(1).png", enqueue=False
+        campaign=played_for_export, content=_png(), original_name="=HYPERLINK(1).png", enqueue=False
     )
 
-    export = services.campaign_export_create(campaign=played, enqueue=False)
-    assert services.campaign_export_run(export_id=export.pk) == "done"
+    export = campaign_export_create(campaign=played_for_export, enqueue=False)
+    assert campaign_export_run(export_id=export.pk) == "done"
     data, tables = read_export(CampaignExport.objects.get(pk=export.pk))
 
     # characteristics: JSON raw, CSV prefixed with a single quote (the csv module reads it back)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from processing.nlp.junk import JUNK_MESSAGES, find_junk, language_message, text_language
+from processing.nlp.junk import JUNK_MESSAGES, find_junk
+from processing.nlp.language import language_message, text_language
 
 
 def reason(text, languages=("en",)):

@@ -25,8 +25,10 @@ import pytest
 
 from processing.scoring import (
     ClusterInfo,
+    GlobalLabel,
     Mention,
     RoundOutcome,
+    Trajectory,
     best_labels,
     cluster_stats,
     depth_trends,
@@ -36,7 +38,10 @@ from processing.scoring import (
     label_scores,
     least_squares_slope,
     merge_clusters,
+    normalised_ranks,
     score_clusters,
+    trend_direction,
+    trend_ranks,
 )
 
 
@@ -309,3 +314,30 @@ def test_depth_trends():
     assert [x.label for x in t.fading] == ["edge"]
     with pytest.raises(ValueError):
         depth_trends(groups, image_class={"I1": "truck"}, layer_order=["shallow"])
+
+
+def test_trend_direction_and_ranks_within_each_direction():
+    trajectories = [
+        Trajectory("a", (0.0, 1.0), 1.0),
+        Trajectory("b", (0.0, 2.0), 2.0),
+        Trajectory("c", (1.0, 0.0), -1.0),
+        Trajectory("d", (1.0, 1.0), 0.0),
+        Trajectory("e", (0.0, 2.0), 2.0),
+    ]
+    assert [trend_direction(t.slope) for t in trajectories] == [
+        "rising",
+        "rising",
+        "fading",
+        "flat",
+        "rising",
+    ]
+    assert trend_ranks(trajectories) == {"b": 0, "e": 1, "a": 2, "c": 0, "d": 0}
+
+
+def test_normalised_ranks_order_by_the_share_then_the_label():
+    labels = [
+        GlobalLabel("ears", 3.0, 50.0, 2, 2, (), normalised=0.2),
+        GlobalLabel("nose", 1.0, 50.0, 1, 1, (), normalised=0.7),
+        GlobalLabel("collar", 1.0, 50.0, 1, 1, (), normalised=0.2),
+    ]
+    assert normalised_ranks(labels) == {"nose": 0, "collar": 1, "ears": 2}

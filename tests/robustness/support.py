@@ -11,7 +11,6 @@ import secrets
 import traceback
 from dataclasses import dataclass, field
 
-from tests.explanations.viewer_support import played_campaign
 from tests.factories import (
     CampaignFactory,
     CampaignImageFactory,
@@ -19,6 +18,7 @@ from tests.factories import (
     PlayerFactory,
     RoundFactory,
 )
+from tests.viewer.support import played_campaign
 
 # Values that match a path converter but name nothing sensible: a number past every integer
 # column (and past 64 bits), a huge slug, and strings with NUL, traversal, HTML and non-ASCII.

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from processing.nlp.pipeline import group_label_list
-from processing.services import grouping_settings_get
+from processing.services.common import grouping_settings_get
 
 
 def _lines(all_lines: list[str], numbered: list[tuple[int, str]], report) -> list[dict]:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explanations.models import Campaign
-from processing import services
+from processing.services import rebuild
 
 
 class Command(BaseCommand):
@@ -48,9 +48,9 @@ class Command(BaseCommand):
 
         try:
             if opts["rebuild"]:
-                result = services.campaign_rebuild(campaign=campaign, progress=progress)
+                result = rebuild.campaign_rebuild(campaign=campaign, progress=progress)
             else:
-                result = services.campaign_catch_up(campaign=campaign, progress=progress)
+                result = rebuild.campaign_catch_up(campaign=campaign, progress=progress)
         finally:
             bar.close()
         summary = {

@@ -3,7 +3,7 @@
 
 from django.core.management.base import BaseCommand
 
-from processing.trust_services import players_trust_refresh
+from processing.services.trust import players_trust_refresh
 
 
 class Command(BaseCommand):

@@ -168,22 +168,7 @@ class Command(BaseCommand):
             view, result, params=params, game=game, with_frames=with_frames
         )
         names = model.class_names
-        doc = {
-            "model": model.name,
-            "image": path.name,
-            "target": {
-                "index": result.target_index,
-                "class": names[result.target_index],
-                "probability": round(result.target_probability, 6),
-            },
-            "predicted": {
-                "index": result.predicted_index,
-                "class": names[result.predicted_index],
-                "probability": round(result.probability, 6),
-            },
-            "params": params.to_dict(),
-            "layers": [],
-        }
+        doc = _summary(model.name, names, path, params, result)
         arrays: dict[str, np.ndarray] = {"input": model.preprocessing.to_tensor(view).numpy()}
         self.stdout.write(
             f"\n{path.name}: predicted {names[result.predicted_index]} "
@@ -196,40 +181,7 @@ class Command(BaseCommand):
         if with_frames:
             (folder / "frames").mkdir(exist_ok=True)
         for layer, art in zip(result.layers, artifacts.layers, strict=True):
-            safe = layer.layer.replace(".", "_")
-            arrays[f"{layer.layer}/gradcam"] = layer.gradcam
-            (folder / "overlays" / f"{safe}_gradcam.jpg").write_bytes(art.gradcam_overlay_jpeg)
-            clusters = []
-            for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
-                arrays[f"{layer.layer}/cluster_{cluster.index}"] = cluster.map
-                (folder / "overlays" / f"{safe}_c{cluster.index}.jpg").write_bytes(
-                    cart.overlay_jpeg
-                )
-                for step, frame in enumerate(cart.frames_jpeg):
-                    (folder / "frames" / f"{safe}_c{cluster.index}_step{step}.jpg").write_bytes(
-                        frame
-                    )
-                clusters.append(
-                    {
-                        "index": cluster.index,
-                        "channels": [int(c) for c in cluster.channels],
-                        "weight": round(float(cluster.weight), 6),
-                        "n_maps": len(cluster.channels),
-                    }
-                )
-            doc["layers"].append(
-                {
-                    "layer": layer.layer,
-                    "K": layer.n_channels,
-                    "height": layer.height,
-                    "width": layer.width,
-                    "kept_maps": len(layer.kept_channels),
-                    "kept_channels": [int(c) for c in layer.kept_channels],
-                    "no_positive_evidence": layer.no_positive_evidence,
-                    "retained_weight": round(float(layer.retained_weight), 6),
-                    "clusters": clusters,
-                }
-            )
+            doc["layers"].append(_write_layer(folder, layer, art, arrays))
             weights = " ".join(f"{c.weight:.1f}" for c in layer.clusters) or "-"
             self.stdout.write(
                 f"{layer.layer:<22}{layer.n_channels:>6}{len(layer.kept_channels):>6}"
@@ -240,3 +192,56 @@ class Command(BaseCommand):
         np.savez_compressed(folder / "arrays.npz", **arrays)
         (folder / "view.png").write_bytes(artifacts.view_png)
         self.stdout.write(f"written to {folder}")
+
+
+def _summary(model_name: str, names, path: Path, params: EngineParams, result) -> dict:
+    """explanation.json without its layers: the model, the image, the target and the prediction."""
+    return {
+        "model": model_name,
+        "image": path.name,
+        "target": {
+            "index": result.target_index,
+            "class": names[result.target_index],
+            "probability": round(result.target_probability, 6),
+        },
+        "predicted": {
+            "index": result.predicted_index,
+            "class": names[result.predicted_index],
+            "probability": round(result.probability, 6),
+        },
+        "params": params.to_dict(),
+        "layers": [],
+    }
+
+
+def _write_layer(folder: Path, layer, art, arrays: dict[str, np.ndarray]) -> dict:
+    """Write one layer's overlays and reveal frames, add its maps to ``arrays``; its entry in
+    explanation.json."""
+    safe = layer.layer.replace(".", "_")
+    arrays[f"{layer.layer}/gradcam"] = layer.gradcam
+    (folder / "overlays" / f"{safe}_gradcam.jpg").write_bytes(art.gradcam_overlay_jpeg)
+    clusters = []
+    for cluster, cart in zip(layer.clusters, art.clusters, strict=True):
+        arrays[f"{layer.layer}/cluster_{cluster.index}"] = cluster.map
+        (folder / "overlays" / f"{safe}_c{cluster.index}.jpg").write_bytes(cart.overlay_jpeg)
+        for step, frame in enumerate(cart.frames_jpeg):
+            (folder / "frames" / f"{safe}_c{cluster.index}_step{step}.jpg").write_bytes(frame)
+        clusters.append(
+            {
+                "index": cluster.index,
+                "channels": [int(c) for c in cluster.channels],
+                "weight": round(float(cluster.weight), 6),
+                "n_maps": len(cluster.channels),
+            }
+        )
+    return {
+        "layer": layer.layer,
+        "K": layer.n_channels,
+        "height": layer.height,
+        "width": layer.width,
+        "kept_maps": len(layer.kept_channels),
+        "kept_channels": [int(c) for c in layer.kept_channels],
+        "no_positive_evidence": layer.no_positive_evidence,
+        "retained_weight": round(float(layer.retained_weight), 6),
+        "clusters": clusters,
+    }

@@ -1,0 +1,81 @@
+"""The few calls the admin pages make into the processing app (export, reprocessing).
+
+Kept in one place so the processing app's names are referenced once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from explanations.models import Campaign
+from netviz_site.errors import ApplicationError
+from processing.models import CampaignExport, CampaignProcessing
+from processing.services import (
+    campaign_export_create,
+    campaign_process_enqueue,
+    campaigns_rescore,
+)
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    status: str
+    created_at: object
+    url: str
+    size: int
+    error: str
+
+
+def export_latest(*, campaign: Campaign) -> ExportInfo | None:
+    """The campaign's latest export (None: never exported); its URL once it is done."""
+    export = CampaignExport.objects.filter(campaign=campaign).order_by("-created_at", "-id").first()
+    if export is None:
+        return None
+    url = ""
+    if export.status == CampaignExport.Status.DONE and export.file:
+        url = _export_url(export)
+    return ExportInfo(
+        status=export.status,
+        created_at=export.created_at,
+        url=url,
+        size=export.size,
+        error=export.error,
+    )
+
+
+def _export_url(export) -> str:
+    try:
+        return reverse("api-processing-export-download", args=[export.token])
+    except NoReverseMatch:  # pragma: no cover - processing's API not mounted
+        return ""
+
+
+def export_start(*, campaign: Campaign, user) -> object:
+    """Start processing's export task (one export at a time per campaign)."""
+    busy = CampaignExport.objects.filter(
+        campaign=campaign,
+        status__in=[CampaignExport.Status.PENDING, CampaignExport.Status.RUNNING],
+    ).exists()
+    if busy:
+        raise ApplicationError("An export of this campaign is already running.", status=409)
+    return campaign_export_create(campaign=campaign, user=user)
+
+
+def labels_reprocess(*, campaign: Campaign) -> bool:
+    """Rebuild the campaign's labels after a moderation change (hidden characteristic, blocked
+    player), unless a rebuild is already queued. Returns whether one was enqueued."""
+    queued = CampaignProcessing.objects.filter(
+        campaign=campaign, status=CampaignProcessing.Status.QUEUED
+    ).exists()
+    if queued:
+        return False
+    campaign_process_enqueue(campaign=campaign, rebuild=True)
+    return True
+
+
+def labels_rescore(*, player) -> list[int]:
+    """Recompute the scores of every campaign where ``player`` has labels (their trust weight
+    changed), unless a task is already queued for it. Returns the campaign ids enqueued."""
+    return campaigns_rescore(player_ids=[player.pk])

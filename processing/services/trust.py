@@ -1,0 +1,144 @@
+"""Player trust from label processing: agreement with other players on the same cluster maps
+(docs/METHOD_NOTES.md, "Player trust"), then the trust itself (``game.trust_services``); the
+pure computation is :mod:`processing.trust`.
+
+* :func:`round_trust_update` — after a round's characteristics are grouped (``round_process``):
+  the agreement counters of the players who labelled its cluster map move by what the round's
+  labels changed there, then the trust of those players is recomputed.
+* :func:`players_trust_refresh` — the periodic refresh (``refresh_player_trust`` task, ``python
+  manage.py trust_refresh``) and after a campaign regroup: the counters recounted from every
+  labelled mention, every trust recomputed, and campaigns whose players' label weights changed
+  rescored (a catch-up task each).
+
+A *label* here is what the scores use: the group's curated name, else its canonical label, of
+accepted mentions in unblocked groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+
+from explanations.models import Campaign
+from game import trust_services as game_trust
+from game.models import Player, Round
+from processing.models import CampaignProcessing, LabelMention
+from processing.trust import agreement_counts
+
+from . import enqueue
+
+
+def _labelled(qs) -> list[tuple[int, str, int, int]]:
+    """(cluster map, label, player, round) of the accepted, grouped mentions of ``qs``."""
+    rows = qs.filter(refused_reason="", group__isnull=False, group__blocked=False).values_list(
+        "cluster_map_id", "group__name", "group__canonical", "player_id", "round_id"
+    )
+    return [(cid, name or canonical, pid, rid) for cid, name, canonical, pid, rid in rows]
+
+
+def round_trust_update(*, round_id: int, new_mentions: bool = True) -> list[game_trust.TrustChange]:
+    """Update trust after round ``round_id`` was processed.
+
+    With ``new_mentions`` (the round's characteristics were just grouped), the agreement counters
+    of every player who labelled its cluster map move by the difference the round's labels
+    make there; then the trust of the round's player and of those players is recomputed. Runs
+    in its own short transaction (player rows are locked only while they are written).
+    """
+    rnd = Round.objects.filter(pk=round_id).values("cluster_map_id", "player_id").first()
+    if rnd is None:
+        return []
+    affected = {rnd["player_id"]}
+    with transaction.atomic():
+        if new_mentions:
+            on_map = _labelled(LabelMention.objects.filter(cluster_map_id=rnd["cluster_map_id"]))
+            after = agreement_counts((c, label, p) for c, label, p, _r in on_map)
+            before = agreement_counts((c, label, p) for c, label, p, r in on_map if r != round_id)
+            for player_id in sorted(set(after) | set(before)):
+                a1, d1 = after.get(player_id, (0, 0))
+                a0, d0 = before.get(player_id, (0, 0))
+                affected.add(player_id)
+                if (a1 - a0, d1 - d0) == (0, 0):
+                    continue
+                Player.objects.filter(pk=player_id).update(
+                    trust_agreements=Greatest(F("trust_agreements") + (a1 - a0), Value(0)),
+                    trust_disagreements=Greatest(F("trust_disagreements") + (d1 - d0), Value(0)),
+                )
+        return game_trust.players_trust_update(player_ids=affected)
+
+
+def players_agreement_refresh(*, player_ids: Iterable[int] | None = None) -> int:
+    """Recount the agreement counters of some players (None: everyone) from every labelled
+    mention of the cluster maps they labelled. Returns the number of players changed."""
+    ids = None if player_ids is None else sorted(set(player_ids))
+    mentions = LabelMention.objects.all()
+    players = Player.objects.all()
+    if ids is not None:
+        mentions = mentions.filter(
+            cluster_map_id__in=LabelMention.objects.filter(player_id__in=ids).values(
+                "cluster_map_id"
+            )
+        )
+        players = players.filter(pk__in=ids)
+    counts = agreement_counts((c, label, p) for c, label, p, _r in _labelled(mentions))
+    batch: list[Player] = []
+    changed = 0
+    for player in players.only("id", "trust_agreements", "trust_disagreements").iterator(
+        chunk_size=2000
+    ):
+        a, d = counts.get(player.pk, (0, 0))
+        if (player.trust_agreements, player.trust_disagreements) == (a, d):
+            continue
+        player.trust_agreements, player.trust_disagreements = a, d
+        batch.append(player)
+        changed += 1
+        if len(batch) >= 500:
+            Player.objects.bulk_update(batch, ["trust_agreements", "trust_disagreements"])
+            batch = []
+    if batch:
+        Player.objects.bulk_update(batch, ["trust_agreements", "trust_disagreements"])
+    return changed
+
+
+def players_trust_refresh(
+    *, player_ids: Iterable[int] | None = None, rescore: bool = True
+) -> list[game_trust.TrustChange]:
+    """Recount agreement and recompute the trust of some players (None: everyone).
+
+    With ``rescore``, every campaign in which a player whose label weight changed has labels
+    gets a catch-up task (its scores recomputed with the new weights), unless one is queued.
+    """
+    ids = None if player_ids is None else sorted(set(player_ids))
+    with transaction.atomic():
+        players_agreement_refresh(player_ids=ids)
+        changes = game_trust.players_trust_update(player_ids=ids)
+        if rescore and changes:
+            campaigns_rescore(player_ids=[c.player_id for c in changes])
+    return changes
+
+
+def campaigns_rescore(*, player_ids: Iterable[int]) -> list[int]:
+    """Enqueue a catch-up (every score recomputed) of each campaign where these players have
+    labels, unless one is already queued. Returns the campaign ids enqueued."""
+    ids = sorted(set(player_ids))
+    if not ids:
+        return []
+    campaign_ids: set[int] = set()
+    for start in range(0, len(ids), 1000):  # bounded parameter lists (SQLite)
+        campaign_ids |= set(
+            LabelMention.objects.filter(player_id__in=ids[start : start + 1000])
+            .values_list("campaign_id", flat=True)
+            .distinct()
+        )
+    queued = set(
+        CampaignProcessing.objects.filter(
+            campaign_id__in=campaign_ids, status=CampaignProcessing.Status.QUEUED
+        ).values_list("campaign_id", flat=True)
+    )
+    enqueued = []
+    for campaign in Campaign.objects.filter(pk__in=campaign_ids - queued).order_by("pk"):
+        enqueue.campaign_process_enqueue(campaign=campaign, rebuild=False)
+        enqueued.append(campaign.pk)
+    return enqueued

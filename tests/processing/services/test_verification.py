@@ -1,0 +1,213 @@
+"""Human verification of synonym groups (processing/services/verification.py): questions after
+a round, output-agreement points, answers as constraints of the next regroup (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from game.models import Player
+from netviz_site.errors import ApplicationError
+from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
+from processing.services.rebuild import campaign_rebuild
+from processing.services.verification import (
+    verification_answer_submit,
+    verification_question_next,
+)
+from tests.processing.support import play, user_player
+
+pytestmark = pytest.mark.django_db
+
+# WordNet settles "ears" / "floppy ears" by itself (a floppy ear is an ear): these tests are
+# about the question mechanics, so they group on the (hashing) embedding alone.
+NO_WORDNET = {
+    "wordnet_synonym": 1.0,
+    "wordnet_hypernym": 1.0,
+    "wordnet_cousin": 1.0,
+    "wordnet_unrelated": 1.0,
+}
+
+
+@pytest.fixture(autouse=True)
+def _embedding_only(settings):
+    settings.NETVIZ_GROUPING = dict(NO_WORDNET)
+
+
+def test_question_pairs_the_players_label_with_another_players_on_the_same_map(
+    springer_items, stored_hashing
+):
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    item = springer_items[0]
+    play(item, bob, ["floppy ears"], stored_hashing)
+    rnd = play(item, alice, ["ears"], stored_hashing)
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert (offered.yours, offered.theirs) == ("ears", "floppy ears")
+    q = offered.question
+    assert (q.key_a, q.key_b) == ("ear", "floppy ear")  # keys sorted
+    assert q.characteristic_b.player_id == bob.pk and q.characteristic_a.player_id == alice.pk
+    # the same pair is one question
+    again = verification_question_next(player=alice, token=rnd.token)
+    assert again.question.pk == q.pk
+    # only the round's own player is asked after it
+    with pytest.raises(ApplicationError):
+        verification_question_next(player=bob, token=rnd.token)
+
+
+def test_no_question_without_another_players_label(springer_items, stored_hashing):
+    _, alice = user_player("alice")
+    rnd = play(springer_items[0], alice, ["ears", "nose"], stored_hashing)  # her own labels only
+    assert verification_question_next(player=alice, token=rnd.token) is None
+
+
+def _question(springer_items, embedder, n_players=4):
+    item = springer_items[0]
+    players = []
+    for i in range(n_players):
+        _, p = user_player(f"p{i}")
+        players.append(p)
+        play(item, p, ["ears" if i % 2 == 0 else "floppy ears"], embedder)
+    question = VerificationQuestion.objects.create(
+        campaign=item.image.campaign,
+        class_name=LabelMention.objects.first().class_name,
+        key_a="ear",
+        key_b="floppy ear",
+        characteristic_a=LabelMention.objects.filter(key="ear").first().characteristic,
+        characteristic_b=LabelMention.objects.filter(key="floppy ear").first().characteristic,
+        kind=VerificationQuestion.Kind.MERGE,
+        distance=0.4,
+    )
+    return question, players
+
+
+def test_output_agreement_points_once_three_answers_exist(springer_items, stored_hashing, settings):
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    question, players = _question(springer_items, stored_hashing, n_players=5)
+    before = {p.pk: Player.objects.get(pk=p.pk).points for p in players}
+    answer = verification_answer_submit
+    first = answer(player=players[0], question_id=question.pk, same=True)
+    second = answer(player=players[1], question_id=question.pk, same=False)
+    assert not first.awarded and not second.awarded  # fewer than 3 answers: not judged yet
+    third = answer(player=players[2], question_id=question.pk, same=True)
+    assert third.awarded and third.points == 7
+    judged = {a.player_id: a.points for a in VerificationAnswer.objects.all()}
+    assert judged == {players[0].pk: 7, players[1].pk: 0, players[2].pk: 7}
+    after = {p.pk: Player.objects.get(pk=p.pk).points for p in players}
+    assert [after[p.pk] - before[p.pk] for p in players[:3]] == [7, 0, 7]
+    fourth = answer(player=players[3], question_id=question.pk, same=False)
+    assert not fourth.awarded  # 2 against 2: no majority, it waits
+    fifth = answer(player=players[4], question_id=question.pk, same=False)
+    assert fifth.awarded and fifth.points == 7  # now "different" leads 3 to 2
+    assert VerificationAnswer.objects.get(player=players[3]).points == 7
+    assert VerificationAnswer.objects.get(player=players[0]).points == 7  # never taken back
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (2, 3)
+    with pytest.raises(ApplicationError) as err:
+        answer(player=players[0], question_id=question.pk, same=False)
+    assert err.value.status == 409
+
+
+def test_only_players_with_a_label_of_the_pair_may_answer(springer_items, stored_hashing):
+    question, _ = _question(springer_items, stored_hashing)
+    _, stranger = user_player("stranger")
+    with pytest.raises(ApplicationError) as err:
+        verification_answer_submit(player=stranger, question_id=question.pk, same=True)
+    assert err.value.status == 404
+
+
+def test_decided_answers_become_constraints_of_the_next_regroup(
+    springer_items, stored_hashing, settings
+):
+    # nothing merges by itself
+    settings.NETVIZ_GROUPING = {**NO_WORDNET, "template": "{}", "threshold": 0.05}
+    question, players = _question(springer_items, stored_hashing)
+    campaign_rebuild(campaign=question.campaign, embedder=stored_hashing)
+    groups = {m.key: m.group_id for m in LabelMention.objects.all()}
+    assert groups["ear"] != groups["floppy ear"]
+    for p in players[:3]:
+        verification_answer_submit(player=p, question_id=question.pk, same=True)
+    campaign_rebuild(campaign=question.campaign, embedder=stored_hashing)
+    groups = {m.key: m.group_id for m in LabelMention.objects.all()}
+    assert groups["ear"] == groups["floppy ear"]
+
+
+def test_labels_of_one_round_are_never_grouped_together(springer_items, stored_hashing, settings):
+    # everything would merge
+    settings.NETVIZ_GROUPING = {**NO_WORDNET, "template": "{}", "threshold": 1.5}
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    play(springer_items[0], alice, ["ears", "nose"], stored_hashing)
+    play(springer_items[1], bob, ["collar"], stored_hashing)
+    campaign = springer_items[0].image.campaign
+    campaign_rebuild(campaign=campaign, embedder=stored_hashing)
+    groups = {m.key: m.group_id for m in LabelMention.objects.all()}
+    assert groups["ear"] != groups["nose"]
+    assert groups["collar"] in (groups["ear"], groups["nose"])
+    # the incremental path keeps the cannot-link too
+    _, carol = user_player("carol")
+    play(springer_items[2], carol, ["tail", "paws"], stored_hashing)
+    groups = {m.key: m.group_id for m in LabelMention.objects.all()}
+    assert groups["tail"] != groups["paw"]
+
+
+def test_incremental_spelling_prefers_the_class_vocabulary(springer_items, stored_hashing):
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    play(springer_items[0], alice, ["tongue", "pink tongue"], stored_hashing)
+    play(springer_items[1], bob, ["tounge"], stored_hashing)  # generic correction: "lounge"
+    assert LabelMention.objects.get(characteristic__text="tounge").key == "tongue"
+
+
+def test_verification_points_survive_a_guest_joining_an_account(
+    springer_items, stored_hashing, settings
+):
+    """The game recounts a merged player's points from rounds; the bonus answers move with the
+    guest and their points are added back (game.signals.player_merged)."""
+    from game.services import player_claim_guest
+
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    question, players = _question(springer_items, stored_hashing, n_players=3)
+    for player in players:
+        verification_answer_submit(player=player, question_id=question.pk, same=True)
+    Player.objects.filter(pk=players[0].pk).update(user=None)  # the first one played as a guest
+    guest = Player.objects.get(pk=players[0].pk)
+    answer = VerificationAnswer.objects.get(player=guest)
+    assert answer.points == 7
+    rounds_points = guest.points - 7
+    user, account = user_player("returning")
+    player_claim_guest(user=user, guest_id=guest.pk)
+    answer.refresh_from_db()
+    assert answer.player_id == account.pk
+    # The guest's round and its 7-point bonus are both kept (without the signal: 7 lost).
+    assert Player.objects.get(pk=account.pk).points == rounds_points + 7
+    assert Player.objects.get(pk=guest.pk).points == 0
+    # Its label mentions follow its rounds (agreement, trust and verification read them).
+    assert not LabelMention.objects.filter(player_id=guest.pk).exists()
+    assert LabelMention.objects.filter(player_id=account.pk).exists()
+
+
+def test_the_question_reads_stored_vectors_and_never_shows_hidden_text(
+    springer_items, stored_hashing, monkeypatch
+):
+    """Asked in a web request: the embedding model is never run there (the processing task
+    stored every vector), and a characteristic hidden by a moderator is never shown."""
+    from game.models import Characteristic
+
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    item = springer_items[0]
+    play(item, bob, ["floppy ears"], stored_hashing)
+    rnd = play(item, alice, ["ears"], stored_hashing)
+
+    def no_model(strings):
+        raise AssertionError(f"the model ran in a web request on {list(strings)}")
+
+    monkeypatch.setattr(stored_hashing, "embed", no_model)
+    from processing.embeddings import embedding_memo_clear
+
+    embedding_memo_clear()  # read from the database, not this process's memo
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert offered is not None and offered.theirs == "floppy ears"
+
+    Characteristic.objects.filter(text="floppy ears").update(hidden=True)
+    VerificationQuestion.objects.all().delete()
+    assert verification_question_next(player=alice, token=rnd.token) is None
