@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -75,13 +75,13 @@ class UncertaintyModel:
     ``python -m processing.bench_grouping --calibrate`` (MiniLM, the default settings).
     """
 
-    # Refitted on the development half with the WordNet defaults (k = 5, t = 0.40).
-    merge_a: float = 0.01
-    merge_b: float = -12.19
-    merge_c: float = -1.3
-    split_a: float = 4.44
-    split_b: float = -4.84
-    split_c: float = -1.48
+    # Refitted on the development half with the WordNet defaults (k = 5, t = 0.50).
+    merge_a: float = -0.21
+    merge_b: float = -6.87
+    merge_c: float = -1.1
+    split_a: float = 2.3
+    split_b: float = -5.08
+    split_c: float = -0.34
     error: float = 0.104
     neighbours: int = 3
 
@@ -127,28 +127,49 @@ def uncertain_pairs(
         return []
     d = np.asarray(dist, dtype=np.float64)
     c = np.ones(n) if counts is None else np.asarray(counts, dtype=np.float64)
-    skip = {frozenset(p) for p in exclude}
-    k = int(labels.max()) + 1
     members: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(labels):
         members[int(g)].append(i)
-    e = model.error
-    out: list[PairQuestion] = []
+    asker = _Questions(keys, threshold, model.error, {frozenset(p) for p in exclude})
+    _merge_questions(asker, d, c, labels, members, model)
+    _split_questions(asker, d, c, members, model)
+    asker.out.sort(key=lambda q: (-q.score, q.a, q.b))
+    seen: set[frozenset[str]] = set()
+    unique = []
+    for q in asker.out:
+        if q.pair not in seen:
+            seen.add(q.pair)
+            unique.append(q)
+    return unique[:limit] if limit is not None else unique
 
-    def add(i: int, j: int, kind: str, distance: float, impact: float, p_wrong: float, ga, gb):
+
+@dataclass
+class _Questions:
+    """The candidate questions of :func:`uncertain_pairs` with a positive expected gain."""
+
+    keys: Sequence[str]
+    threshold: float
+    error: float
+    skip: set[frozenset[str]]
+    out: list[PairQuestion] = field(default_factory=list)
+
+    def add(
+        self, i: int, j: int, kind: str, distance: float, impact: float, p_wrong: float, ga, gb
+    ):
+        keys, e = self.keys, self.error
         pair = frozenset((keys[i], keys[j]))
-        if keys[i] == keys[j] or pair in skip:
+        if keys[i] == keys[j] or pair in self.skip:
             return
         score = impact * (p_wrong * (1.0 - e) - (1.0 - p_wrong) * e)
         if score <= 0:
             return
-        out.append(
+        self.out.append(
             PairQuestion(
                 a=keys[i],
                 b=keys[j],
                 kind=kind,
                 distance=round(float(distance), 6),
-                margin=round(float(distance - threshold), 6),
+                margin=round(float(distance - self.threshold), 6),
                 weight=float(impact),
                 score=float(score),
                 group_a=int(ga),
@@ -156,6 +177,17 @@ def uncertain_pairs(
             )
         )
 
+
+def _merge_questions(
+    asker: _Questions,
+    d: np.ndarray,
+    c: np.ndarray,
+    labels: np.ndarray,
+    members: Mapping[int, list[int]],
+    model: UncertaintyModel,
+) -> None:
+    """Each group against its ``model.neighbours`` nearest groups by average distance."""
+    n, k = len(labels), int(labels.max()) + 1
     onehot = np.zeros((k, n))
     onehot[labels, np.arange(n)] = 1.0
     sizes = onehot.sum(axis=1)
@@ -175,35 +207,36 @@ def uncertain_pairs(
         smaller = max(1.0, float(min(mentions[a], mentions[b])))
         p_same = _sigmoid(
             model.merge_a
-            + model.merge_b * (dist_ab - threshold)
+            + model.merge_b * (dist_ab - asker.threshold)
             + model.merge_c * math.log(smaller)
         )
-        add(i, j, MERGE, dist_ab, mentions[a] * mentions[b], p_same, a, b)
+        asker.add(i, j, MERGE, dist_ab, mentions[a] * mentions[b], p_same, a, b)
 
+
+def _split_questions(
+    asker: _Questions,
+    d: np.ndarray,
+    c: np.ndarray,
+    members: Mapping[int, list[int]],
+    model: UncertaintyModel,
+) -> None:
+    """Each member of a group against the rest of it."""
     for g, idx in members.items():
         if len(idx) < 2:
             continue
         sub = d[np.ix_(idx, idx)]
+        total = float(c[idx].sum())
         for pos, i in enumerate(idx):
             others = [x for x in idx if x != i]
             to_rest = float((sub[pos].sum() - sub[pos, pos]) / len(others))
-            rest = max(1.0, float(mentions[g] - c[i]))
+            rest = max(1.0, total - c[i])
             p_same = _sigmoid(
                 model.split_a
-                + model.split_b * (to_rest - threshold)
+                + model.split_b * (to_rest - asker.threshold)
                 + model.split_c * math.log(rest)
             )
             j = _representative(others, c, d[i])
-            add(i, j, SPLIT, to_rest, c[i] * (mentions[g] - c[i]), 1.0 - p_same, g, g)
-
-    out.sort(key=lambda q: (-q.score, q.a, q.b))
-    seen: set[frozenset[str]] = set()
-    unique = []
-    for q in out:
-        if q.pair not in seen:
-            seen.add(q.pair)
-            unique.append(q)
-    return unique[:limit] if limit is not None else unique
+            asker.add(i, j, SPLIT, to_rest, c[i] * (total - c[i]), 1.0 - p_same, g, g)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from tests.factories import (
     make_finished_round,
     make_image_items,
 )
-from tests.processing.support import api_client, play
+from tests.processing.support import NO_WORDNET, api_client, play
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +34,10 @@ def minilm():
 def hashing(settings):
     """A fast deterministic stand-in (character n-grams: no meaning, only form).
 
-    Strings are embedded without the "a photo of {}" template, which would dominate n-grams.
+    Strings are embedded without the "a photo of {}" template, which would dominate n-grams,
+    and grouped without WordNet (``NO_WORDNET``).
     """
-    settings.NETVIZ_GROUPING = {"template": "{}"}
+    settings.NETVIZ_GROUPING = {**NO_WORDNET, "template": "{}"}
     return HashingEmbedder()
 
 

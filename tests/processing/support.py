@@ -11,6 +11,15 @@ from processing.models import ClusterLabelScore, LabelGroup
 from processing.services.rounds import round_process
 from tests.factories import make_finished_round
 
+# The hashing stand-in has form, no meaning: tests that use it group on its distances alone,
+# without WordNet's relations (tests/processing/test_wordnet.py covers those).
+NO_WORDNET = {
+    "wordnet_synonym": 1.0,
+    "wordnet_hypernym": 1.0,
+    "wordnet_cousin": 1.0,
+    "wordnet_unrelated": 1.0,
+}
+
 SPRINGER = "English springer"
 
 

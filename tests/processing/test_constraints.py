@@ -17,12 +17,12 @@ from processing.nlp.embed import l2_normalise
 from processing.nlp.grouping import (
     Constraints,
     GroupingSettings,
-    _threshold_labels_exact,
     constrained_labels,
     context_similarity,
     group_labels,
     pairwise_distances,
 )
+from processing.nlp.grouping.clustering import _threshold_labels_exact
 from processing.nlp.pipeline import LineSignals, ProcessedLabel
 from processing.nlp.verify import (
     MERGE,
@@ -34,7 +34,17 @@ from processing.nlp.verify import (
     verdict,
 )
 
-PLAIN = GroupingSettings(template="{}", head_weight=0.0, derivation=False, threshold=0.3)
+# The embedding alone: no derivation links, no WordNet ("x" and "y" are letters to WordNet).
+PLAIN = GroupingSettings(
+    template="{}",
+    head_weight=0.0,
+    derivation=False,
+    threshold=0.3,
+    wordnet_synonym=1.0,
+    wordnet_hypernym=1.0,
+    wordnet_cousin=1.0,
+    wordnet_unrelated=1.0,
+)
 
 
 def _vectors(spec: dict[str, list[float]]):

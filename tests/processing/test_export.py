@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from django.core.files.storage import default_storage
 
-from processing.export import SECTIONS
+from processing.export import export_sections
 from processing.models import CampaignExport, LabelGroup
 from processing.services.curation import label_group_rename
 from processing.services.exports import campaign_export_create, campaign_export_run
@@ -32,7 +32,7 @@ def read_export(export: CampaignExport) -> tuple[dict, dict[str, list[dict]]]:
         data = json.loads(zf.read("export.json"))
         tables = {
             s.name: list(csv.DictReader(io.StringIO(zf.read(f"csv/{s.name}.csv").decode())))
-            for s in SECTIONS
+            for s in export_sections()
         }
         return data, tables
 
@@ -48,7 +48,7 @@ def test_export_validates_against_the_documented_schema(played_for_export):
     jsonschema.Draft202012Validator(
         SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(data)
-    for section in SECTIONS:
+    for section in export_sections():
         assert len(data[section.name]) == export.counts[section.name]
         assert len(tables[section.name]) == len(data[section.name])
         if tables[section.name]:
@@ -87,11 +87,9 @@ def test_a_finished_export_is_left_alone(played_for_export):
 def test_export_api_runs_the_task_and_serves_the_file(
     played_for_export, researcher_api, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
+    from netviz_site.celery import app
 
-    monkeypatch.setattr(
-        tasks.export_campaign, "delay", lambda export_id: tasks.export_campaign.apply([export_id])
-    )
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the task runs in place
     url = f"/api/processing/campaigns/{played_for_export.slug}/exports/"
     with django_capture_on_commit_callbacks(execute=True):
         resp = researcher_api.post(url)
@@ -202,3 +200,21 @@ def test_csv_value(value, cell):
     from processing.export import _csv_value
 
     assert _csv_value(value) == cell
+
+
+def test_other_apps_sections_close_the_export():
+    """The validation's sections are added at start-up (processing never imports validation)."""
+    from processing.export import SECTIONS, export_sections_add
+
+    names = [s.name for s in export_sections()]
+    assert names[: len(SECTIONS)] == [s.name for s in SECTIONS]
+    assert names[len(SECTIONS) :] == [
+        "validation_tcav",
+        "validation_faithfulness",
+        "validation_human",
+        "validation_layers",
+    ]
+    export_sections_add(export_sections()[-1])  # again: a no-op
+    assert len(export_sections()) == len(names)
+    with pytest.raises(ValueError):
+        export_sections_add(SECTIONS[0])

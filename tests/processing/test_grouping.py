@@ -14,7 +14,6 @@ from sklearn.metrics import silhouette_score
 from processing.nlp.embed import HashingEmbedder, SentenceEmbedder, TemplatedEmbedder, l2_normalise
 from processing.nlp.grouping import (
     GroupingSettings,
-    _paper_labels,
     assign_to_groups,
     canonical_label,
     group_labels,
@@ -24,6 +23,7 @@ from processing.nlp.grouping import (
     modifier_conflict,
     pairwise_distances,
 )
+from processing.nlp.grouping.clustering import _paper_labels
 from processing.nlp.lemma import Lemmatiser
 from processing.nlp.pipeline import (
     assign_label,

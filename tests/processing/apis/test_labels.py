@@ -74,16 +74,14 @@ def test_curation_endpoints(played, researcher_api):
 
 
 def test_process_endpoint_enqueues(
-    played, researcher_api, monkeypatch, django_capture_on_commit_callbacks
+    played, researcher_api, sent_tasks, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
-
-    calls = []
-    monkeypatch.setattr(tasks.process_campaign, "delay", lambda *a: calls.append(a))
     with django_capture_on_commit_callbacks(execute=True):
         resp = researcher_api.post(base(played) + "process/", {"rebuild": True}, format="json")
     assert resp.status_code == 202
-    assert calls == [(played.pk, True)]
+    assert [(t.name, t.args) for t in sent_tasks] == [
+        ("processing.tasks.process_campaign", (played.pk, True))
+    ]
     assert researcher_api.get(base(played)).json()["status"] == "queued"
 
 

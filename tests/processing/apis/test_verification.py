@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from core.roles import RESEARCHER_GROUP
-from tests.processing.support import api_client, play, user_player
+from tests.processing.support import NO_WORDNET, api_client, play, user_player
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_h
 
 
 def test_researchers_get_ranked_suggestions(springer_items, stored_hashing, settings):
-    settings.NETVIZ_GROUPING = {"template": "{}"}
+    settings.NETVIZ_GROUPING = {**NO_WORDNET, "template": "{}"}
     item = springer_items[0]
     for i, texts in enumerate([["ears", "nose"], ["ear flap"], ["noses", "collar"], ["eras"]]):
         _, p = user_player(f"p{i}")

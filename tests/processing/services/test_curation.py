@@ -78,16 +78,14 @@ def test_curation_refuses_bad_requests(springer_items, players, hashing):
 
 
 def test_curation_rule_delete_enqueues_a_rebuild(
-    springer_items, players, hashing, monkeypatch, django_capture_on_commit_callbacks
+    springer_items, players, hashing, sent_tasks, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
-
-    calls = []
-    monkeypatch.setattr(tasks.process_campaign, "delay", lambda *a: calls.append(a))
     play_springer(springer_items, players, hashing, [["ears"]])
     label_group_rename(group=LabelGroup.objects.get(), name="lugs", embedder=hashing)
     with django_capture_on_commit_callbacks(execute=True):
         curation_rule_delete(rule=CurationRule.objects.get())
     campaign = springer_items[0].image.campaign
-    assert calls == [(campaign.pk, True)]
+    assert [(t.name, t.args) for t in sent_tasks] == [
+        ("processing.tasks.process_campaign", (campaign.pk, True))
+    ]
     assert not CurationRule.objects.exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from processing import selectors
-from processing.models import CampaignProcessing, ClusterLabelScore, LabelGroup
+from processing.models import CampaignProcessing, ClusterLabelScore, LabelGroup, LabelMention
 from processing.services.rebuild import campaign_catch_up, campaign_rebuild
 from processing.services.rounds import round_process
 from tests.factories import make_finished_round, make_image_items
@@ -25,7 +25,7 @@ def test_rebuild_is_idempotent_and_keeps_group_ids(springer_items, players, hash
     assert dict(LabelGroup.objects.values_list("canonical_lemma", "pk")) == ids
     assert sorted(ClusterLabelScore.objects.values_list("label", "score")) == scores
     assert (first.mentions, first.groups) == (second.mentions, second.groups) == (4, 3)
-    assert CampaignProcessing.objects.get().status == "idle"
+    assert CampaignProcessing.objects.get().status == "done"
 
 
 def test_rebuild_catches_up_unprocessed_characteristics(springer_items, players, hashing):
@@ -66,3 +66,24 @@ def test_incremental_and_rebuild_give_the_same_groups(campaign, players, minilm)
     groups = {frozenset(m) for ms in incremental.values() for m in ms}
     assert any({"ear", "floppy ear"} <= g for g in groups)
     assert any({"whisker"} == g for g in groups)
+
+
+def test_rebuild_groups_wordnet_synonyms_the_embedding_keeps_apart(
+    springer_items, players, hashing, settings
+):
+    """With WordNet on (the product default), "spire" and "steeple" are one group although the
+    n-gram stand-in puts them far apart; without it they are two."""
+    play_springer(springer_items, players, hashing, [["spire"], ["steeple"], ["collar"]])
+    campaign = springer_items[0].image.campaign
+    campaign_rebuild(campaign=campaign, embedder=hashing)
+    assert _partition() == [{"collar"}, {"spire"}, {"steeple"}]
+    settings.NETVIZ_GROUPING = {"template": "{}"}  # WordNet at its defaults
+    campaign_rebuild(campaign=campaign, embedder=hashing)
+    assert _partition() == [{"collar"}, {"spire", "steeple"}]
+
+
+def _partition() -> list[set[str]]:
+    groups: dict[int, set[str]] = {}
+    for key, group in LabelMention.objects.values_list("key", "group_id"):
+        groups.setdefault(group, set()).add(key)
+    return sorted(groups.values(), key=sorted)

@@ -102,29 +102,26 @@ def test_blocked_player_characteristics_are_refused(springer_items, players, has
 
 
 def test_finishing_a_round_enqueues_processing_after_commit(
-    springer_items, players, monkeypatch, django_capture_on_commit_callbacks
+    springer_items, players, sent_tasks, django_capture_on_commit_callbacks
 ):
     from game import services as game_services
-    from workers import tasks
 
-    calls = []
-    monkeypatch.setattr(tasks.process_round, "delay", lambda round_id: calls.append(round_id))
     with django_capture_on_commit_callbacks(execute=True):
         rnd = game_services.round_start(player=players[0])
         game_services.round_resign(player=players[0], token=rnd.token)
-    assert calls == [rnd.pk]
+    assert [(t.name, t.args) for t in sent_tasks] == [("processing.tasks.process_round", (rnd.pk,))]
 
 
 def test_a_broker_failure_does_not_break_the_game(
     springer_items, players, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
     from game import services as game_services
-    from workers import tasks
+    from netviz_site.celery import app
 
-    def down(round_id):
+    def down(name, **options):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.process_round, "delay", down)
+    monkeypatch.setattr(app, "send_task", down)
     with django_capture_on_commit_callbacks(execute=True):
         rnd = game_services.round_start(player=players[0])
         game_services.round_resign(player=players[0], token=rnd.token)
@@ -133,14 +130,10 @@ def test_a_broker_failure_does_not_break_the_game(
 
 
 def test_incremental_drift_is_bounded_by_an_automatic_regroup(
-    springer_items, players, hashing, settings, monkeypatch, django_capture_on_commit_callbacks
+    springer_items, players, hashing, settings, sent_tasks, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
-
     settings.NETVIZ_PROCESSING_REGROUP_GROWTH = 0.5
     settings.NETVIZ_PROCESSING_REGROUP_MIN = 3
-    calls = []
-    monkeypatch.setattr(tasks.process_campaign, "delay", lambda *a: calls.append(a))
     campaign = springer_items[0].image.campaign
 
     def play(player, texts):
@@ -150,7 +143,8 @@ def test_incremental_drift_is_bounded_by_an_automatic_regroup(
 
     assert not play(players[0], ["ears", "nose"]).regroup  # 2 < 3
     assert play(players[1], ["tail"]).regroup  # 3 since the last regroup (none yet)
-    assert calls == [(campaign.pk, True)]
+    regroups = [t.args for t in sent_tasks if t.name == "processing.tasks.process_campaign"]
+    assert regroups == [(campaign.pk, True)]
     assert CampaignProcessing.objects.get().status == "queued"
     assert not play(players[2], ["paws"]).regroup  # already queued: not twice
     campaign_rebuild(campaign=campaign, embedder=hashing)

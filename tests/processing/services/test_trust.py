@@ -78,7 +78,7 @@ def test_the_refresh_rescores_campaigns_whose_label_weights_changed(
     campaign = springer_items[0].image.campaign
     Player.objects.filter(pk=players[3].pk).update(trust=0.05)  # stale: the refresh restores it
     CampaignProcessing.objects.filter(campaign=campaign).update(
-        status=CampaignProcessing.Status.IDLE
+        status=CampaignProcessing.Status.DONE
     )
     with django_capture_on_commit_callbacks() as callbacks:
         changes = players_trust_refresh(player_ids=None, rescore=True)
@@ -101,7 +101,7 @@ def test_trust_refresh_command(springer_items, players, hashing, capsys):
 
 def test_the_refresh_task_is_scheduled(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE["refresh-player-trust"]
-    assert schedule["task"] == "workers.tasks.refresh_player_trust"
-    from workers.tasks import refresh_player_trust
+    assert schedule["task"] == "processing.tasks.refresh_player_trust"
+    from processing.tasks import refresh_player_trust
 
-    assert refresh_player_trust.name == "workers.tasks.refresh_player_trust"
+    assert refresh_player_trust.name == "processing.tasks.refresh_player_trust"

@@ -13,23 +13,9 @@ from processing.services.verification import (
     verification_answer_submit,
     verification_question_next,
 )
-from tests.processing.support import play, user_player
+from tests.processing.support import NO_WORDNET, play, user_player
 
 pytestmark = pytest.mark.django_db
-
-# WordNet settles "ears" / "floppy ears" by itself (a floppy ear is an ear): these tests are
-# about the question mechanics, so they group on the (hashing) embedding alone.
-NO_WORDNET = {
-    "wordnet_synonym": 1.0,
-    "wordnet_hypernym": 1.0,
-    "wordnet_cousin": 1.0,
-    "wordnet_unrelated": 1.0,
-}
-
-
-@pytest.fixture(autouse=True)
-def _embedding_only(settings):
-    settings.NETVIZ_GROUPING = dict(NO_WORDNET)
 
 
 def test_question_pairs_the_players_label_with_another_players_on_the_same_map(
