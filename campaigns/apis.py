@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import (
     extend_schema,
 )
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.access import CampaignAdminApi
+from core.jobs import JobStatus
 from explanations import services as explanation_services
 from explanations.models import Campaign, ModelSpec
 from explanations.selectors import campaign_get, campaign_list
@@ -54,7 +56,7 @@ class ProgressOutput(serializers.Serializer):
         ref_name = "ManageProgress"
 
     total = serializers.IntegerField()
-    pending = serializers.IntegerField()
+    queued = serializers.IntegerField()
     running = serializers.IntegerField()
     done = serializers.IntegerField()
     failed = serializers.IntegerField()
@@ -62,6 +64,27 @@ class ProgressOutput(serializers.Serializer):
 
 
 # --- models ------------------------------------------------------------------------------------
+
+
+class JobOutput(serializers.Serializer):
+    """Any background job (core.jobs.JobRow)."""
+
+    class Meta:
+        ref_name = "ManageJob"
+
+    kind = serializers.ChoiceField(
+        choices=["model", "explanation", "processing", "export", "validation"]
+    )
+    id = serializers.IntegerField()
+    subject = serializers.CharField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    stage = serializers.CharField(allow_blank=True)
+    progress = serializers.FloatField(help_text="Fraction done, 0 to 1.")
+    error = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class ModelOutput(serializers.Serializer):
@@ -72,6 +95,10 @@ class ModelOutput(serializers.Serializer):
     display_name = serializers.CharField()
     kind = serializers.CharField()
     architecture = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=JobStatus.choices,
+        help_text="Its validation: queued, running, done (usable by campaigns) or failed.",
+    )
     n_classes = serializers.SerializerMethodField()
     default_layers = serializers.ListField(child=serializers.CharField())
 
@@ -83,6 +110,11 @@ class ModelDetailOutput(ModelOutput):
     class Meta:
         ref_name = "ManageModelDetail"
 
+    stage = serializers.CharField(allow_blank=True)
+    progress = serializers.FloatField(help_text="Of its validation, 0 to 1.")
+    error = serializers.CharField(allow_blank=True, help_text="Why its validation failed.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
     class_names = serializers.ListField(child=serializers.CharField())
     explainable_layers = serializers.ListField(child=serializers.CharField())
     preprocessing = serializers.DictField()
@@ -110,9 +142,13 @@ class ModelListApi(CampaignAdminApi):
     @extend_schema(
         operation_id="manage_models_create",
         request={"multipart/form-data": Input},
-        responses={201: ModelDetailOutput, **ERRORS},
+        responses={201: ModelDetailOutput, 202: ModelDetailOutput, **ERRORS},
         description="Register a model: a TorchScript file or a state dict plus its architecture, "
-        "and a class-names file. The model is loaded once to check it; nothing is kept on error.",
+        "and a class-names file (or the name of a built-in or torchvision model). 202: the files "
+        "are stored and a worker validates the model (loads it, checks the class count and "
+        "finds its layers): poll `Location` (the model's detail) until `status` is `done` "
+        "(campaigns may use it) or `failed` (`error` says why; its files are removed and the "
+        "name may be registered again). 201: a built-in model already registered and usable.",
     )
     def post(self, request: Request) -> Response:
         upload_errors_check(request)  # a file over its limit: 400 with the limit
@@ -132,11 +168,20 @@ class ModelListApi(CampaignAdminApi):
                 weights=(weights.name, weights.read()) if weights else None,
                 class_names=(names.name, names.read()) if names else None,
             )
-        return Response(ModelDetailOutput(spec).data, status=status.HTTP_201_CREATED)
+        done = spec.status == JobStatus.DONE
+        return Response(
+            ModelDetailOutput(spec).data,
+            status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api-manage-model", args=[spec.name])},
+        )
 
 
 class ModelDetailApi(CampaignAdminApi):
-    @extend_schema(operation_id="manage_models_detail", responses={200: ModelDetailOutput})
+    @extend_schema(
+        operation_id="manage_models_detail",
+        responses={200: ModelDetailOutput},
+        description="A model with the state of its validation (polled after registering it).",
+    )
     def get(self, request: Request, name: str) -> Response:
         spec = get_object_or_404(ModelSpec, name=name)
         return Response(ModelDetailOutput(spec).data)
@@ -311,12 +356,15 @@ class CampaignProgressApi(CampaignAdminApi):
         images = ImageProgressOutput(many=True)
         failed = ImageProgressOutput(many=True)
         truncated = serializers.BooleanField()
+        jobs = JobOutput(many=True, help_text="Background jobs of every kind, one way.")
 
     @extend_schema(
         operation_id="manage_campaigns_progress",
         responses={200: Output},
         description="Overall and per-image progress of the campaign's explanation jobs, with "
-        "every failed job and its reason (polled by the admin page).",
+        "every failed job and its reason, and its other background jobs (its model's "
+        "validation, label processing, exports, validation runs, running explanations) as "
+        "uniform rows (polled by the admin page).",
     )
     def get(self, request: Request, slug: str) -> Response:
         detail = selectors.campaign_progress_detail(campaign=campaign_or_404(slug))
@@ -543,6 +591,6 @@ class ExportApi(CampaignAdminApi):
         data = (
             self.Output(latest).data
             if latest
-            else {"status": "pending", "url": "", "size": 0, "error": ""}
+            else {"status": JobStatus.QUEUED, "url": "", "size": 0, "error": ""}
         )
         return Response(data, status=status.HTTP_202_ACCEPTED)

@@ -56,7 +56,7 @@ def export_start(*, campaign: Campaign, user) -> object:
     """Start processing's export task (one export at a time per campaign)."""
     busy = CampaignExport.objects.filter(
         campaign=campaign,
-        status__in=[CampaignExport.Status.PENDING, CampaignExport.Status.RUNNING],
+        status__in=[CampaignExport.Status.QUEUED, CampaignExport.Status.RUNNING],
     ).exists()
     if busy:
         raise ApplicationError("An export of this campaign is already running.", status=409)

@@ -6,13 +6,18 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from core.jobs import JobRow, job_row
 from explanations.models import Campaign, CampaignImage, ExplanationJob, ModelSpec
 from explanations.selectors import CampaignProgress, campaign_progress
 from game.models import Characteristic, Player
+from processing.models import CampaignExport, CampaignProcessing
+from validation.models import ValidationRun
 
 
-def model_spec_list() -> QuerySet[ModelSpec]:
-    return ModelSpec.objects.annotate(n_campaigns=Count("campaigns")).order_by("name")
+def model_spec_list(*, usable: bool = False) -> QuerySet[ModelSpec]:
+    """Registered models with their number of campaigns (``usable``: validated ones only)."""
+    specs = ModelSpec.objects.usable() if usable else ModelSpec.objects.all()
+    return specs.annotate(n_campaigns=Count("campaigns")).order_by("name")
 
 
 def model_spec_get(*, name: str) -> ModelSpec | None:
@@ -41,14 +46,44 @@ class CampaignProgressDetail:
     images: list[ImageProgress]
     failed: list[ImageProgress]
     truncated: bool
+    jobs: list[JobRow]
+
+
+def campaign_job_list(*, campaign: Campaign, limit: int = 10) -> list[JobRow]:
+    """The campaign's background jobs of every kind, read one way (:class:`core.jobs.JobRow`):
+    its model's validation, its label processing, its latest ``limit`` exports and validation
+    runs, and the explanation jobs running now (at most ``limit``). Five queries."""
+    model = campaign.model
+    rows = [job_row(model, kind="model", subject=f"validation of the model {model.name}")]
+    processing = CampaignProcessing.objects.filter(campaign=campaign).first()
+    if processing is not None:
+        rows.append(job_row(processing, kind="processing", subject="label processing"))
+    exports = CampaignExport.objects.filter(campaign=campaign).order_by("-created_at", "-id")
+    rows += [job_row(e, kind="export", subject="export") for e in exports[:limit]]
+    runs = ValidationRun.objects.filter(campaign=campaign).defer("params", "summary")
+    rows += [
+        job_row(r, kind="validation", subject=f"validation of {r.class_name or 'every class'}")
+        for r in runs.order_by("-created_at", "-id")[:limit]
+    ]
+    running = (
+        ExplanationJob.objects.current_for(campaign)
+        .filter(status=ExplanationJob.Status.RUNNING)
+        .select_related("image")
+        .defer("engine_params", "timings", "image__sha256")
+        .order_by("started_at", "id")[:limit]
+    )
+    rows += [job_row(j, kind="explanation", subject=_image_name(j.image)) for j in running]
+    return rows
+
+
+def _image_name(image: CampaignImage) -> str:
+    return image.original_name or f"image {image.pk}"
 
 
 def campaign_progress_detail(*, campaign: Campaign, limit: int = 1000) -> CampaignProgressDetail:
     """Overall counts, then per image (at most ``limit`` rows, failed ones always all listed)."""
     overall = campaign_progress(campaign=campaign)
-    jobs = ExplanationJob.objects.current_for(campaign).only(
-        "id", "image_id", "status", "progress", "error", "attempts"
-    )
+    jobs = ExplanationJob.objects.current_for(campaign).defer("engine_params", "layers", "timings")
     images = list(
         CampaignImage.objects.filter(campaign=campaign)
         .only("id", "original_name", "true_class", "predicted_class")
@@ -63,16 +98,17 @@ def campaign_progress_detail(*, campaign: Campaign, limit: int = 1000) -> Campai
     )
 
     def row(image: CampaignImage, job: ExplanationJob | None) -> ImageProgress:
+        state = job_row(job, kind="explanation", subject=_image_name(image)) if job else None
         return ImageProgress(
             image_id=image.pk,
-            name=image.original_name or f"image {image.pk}",
+            name=_image_name(image),
             true_class=image.true_class,
             predicted_class=image.predicted_class,
-            job_id=job.pk if job else None,
-            status=job.status if job else "none",
-            progress=float(job.progress) if job else 0.0,
-            error=job.error if job else "",
-            attempts=job.attempts if job else 0,
+            job_id=state.id if state else None,
+            status=state.status if state else "none",
+            progress=state.progress if state else 0.0,
+            error=state.error if state else "",
+            attempts=state.attempts if state else 0,
         )
 
     rows = []
@@ -86,6 +122,7 @@ def campaign_progress_detail(*, campaign: Campaign, limit: int = 1000) -> Campai
         images=rows,
         failed=failed,
         truncated=len(images) > limit,
+        jobs=campaign_job_list(campaign=campaign),
     )
 
 

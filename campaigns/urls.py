@@ -7,6 +7,7 @@ from . import views as v
 urlpatterns = [
     path("", v.index, name="manage-index"),
     path("models/new/", v.model_new, name="manage-model-new"),
+    path("models/<slug:name>/", v.model_detail, name="manage-model"),
     path("campaigns/new/", v.campaign_new, name="manage-campaign-new"),
     path("campaigns/<slug:slug>/", v.campaign_dashboard, name="manage-campaign"),
     path("campaigns/<slug:slug>/images/", v.image_add, name="manage-image"),

@@ -119,13 +119,23 @@ def model_new(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
+            if spec.status == spec.Status.DONE:  # a built-in model registered before
+                return redirect(reverse("explanations:manage-campaign-new") + f"?model={spec.name}")
             messages.success(
-                request,
-                f"Model '{spec.name}' registered: {len(spec.class_names)} classes, "
-                f"{len(spec.explainable_layers)} explainable layers.",
+                request, f"Model '{spec.name}' registered: a worker now loads it to check it."
             )
-            return redirect(reverse("explanations:manage-campaign-new") + f"?model={spec.name}")
+            return redirect("explanations:manage-model", name=spec.name)
     return render(request, "manage/model_new.html", {"form": form})
+
+
+@campaign_admin_required
+@require_GET
+def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """A model and the state of its validation (the page follows it while it runs)."""
+    spec = selectors.model_spec_get(name=name)
+    if spec is None:
+        raise Http404("No such model.")
+    return render(request, "manage/model.html", {"spec": spec})
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -136,11 +146,12 @@ def model_new(request: HttpRequest) -> HttpResponse:
 def campaign_new(request: HttpRequest) -> HttpResponse:
     model_name = request.GET.get("model") or request.POST.get("model") or ""
     model = selectors.model_spec_get(name=model_name) if model_name else None
-    if model is None:
+    models = selectors.model_spec_list(usable=True)
+    if model is None or model.status != model.Status.DONE:
         return render(
             request,
             "manage/campaign_new.html",
-            {"models": selectors.model_spec_list(), "model": None, "form": None},
+            {"models": models, "model": None, "form": None, "unusable": model},
         )
     form = CampaignCreateForm(request.POST or None, model=model)
     if request.method == "POST" and form.is_valid():
@@ -166,9 +177,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Campaign '{campaign.name}' created. Now add images.")
             return _dashboard(campaign, "add-images")
     return render(
-        request,
-        "manage/campaign_new.html",
-        {"models": selectors.model_spec_list(), "model": model, "form": form},
+        request, "manage/campaign_new.html", {"models": models, "model": model, "form": form}
     )
 
 

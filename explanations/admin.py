@@ -5,7 +5,8 @@ from .models import Campaign, CampaignImage, ClusterMap, ExplanationJob, LayerRe
 
 @admin.register(ModelSpec)
 class ModelSpecAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "architecture", "created_at")
+    list_display = ("name", "kind", "architecture", "status", "created_at")
+    list_filter = ("status",)
     readonly_fields = ("class_names", "preprocessing", "explainable_layers", "default_layers")
 
 

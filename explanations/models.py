@@ -11,9 +11,24 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, When
 
+from core.jobs import TrackedJob
 
-class ModelSpec(models.Model):
-    """A classifier NetViz can explain: architecture, weights, class names, preprocessing, layers."""
+
+class ModelSpecQuerySet(models.QuerySet):
+    def usable(self) -> ModelSpecQuerySet:
+        """Models whose validation is done: the only ones a campaign may use."""
+        return self.filter(status=ModelSpec.Status.DONE)
+
+
+class ModelSpec(TrackedJob):
+    """A classifier NetViz can explain: architecture, weights, class names, preprocessing, layers.
+
+    Registering one is a job (:class:`core.jobs.TrackedJob`): the request stores the files and
+    a queued spec; the ``validate_model`` task loads the model in a worker, checks it (class
+    count by one forward pass, explainable layers) and fills in ``class_names``,
+    ``preprocessing`` and the layers, or fails with the reason (its files are then removed).
+    Only a done spec is :meth:`~ModelSpecQuerySet.usable`.
+    """
 
     class Kind(models.TextChoices):
         BUILTIN = "builtin", "Built-in"
@@ -32,7 +47,8 @@ class ModelSpec(models.Model):
     preprocessing = models.JSONField(default=dict)
     explainable_layers = models.JSONField(default=list)
     default_layers = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelSpecQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -208,31 +224,19 @@ class ExplanationJobQuerySet(models.QuerySet):
         return self.filter(status=ExplanationJob.Status.DONE)
 
 
-class ExplanationJob(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+class ExplanationJob(TrackedJob):
+    """The INV explanation of one image with one set of parameters (``params_hash``)."""
 
     image = models.ForeignKey(CampaignImage, on_delete=models.CASCADE, related_name="jobs")
     params_hash = models.CharField(max_length=64)
     engine_params = models.JSONField(default=dict)
     layers = models.JSONField(default=list)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.FloatField(default=0.0)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    timings = models.JSONField(default=dict)
     device = models.CharField(
         max_length=20,
         blank=True,
         help_text="Engine device that computed the result (cpu, cuda, cuda:1); paper-mode "
         "clusters differ between devices (docs/gpu.md).",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = ExplanationJobQuerySet.as_manager()
 

@@ -139,7 +139,7 @@ def media_visible(*, name: str, user) -> bool:
 @dataclass(frozen=True)
 class CampaignProgress:
     total: int
-    pending: int
+    queued: int
     running: int
     done: int
     failed: int
@@ -152,7 +152,7 @@ class CampaignProgress:
 def campaign_progress(*, campaign: Campaign) -> CampaignProgress:
     counts = ExplanationJob.objects.current_for(campaign).aggregate(
         total=Count("id"),
-        pending=Count("id", filter=Q(status=ExplanationJob.Status.PENDING)),
+        queued=Count("id", filter=Q(status=ExplanationJob.Status.QUEUED)),
         running=Count("id", filter=Q(status=ExplanationJob.Status.RUNNING)),
         done=Count("id", filter=Q(status=ExplanationJob.Status.DONE)),
         failed=Count("id", filter=Q(status=ExplanationJob.Status.FAILED)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from core.enqueue import enqueue_on_commit
+from core.jobs import job_claim, job_fail, job_finish, job_progress, job_requeue
 from netviz_site.errors import ApplicationError
+from workers.inv.catalog import BUILTIN_MODELS
 from workers.inv.errors import EngineError
 from workers.inv.images import decode_image, load_image
 from workers.inv.types import EngineParams, ImageExplanation
@@ -38,6 +41,8 @@ from .models import (
     LayerResult,
     ModelSpec,
 )
+
+logger = logging.getLogger(__name__)
 
 # --- models ----------------------------------------------------------------------------------
 
@@ -59,63 +64,148 @@ def model_spec_create(
     display_name: str = "",
     weights: tuple[str, bytes] | None = None,
     class_names: tuple[str, bytes] | None = None,
+    enqueue: bool = True,
 ) -> ModelSpec:
-    """Register a model after loading it once to check it (weights, class count, layers).
+    """Register a model: store its files and a queued spec, and enqueue its validation (the
+    ``validate_model`` task, :func:`model_spec_validate`: the model is loaded in a worker,
+    never in a web request). The spec is usable once its validation is done.
 
-    ``weights`` and ``class_names`` are (file name, content) pairs for uploaded files.
+    ``weights`` and ``class_names`` are (file name, content) pairs for uploaded files. A failed
+    registration of the same name is replaced.
     """
-    from workers.runtime import model_get  # imports torch: the check runs in the request
-
-    from .selectors import model_source_for_fields
-
     slug = slugify(name)
     if not slug:
         raise ApplicationError("A model needs a name made of letters, digits or dashes.")
-    if ModelSpec.objects.filter(name=slug).exists():
-        raise ApplicationError(f"A model named '{slug}' already exists.")
     if kind not in ModelSpec.Kind.values:
         raise ApplicationError(
             f"Unknown model kind '{kind}'. Choose one of: {', '.join(ModelSpec.Kind.values)}."
         )
-    with files_for_transaction() as files:
+    taken = ApplicationError(f"A model named '{slug}' already exists.", status=409)
+    with files_for_transaction() as files, transaction.atomic():
+        existing = ModelSpec.objects.select_for_update().filter(name=slug).first()
+        if existing is not None:
+            if existing.status != ModelSpec.Status.FAILED:
+                raise taken
+            existing.delete()  # a failed spec: no campaign uses it, its files are gone
         weights_name = (
             files.save("models", weights[1], suffix=Path(weights[0]).suffix or ".pt")
             if weights
             else ""
         )
         classes_name = files.save("models", class_names[1], suffix=".txt") if class_names else ""
-        source = model_source_for_fields(
-            kind=kind,
-            name=slug,
-            architecture=architecture,
-            weights_path=default_storage.path(weights_name) if weights_name else None,
-            class_names_path=default_storage.path(classes_name) if classes_name else None,
-        )
         try:
-            loaded = model_get(source, device="cpu")
-        except EngineError as exc:
-            raise ApplicationError(exc.message) from exc
-        with transaction.atomic():
-            return ModelSpec.objects.create(
-                name=slug,
-                display_name=display_name or name,
-                kind=kind,
-                architecture=architecture,
-                weights_file=weights_name,
-                class_names_file=classes_name,
-                **_spec_fields_from_loaded(loaded),
-            )
+            with transaction.atomic():
+                spec = ModelSpec.objects.create(
+                    name=slug,
+                    display_name=display_name or name,
+                    kind=kind,
+                    architecture=architecture,
+                    weights_file=weights_name,
+                    class_names_file=classes_name,
+                    stage="waiting for a worker",
+                )
+        except IntegrityError as exc:  # registered at the same moment by another request
+            raise taken from exc
+        if enqueue:
+            model_spec_validation_enqueue(spec=spec)
+    return spec
 
 
-def model_spec_get_or_create_builtin(*, name: str) -> ModelSpec:
-    """The registry entry for a built-in or torchvision model, created on first use."""
+def model_spec_get_or_create_builtin(*, name: str, enqueue: bool = True) -> ModelSpec:
+    """The registry entry for a built-in or torchvision model, registered (its validation
+    queued) on first use, or again after a failed validation."""
     existing = ModelSpec.objects.filter(name=name).first()
-    if existing is not None:
+    if existing is not None and existing.status != ModelSpec.Status.FAILED:
         return existing
-    from workers.inv.models import builtin_model_names
+    kind = ModelSpec.Kind.BUILTIN if name in BUILTIN_MODELS else ModelSpec.Kind.TORCHVISION
+    return model_spec_create(name=name, kind=kind, display_name=name, enqueue=enqueue)
 
-    kind = ModelSpec.Kind.BUILTIN if name in builtin_model_names() else ModelSpec.Kind.TORCHVISION
-    return model_spec_create(name=name, kind=kind, display_name=name)
+
+def model_spec_validation_enqueue(*, spec: ModelSpec) -> None:
+    """Send the spec's validation to the workers once the current transaction commits (a
+    broker failure fails the validation with a message saying so)."""
+    spec_id = spec.pk
+
+    def not_sent(exc: Exception) -> None:
+        logger.error("could not enqueue the validation of model %s", spec_id, exc_info=exc)
+        model_spec_validation_fail(
+            spec_id=spec_id, error="Could not start the validation (no worker queue): try again."
+        )
+
+    enqueue_on_commit(
+        "explanations.tasks.validate_model",
+        args=(spec_id,),
+        queue=settings.NETVIZ_EXPLAIN_QUEUE,
+        on_error=not_sent,
+    )
+
+
+def model_spec_validate(*, spec_id: int, device: str = "cpu") -> str:
+    """Validate a queued model here (a worker, a command): load it once (the loader checks the
+    file, the architecture and, by one forward pass, that the class-names file lists as many
+    classes as the model has outputs), then store its class names, preprocessing and layers.
+
+    Returns "done", "skipped" (missing, finished, or failed meanwhile) or "failed" (the reason
+    on the spec; its files are removed). Transient errors (database) propagate for a retry.
+    """
+    from workers.runtime import model_get  # imports torch: runs in workers only
+
+    from .selectors import model_source_for_spec
+
+    spec = job_claim(ModelSpec, spec_id, stage="loading the model", progress=0.1)
+    if spec is None:
+        return "skipped"
+    t0 = time.perf_counter()
+    try:
+        loaded = model_get(model_source_for_spec(spec), device=device)
+    except EngineError as exc:
+        model_spec_validation_fail(spec_id=spec_id, error=exc.message)
+        return "failed"
+    job_progress(spec, stage="storing the layers", progress=0.9)
+    with transaction.atomic():
+        spec = ModelSpec.objects.select_for_update().get(pk=spec_id)
+        if spec.status != ModelSpec.Status.RUNNING:
+            return "skipped"
+        fields = _spec_fields_from_loaded(loaded)
+        for field, value in fields.items():
+            setattr(spec, field, value)
+        job_finish(spec, timings={"load": time.perf_counter() - t0}, update_fields=fields)
+    return "done"
+
+
+def model_spec_validation_fail(*, spec_id: int, error: str) -> None:
+    """Fail a model's validation with its reason and remove its uploaded files (a failed spec
+    keeps its name and error only, until the name is registered again)."""
+    with transaction.atomic():
+        spec = ModelSpec.objects.select_for_update().filter(pk=spec_id).first()
+        if spec is None or spec.status == ModelSpec.Status.DONE:
+            return
+        names = [f.name for f in (spec.weights_file, spec.class_names_file) if f]
+        ModelSpec.objects.filter(pk=spec_id).update(weights_file="", class_names_file="")
+        job_fail(ModelSpec, spec_id, error=error)
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+
+
+def model_spec_validated(*, spec: ModelSpec) -> ModelSpec:
+    """``spec``, validated here first unless it is done (commands and tests, which may load
+    torch); an ApplicationError with the reason when its validation fails."""
+    if spec.status != ModelSpec.Status.DONE:
+        model_spec_validate(spec_id=spec.pk)
+        spec.refresh_from_db()
+    if spec.status != ModelSpec.Status.DONE:
+        raise ApplicationError(_model_unusable(spec))
+    return spec
+
+
+def _model_unusable(model: ModelSpec) -> str:
+    """Why a campaign cannot use ``model`` yet, in words (its validation is not done)."""
+    if model.status == ModelSpec.Status.FAILED:
+        return f"Model '{model.name}' failed its validation: {model.error} Register it again."
+    where = f" ({model.stage}, {round(100 * model.progress)}%)" if model.stage else ""
+    return (
+        f"Model '{model.name}' cannot be used yet: its validation is "
+        f"{model.get_status_display().lower()}{where}. Try again when it is done."
+    )
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -149,6 +239,8 @@ def campaign_create(
     name = name.strip()
     if not name:
         raise ApplicationError("A campaign needs a name.")
+    if model.status != ModelSpec.Status.DONE:
+        raise ApplicationError(_model_unusable(model), status=409)
     if Campaign.objects.filter(name=name).exists():
         raise ApplicationError(f"A campaign named '{name}' already exists.")
     classes = list(classes or [])
@@ -279,24 +371,18 @@ def explanation_job_create(*, image: CampaignImage) -> ExplanationJob:
 
 def explanation_job_enqueue(*, job: ExplanationJob) -> None:
     """Send the job to the workers once the current transaction commits."""
-    from workers.tasks import explain_image
-
-    job_id = job.pk
-    transaction.on_commit(
-        lambda: explain_image.apply_async(args=[job_id], queue=settings.NETVIZ_EXPLAIN_QUEUE)
+    enqueue_on_commit(
+        "explanations.tasks.explain_image", args=(job.pk,), queue=settings.NETVIZ_EXPLAIN_QUEUE
     )
 
 
 def explanation_job_retry(*, job: ExplanationJob) -> ExplanationJob:
-    """Reset a failed job to pending and enqueue it again."""
+    """Queue a failed job again and enqueue it."""
     with transaction.atomic():
         job = ExplanationJob.objects.select_for_update().get(pk=job.pk)
         if job.status != ExplanationJob.Status.FAILED:
             raise ApplicationError("Only a failed job can be retried.")
-        job.status = ExplanationJob.Status.PENDING
-        job.error = ""
-        job.progress = 0.0
-        job.save(update_fields=["status", "error", "progress"])
+        job_requeue(job)
         explanation_job_enqueue(job=job)
     return job
 
@@ -307,7 +393,7 @@ def campaign_compute(*, campaign: Campaign) -> int:
     with transaction.atomic():
         for image in campaign.images.all():
             job = explanation_job_create(image=image)
-            if job.status in (ExplanationJob.Status.PENDING, ExplanationJob.Status.RUNNING):
+            if job.status in (ExplanationJob.Status.QUEUED, ExplanationJob.Status.RUNNING):
                 explanation_job_enqueue(job=job)
                 count += 1
     return count
@@ -317,41 +403,17 @@ def campaign_compute(*, campaign: Campaign) -> int:
 
 
 def explanation_job_claim(*, job_id: int) -> ExplanationJob | None:
-    """Lock the job and mark it running; ``None`` when it is already done or failed."""
-    with transaction.atomic():
-        job = (
-            ExplanationJob.objects.select_for_update()
-            .select_related("image__campaign__model")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.status in (ExplanationJob.Status.DONE, ExplanationJob.Status.FAILED):
-            return None
-        job.status = ExplanationJob.Status.RUNNING
-        job.attempts += 1
-        job.progress = 0.05
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "attempts", "progress", "started_at"])
-    return job
-
-
-def explanation_job_progress(*, job_id: int, progress: float) -> None:
-    ExplanationJob.objects.filter(pk=job_id, status=ExplanationJob.Status.RUNNING).update(
-        progress=progress
-    )
+    """Lock the job and mark it running; ``None`` when it is missing, done or failed (a
+    running job is claimed again: its task was redelivered after its worker died)."""
+    related = ["image__campaign__model"]
+    return job_claim(ExplanationJob, job_id, stage="explaining", progress=0.05, related=related)
 
 
 def explanation_job_fail(*, job_id: int, error: str) -> None:
     """Record a permanent failure (with its reason); results stay empty."""
     with transaction.atomic():
-        job = ExplanationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status == ExplanationJob.Status.DONE:
-            return
-        job.layer_results.all().delete()
-        job.status = ExplanationJob.Status.FAILED
-        job.error = error[:4000]
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+        if job_fail(ExplanationJob, job_id, error=error):
+            LayerResult.objects.filter(job_id=job_id).delete()
 
 
 @dataclass(frozen=True)
@@ -393,7 +455,7 @@ def explanation_compute(*, job: ExplanationJob, device: str | None = None) -> Co
             f"'{loaded.class_names[explanation.target_index]}': nothing to explain there."
         )
     t_engine = time.perf_counter()
-    explanation_job_progress(job_id=job.pk, progress=0.6)
+    job_progress(job, stage="rendering", progress=0.6)
     from workers.inv.artifacts import game_image_for, render_explanation
 
     game = game_image_for(pil, view, preprocessing=loaded.preprocessing, params=params)
@@ -492,16 +554,12 @@ def explanation_store(*, job_id: int, computed: ComputedExplanation) -> bool:
             ]
         )
         _layers_store(job=job, image=image, computed=computed, files=files)
-        job.status = ExplanationJob.Status.DONE
-        job.progress = 1.0
-        job.error = ""
-        job.finished_at = timezone.now()
         job.device = computed.device
-        job.timings = {
-            **{k: round(v, 4) for k, v in computed.seconds.items()},
-            "store": round(time.perf_counter() - t0, 4),
-        }
-        job.save(update_fields=["status", "progress", "error", "finished_at", "device", "timings"])
+        job_finish(
+            job,
+            timings={**computed.seconds, "store": time.perf_counter() - t0},
+            update_fields=["device"],
+        )
         if old_view:
             transaction.on_commit(lambda: default_storage.delete(old_view))
         if old_game:

@@ -9,7 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netviz_site.settings.local")
 
 app = Celery("netviz")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"])
+# Every installed app's ``tasks`` module (explanations, processing, validation, game): imported
+# when a worker starts; a web process enqueues by name (core.enqueue) and never imports them.
+app.autodiscover_tasks()
 
 
 @signals.import_modules.connect(sender=app)

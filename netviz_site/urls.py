@@ -41,8 +41,10 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("game/", include("game.urls")),
     path("api/game/", include("game.api_urls")),
+    # the players' verification questions: processing's endpoints under the game's prefix
+    path("api/game/", include("processing.game_api_urls")),
     path("api/processing/", include("processing.api_urls")),
-    path("viewer/", include("validation.urls")),
+    path("viewer/", include("viewer.validation_urls")),
 ]
 
 handler404 = "netviz_site.error_views.page_not_found"

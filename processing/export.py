@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from explanations.models import Campaign, CampaignImage, ClusterMap, LayerResult
 from game.models import Characteristic, Round
-from validation import export as vx
 
 from .models import (
     CampaignProcessing,
@@ -353,17 +352,26 @@ SECTIONS: tuple[Section, ...] = (
         _same("id", "class_name", "action", "keys", "name", "created_at"),
         convert={"created_at": _iso},
     ),
-    # validation (METHOD §10): every finished run, each row naming its run
-    Section("validation_tcav", vx.tcav_rows, vx.tcav_count, vx.TCAV_COLUMNS),
-    Section(
-        "validation_faithfulness",
-        vx.faithfulness_rows,
-        vx.faithfulness_count,
-        vx.FAITHFULNESS_COLUMNS,
-    ),
-    Section("validation_human", vx.human_rows, vx.human_count, vx.HUMAN_COLUMNS),
-    Section("validation_layers", vx.layer_rows, vx.layer_count, vx.LAYER_COLUMNS),
 )
+
+# Sections an app above processing adds after processing's own, at start-up: the validation's
+# (``ValidationConfig.ready``), so that processing never imports the validation app.
+_added: dict[str, Section] = {}
+
+
+def export_sections_add(*sections: Section) -> None:
+    """Add ``sections`` to every export, after those added before (adding one again is a
+    no-op)."""
+    own = {s.name for s in SECTIONS}
+    for section in sections:
+        if section.name in own:
+            raise ValueError(f"The export already has a section {section.name!r}.")
+        _added.setdefault(section.name, section)
+
+
+def export_sections() -> tuple[Section, ...]:
+    """Every section of the export, in order: processing's, then those added by other apps."""
+    return (*SECTIONS, *_added.values())
 
 
 def _header(campaign: Campaign) -> dict:
@@ -428,7 +436,8 @@ def export_write(
 ) -> tuple[str, int, dict[str, int]]:
     """Write the export zip; returns (storage name, size in bytes, rows per section)."""
     progress = progress or (lambda stage, fraction: None)
-    counts = {s.name: s.count(campaign) for s in SECTIONS}
+    sections = export_sections()
+    counts = {s.name: s.count(campaign) for s in sections}
     total = max(1, 2 * sum(counts.values()))
     done = 0
     folder = default_storage.path("exports")
@@ -443,7 +452,7 @@ def export_write(
                 out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
                 header = json.dumps(_header(campaign), ensure_ascii=False)
                 out.write(header[:-1])
-                for section in SECTIONS:
+                for section in sections:
                     progress(f"json: {section.name}", done / total)
                     out.write(f', "{section.name}": [')
                     n = 0
@@ -459,7 +468,7 @@ def export_write(
                 out.write("}\n")
                 out.flush()
                 out.detach()
-            for section in SECTIONS:
+            for section in sections:
                 progress(f"csv: {section.name}", done / total)
                 with zf.open(f"csv/{section.name}.csv", "w", force_zip64=True) as raw:
                     out = io.TextIOWrapper(raw, encoding="utf-8", newline="")

@@ -21,23 +21,21 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs import JobStatus, TrackedJob
 from explanations.models import Campaign, CampaignImage, ClusterMap, LayerResult
 from game.models import Characteristic, Player, Round
 
 
-class CampaignProcessing(models.Model):
-    """Processing state of one campaign (the row locked while its labels are written)."""
+class CampaignProcessing(TrackedJob):
+    """Processing state of one campaign (the row locked while its labels are written).
 
-    class Status(models.TextChoices):
-        IDLE = "idle", "Idle"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FAILED = "failed", "Failed"
+    One row per campaign, run again and again (a full regroup or a catch-up): it rests
+    **done** (nothing queued: also before the first run), goes **queued** when a task is sent
+    and **running** while one works; **failed** keeps the last run's error.
+    """
 
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="processing")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IDLE)
-    stage = models.CharField(max_length=100, blank=True)
-    progress = models.FloatField(default=0.0)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
     settings = models.JSONField(default=dict, help_text="GroupingSettings of the last rebuild.")
     settings_hash = models.CharField(max_length=64, blank=True)
     model_id = models.CharField(max_length=200, blank=True)
@@ -48,8 +46,6 @@ class CampaignProcessing(models.Model):
     mentions_since_rebuild = models.PositiveIntegerField(
         default=0, help_text="Placed incrementally since the last full regroup."
     )
-    timings = models.JSONField(default=dict)
-    error = models.TextField(blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -342,29 +338,17 @@ class CurationRule(models.Model):
         return f"{self.action} {self.keys[:3]}"
 
 
-class CampaignExport(models.Model):
+class CampaignExport(TrackedJob):
     """A campaign export (JSON + CSV in one zip) built by a task, downloaded by its token."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="exports")
     token = models.CharField(max_length=43, unique=True, editable=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.FloatField(default=0.0)
-    stage = models.CharField(max_length=100, blank=True)
     file = models.FileField(upload_to="exports/", blank=True)
     size = models.PositiveBigIntegerField(default=0)
     counts = models.JSONField(default=dict)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

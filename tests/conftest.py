@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -42,6 +43,28 @@ def _fresh_game_caches():
     selectors.playable_items_evict()
     cache.clear()
     yield
+
+
+class SentTask(NamedTuple):
+    name: str
+    args: tuple
+    kwargs: dict
+    queue: str | None
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> list[SentTask]:
+    """The tasks sent to the broker in this test, recorded instead of sent (services enqueue
+    through ``core.enqueue``, which sends with the Celery app's ``send_task``)."""
+    from netviz_site.celery import app
+
+    sent: list[SentTask] = []
+
+    def send_task(name, args=None, kwargs=None, **options):
+        sent.append(SentTask(name, tuple(args or ()), dict(kwargs or {}), options.get("queue")))
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    return sent
 
 
 def build_tiny_model(*, negative_head: bool = False):
@@ -114,11 +137,17 @@ def photo_png(name: str = "chelsea", size: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def model_registered(**fields):
+    """A model registered and validated here, as the ``validate_model`` task would (``fields``:
+    the arguments of ``model_spec_create``)."""
+    from explanations.services import model_spec_create, model_spec_validated
+
+    return model_spec_validated(spec=model_spec_create(enqueue=False, **fields))
+
+
 @pytest.fixture
 def tiny_spec(db):
-    from explanations.services import model_spec_create
-
-    return model_spec_create(
+    return model_registered(
         name="tiny",
         kind="torchscript",
         weights=("tiny.pt", tiny_torchscript_bytes()),

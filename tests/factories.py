@@ -56,6 +56,7 @@ class ModelSpecFactory(factory.django.DjangoModelFactory):
     name = "factory-model"
     display_name = "Factory model"
     kind = ModelSpec.Kind.BUILTIN
+    status = ModelSpec.Status.DONE  # validated (a registration's job is tested apart)
     class_names = factory.LazyFunction(lambda: list(CLASSES) + ["teapot"])
     explainable_layers = factory.LazyFunction(lambda: ["layer1", "layer2", "layer3"])
     default_layers = factory.LazyFunction(lambda: ["layer1", "layer2", "layer3"])

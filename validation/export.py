@@ -1,4 +1,5 @@
-"""Validation rows for the campaign export (``processing.export`` adds them as sections).
+"""Validation sections of the campaign export: :data:`SECTIONS`, which ``ValidationConfig.ready``
+adds to ``processing.export`` (processing never imports the validation app).
 
 Every finished run of the campaign is exported; each row names its run (see the ``run`` column)
 and whether its human metric came from simulated rounds.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from explanations.models import Campaign
+from processing.export import Section
 
 from .models import ClusterFaithfulness, HumanMetric, LayerSummary, TcavScore, ValidationRun
 from .selectors import FAITHFULNESS_FIELDS, HUMAN_FIELDS, LAYER_FIELDS, TCAV_FIELDS
@@ -69,3 +71,12 @@ def human_count(campaign: Campaign) -> int:
 
 def layer_count(campaign: Campaign) -> int:
     return _qs(LayerSummary, campaign).count()
+
+
+# every finished run, each row naming its run (METHOD §10)
+SECTIONS = (
+    Section("validation_tcav", tcav_rows, tcav_count, TCAV_COLUMNS),
+    Section("validation_faithfulness", faithfulness_rows, faithfulness_count, FAITHFULNESS_COLUMNS),
+    Section("validation_human", human_rows, human_count, HUMAN_COLUMNS),
+    Section("validation_layers", layer_rows, layer_count, LAYER_COLUMNS),
+)

@@ -18,33 +18,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs import TrackedJob
 from explanations.models import Campaign, CampaignImage, ClusterMap
 
 
-class ValidationRun(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
+class ValidationRun(TrackedJob):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="validations")
     class_name = models.CharField(max_length=200, blank=True, help_text="Blank: every class.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.FloatField(default=0.0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
     params = models.JSONField(default=dict)
     params_hash = models.CharField(max_length=64)
     simulated = models.BooleanField(default=False, help_text="Human metric from simulated rounds.")
-    timings = models.JSONField(default=dict)
     summary = models.JSONField(default=dict, help_text="Counts and notes (skipped layers).")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
 
+from core.enqueue import enqueue_on_commit
+from core.jobs import job_claim, job_fail, job_finish, job_progress
 from explanations.models import Campaign, CampaignImage
 from explanations.selectors import model_source_for_spec
 from netviz_site.errors import ApplicationError
+from workers.inv.validation_params import FaithfulnessParams, TcavParams
 
 from . import inputs, metrics
 from .models import ClusterFaithfulness, HumanMetric, LayerSummary, TcavScore, ValidationRun
@@ -52,11 +54,8 @@ def _params_normalise(params: dict | None) -> dict:
             out["tcav"].update(value or {})
         else:
             out[key] = value
-    from workers.inv import faithfulness as fa  # torch: imported where it runs
-    from workers.inv import tcav
-
-    fa.FaithfulnessParams(steps=int(out["steps"]))  # validates
-    tcav.TcavParams(**out["tcav"])  # validates
+    FaithfulnessParams(steps=int(out["steps"]))  # validates
+    TcavParams(**out["tcav"])  # validates
     if out["max_images"] is not None and int(out["max_images"]) < 1:
         raise ApplicationError("max_images must be ≥ 1.")
     if int(out["simulate_rounds"]) < 0:
@@ -96,23 +95,13 @@ def validation_run_create(
 
 def validation_run_enqueue(*, run: ValidationRun) -> None:
     """Send the run to the workers once the current transaction commits."""
-    from workers.tasks import validate_campaign
-
-    run_id = run.pk
-    queue = settings.NETVIZ_EXPLAIN_QUEUE
-    transaction.on_commit(lambda: validate_campaign.apply_async(args=[run_id], queue=queue))
+    enqueue_on_commit(
+        "validation.tasks.validate_campaign", args=(run.pk,), queue=settings.NETVIZ_EXPLAIN_QUEUE
+    )
 
 
 def validation_run_fail(*, run_id: int, error: str) -> None:
-    ValidationRun.objects.filter(pk=run_id).exclude(status=ValidationRun.Status.DONE).update(
-        status=ValidationRun.Status.FAILED, error=error[:5000], finished_at=timezone.now()
-    )
-
-
-def _progress_update(run_id: int, fraction: float, stage: str) -> None:
-    ValidationRun.objects.filter(pk=run_id).update(
-        progress=round(max(0.0, min(1.0, fraction)), 4), stage=stage[:200]
-    )
+    job_fail(ValidationRun, run_id, error=error)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -127,19 +116,6 @@ class _Rows:
     notes: list[str] = field(default_factory=list)
 
 
-def _claim(run_id: int) -> ValidationRun | None:
-    with transaction.atomic():
-        run = ValidationRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status == ValidationRun.Status.DONE:
-            return None
-        run.status = ValidationRun.Status.RUNNING
-        run.started_at = timezone.now()
-        run.progress = 0.0
-        run.error = ""
-        run.save(update_fields=["status", "started_at", "progress", "error"])
-    return run
-
-
 def _results_store(*, run_id: int, rows: _Rows, timings: dict[str, float]) -> bool:
     """Replace the run's result rows and mark it done, in one transaction (False: already done)."""
     with transaction.atomic():
@@ -152,11 +128,6 @@ def _results_store(*, run_id: int, rows: _Rows, timings: dict[str, float]) -> bo
         ClusterFaithfulness.objects.bulk_create(rows.faith)
         HumanMetric.objects.bulk_create(rows.human)
         LayerSummary.objects.bulk_create(rows.layers)
-        locked.status = ValidationRun.Status.DONE
-        locked.progress = 1.0
-        locked.stage = "done"
-        locked.finished_at = timezone.now()
-        locked.timings = {k: round(v, 3) for k, v in timings.items()}
         locked.summary = {
             "tcav_scores": len(rows.tcav),
             "faithfulness": len(rows.faith),
@@ -164,22 +135,22 @@ def _results_store(*, run_id: int, rows: _Rows, timings: dict[str, float]) -> bo
             "layers": len(rows.layers),
             "notes": rows.notes[:200],
         }
-        locked.save()
+        job_finish(locked, timings=timings, update_fields=["summary"])
     return True
 
 
 def validation_run_execute(
     *, run_id: int, progress: Progress | None = None, device: str | None = None
 ) -> str:
-    """Compute and store a run: "done", "skipped" (missing or already done) or "failed"."""
+    """Compute and store a run: "done", "skipped" (missing, done or failed) or "failed"."""
     from workers.runtime import model_get
 
-    run = _claim(run_id)
+    run = job_claim(ValidationRun, run_id, stage="loading")
     if run is None:
         return "skipped"
 
     def report(fraction: float, stage: str) -> None:
-        _progress_update(run_id, fraction, stage)
+        job_progress(run, stage=stage, progress=fraction)
         if progress is not None:
             progress(fraction, stage)
 

@@ -68,7 +68,6 @@ class Card:
     overlay_url: str
     frames: list[str] = field(default_factory=list)  # storage names (single clusters only)
     overlay_name: str = ""  # storage name of a cluster's overlay (groups render theirs)
-    stored_group: bool = False
 
     @property
     def is_group(self) -> bool:
@@ -282,7 +281,6 @@ def _group_card(
         labels=_group_labels(group.scores, members, scores_of),
         best=list(group.best),
         overlay_url="",
-        stored_group=True,
     )
     card.overlay_url = card.url + "overlay.jpg"
     return card

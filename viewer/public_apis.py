@@ -30,7 +30,7 @@ class CampaignOutput(serializers.Serializer):
 
 class ProgressOutput(serializers.Serializer):
     total = serializers.IntegerField()
-    pending = serializers.IntegerField()
+    queued = serializers.IntegerField()
     running = serializers.IntegerField()
     done = serializers.IntegerField()
     failed = serializers.IntegerField()

@@ -47,10 +47,6 @@ def model_get(source: ModelSource, *, device: str | None = None) -> LoadedModel:
         return _cached_model(source, device or device_get())
 
 
-def model_cache_clear() -> None:
-    _cached_model.cache_clear()
-
-
 # --- sentence embedder (label processing) ---------------------------------------------------
 
 _embedders: dict[str, object] = {}
@@ -72,8 +68,3 @@ def embedder_get(model_path: str | None = None):
             embedder = SentenceEmbedder(path or None)
             _embedders[path] = embedder
         return embedder
-
-
-def embedder_cache_clear() -> None:
-    with _lock:
-        _embedders.clear()

@@ -163,6 +163,7 @@ INSTALLED_APPS = [
     "workers",
     "campaigns",
     "viewer",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "ENUM_NAME_OVERRIDES": {
         "ModelKindEnum": "explanations.models.ModelSpec.Kind",
+        "JobStatusEnum": "core.jobs.JobStatus",
         "MergedGroupKindEnum": "processing.models.MergedGroup.Kind",
         "ViewerCardKindEnum": ["cluster", "merged", "full"],
     },
@@ -299,12 +301,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "game-expire-rounds": {
-        "task": "workers.tasks.expire_rounds",
+        "task": "game.tasks.expire_rounds",
         "schedule": float(env_int("NETVIZ_GAME_EXPIRE_EVERY_SECONDS", 300)),
         "options": {"queue": "cpu", "expires": 600},
     },
     "refresh-player-trust": {
-        "task": "workers.tasks.refresh_player_trust",
+        "task": "processing.tasks.refresh_player_trust",
         "schedule": float(env_int("NETVIZ_TRUST_REFRESH_EVERY_SECONDS", 3600)),
         "options": {"queue": "cpu", "expires": 3600},
     },

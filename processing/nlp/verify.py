@@ -72,7 +72,7 @@ class UncertaintyModel:
     threshold) + split_c · ln m). error: how
     often the players' verdict is wrong (3 answers right 80 % of the time: the majority is
     wrong 10.4 % of the time). Fitted on the development half of the evaluation set by
-    ``python -m processing.bench_grouping --calibrate`` (MiniLM, the default settings).
+    ``python -m benchmarks.grouping --calibrate`` (MiniLM, the default settings).
     """
 
     # Refitted on the development half with the WordNet defaults (k = 5, t = 0.50).

@@ -35,13 +35,13 @@ class GlobalLabel:
 
 @dataclass(frozen=True)
 class GlobalExplanation:
-    """Top labels of a class at a layer: by G(s) and by the per-image-normalised share."""
+    """Labels of a class at a layer by G(s) (``top``: the first ``top_k``); each label carries its
+    per-image-normalised share (ranked by :func:`normalised_ranks`)."""
 
     class_name: Hashable
     layer: str
     n_images: int
     top: tuple[GlobalLabel, ...]
-    top_normalised: tuple[GlobalLabel, ...]
     labels: tuple[GlobalLabel, ...]
 
 
@@ -140,14 +140,12 @@ def global_explanations(
                 )
             )
         labels.sort(key=lambda g: (-g.total, g.label))
-        by_norm = sorted(labels, key=lambda g: (-g.normalised, g.label))
         out.append(
             GlobalExplanation(
                 class_name=cls,
                 layer=layer,
                 n_images=n_images,
                 top=tuple(labels[:top_k]),
-                top_normalised=tuple(by_norm[:top_k]),
                 labels=tuple(labels),
             )
         )

@@ -5,7 +5,8 @@ they use is pure (:mod:`processing.nlp.groups`), and so is the scoring (:mod:`pr
 
 * :mod:`.rounds` — :func:`round_process`, the incremental path run by the ``process_round``
   task when a round finishes.
-* :mod:`.rebuild` — :func:`campaign_rebuild` (the full regroup) and :func:`campaign_catch_up`.
+* :mod:`.rebuild` — :func:`campaign_rebuild` (the full regroup), :func:`campaign_catch_up`, and
+  :func:`campaign_process` (either, the ``process_campaign`` task's work).
 * :mod:`.scores` and :mod:`.global_labels` — cluster scores, stats, merged groups (maps
   included) and global explanations, recomputed from the stored records.
 * :mod:`.curation` — :func:`label_group_rename`, :func:`label_groups_merge`,
@@ -32,7 +33,7 @@ from .curation import (
 )
 from .enqueue import campaign_process_enqueue, round_process_enqueue
 from .exports import campaign_export_create, campaign_export_fail, campaign_export_run
-from .rebuild import RebuildResult, campaign_catch_up, campaign_rebuild
+from .rebuild import RebuildResult, campaign_catch_up, campaign_process, campaign_rebuild
 from .rounds import ProcessResult, label_mentions_follow_merge, round_process
 from .trust import campaigns_rescore, players_trust_refresh, round_trust_update
 from .verification import (
@@ -48,6 +49,7 @@ __all__ = [
     "campaign_export_create",
     "campaign_export_fail",
     "campaign_export_run",
+    "campaign_process",
     "campaign_process_enqueue",
     "campaign_rebuild",
     "campaigns_rescore",

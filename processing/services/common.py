@@ -141,10 +141,10 @@ def processing_state_lock(campaign: Campaign) -> CampaignProcessing:
     return state
 
 
-def processing_state_update(campaign: Campaign, **fields) -> None:
-    """Set fields of the campaign's processing row (created if missing)."""
-    CampaignProcessing.objects.get_or_create(campaign=campaign)
-    CampaignProcessing.objects.filter(campaign=campaign).update(**fields)
+def processing_state_row(campaign: Campaign) -> CampaignProcessing:
+    """The campaign's processing row (created if missing), not locked: its life cycle moves
+    with :mod:`core.jobs` (``job_requeue``, ``job_start``, ``job_progress``, ``job_fail``)."""
+    return CampaignProcessing.objects.get_or_create(campaign=campaign)[0]
 
 
 def processing_counters_update(*, campaign: Campaign, **extra) -> None:

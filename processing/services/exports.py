@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 
-from django.db import transaction
-from django.utils import timezone
-
+from core.enqueue import enqueue_on_commit
+from core.jobs import job_claim, job_fail, job_finish, job_progress
 from explanations.models import Campaign
 from processing.models import CampaignExport
 
@@ -23,58 +23,42 @@ def campaign_export_create(*, campaign: Campaign, user=None, enqueue: bool = Tru
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if enqueue:
-        from workers.tasks import export_campaign
-
         export_id = export.pk
 
-        def send() -> None:
-            try:
-                export_campaign.delay(export_id)
-            except Exception:  # noqa: BLE001 - the broker is down: the export says so
-                logger.exception("could not enqueue export %s", export_id)
-                campaign_export_fail(export_id=export_id, error="Could not start: try again.")
+        def not_sent(exc: Exception) -> None:  # the broker is down: the export says so
+            logger.error("could not enqueue export %s", export_id, exc_info=exc)
+            campaign_export_fail(export_id=export_id, error="Could not start: try again.")
 
-        transaction.on_commit(send)
+        enqueue_on_commit("processing.tasks.export_campaign", args=(export_id,), on_error=not_sent)
     return export
 
 
 def campaign_export_run(*, export_id: int) -> str:
-    """Build the export file (idempotent: a finished export is left alone)."""
+    """Build the export file: "done" (a finished export is left alone), "failed" (the reason on
+    the export) or "skipped" (missing, or failed before)."""
     from processing import export as export_module
 
-    with transaction.atomic():
-        export = (
-            CampaignExport.objects.select_for_update().select_related("campaign").get(pk=export_id)
-        )
-        if export.status == CampaignExport.Status.DONE:
-            return "done"
-        export.status = CampaignExport.Status.RUNNING
-        export.progress = 0.0
-        export.error = ""
-        export.save(update_fields=["status", "progress", "error"])
+    export = job_claim(CampaignExport, export_id, stage="starting", related=["campaign"])
+    if export is None:
+        done = CampaignExport.objects.filter(pk=export_id, status=CampaignExport.Status.DONE)
+        return "done" if done.exists() else "skipped"
 
     def report(stage: str, fraction: float) -> None:
-        CampaignExport.objects.filter(pk=export_id).update(stage=stage, progress=fraction)
+        job_progress(export, stage=stage, progress=fraction)
 
+    old = export.file.name if export.file else ""
+    t0 = time.perf_counter()
     try:
         name, size, counts = export_module.export_write(campaign=export.campaign, progress=report)
     except Exception as exc:
         logger.exception("export %s failed", export_id)
-        CampaignExport.objects.filter(pk=export_id).update(
-            status=CampaignExport.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
+        campaign_export_fail(export_id=export_id, error=f"{type(exc).__name__}: {exc}")
         return "failed"
-    old = export.file.name if export.file else ""
-    CampaignExport.objects.filter(pk=export_id).update(
-        status=CampaignExport.Status.DONE,
-        progress=1.0,
-        stage="done",
-        file=name,
-        size=size,
-        counts=counts,
-        finished_at=timezone.now(),
+    export.file, export.size, export.counts = name, size, counts
+    job_finish(
+        export,
+        timings={"write": time.perf_counter() - t0},
+        update_fields=["file", "size", "counts"],
     )
     if old and old != name:
         from django.core.files.storage import default_storage
@@ -85,6 +69,4 @@ def campaign_export_run(*, export_id: int) -> str:
 
 def campaign_export_fail(*, export_id: int, error: str) -> None:
     """Mark an export failed (unless it finished)."""
-    CampaignExport.objects.filter(pk=export_id).exclude(status=CampaignExport.Status.DONE).update(
-        status=CampaignExport.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    job_fail(CampaignExport, export_id, error=error)

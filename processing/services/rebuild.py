@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from core.jobs import job_fail, job_finish, job_progress, job_start
 from explanations.models import Campaign
 from game.models import Characteristic
 from processing.embeddings import StoredEmbedder
@@ -59,7 +60,7 @@ from .common import (
     mention_build,
     processing_counters_update,
     processing_state_lock,
-    processing_state_update,
+    processing_state_row,
     row_bucket,
     settings_hash,
 )
@@ -87,12 +88,8 @@ def _no_progress(stage: str, fraction: float) -> None:
     return None
 
 
-def _failed(campaign: Campaign, exc: Exception) -> None:
-    processing_state_update(
-        campaign,
-        status=CampaignProcessing.Status.FAILED,
-        error=f"{type(exc).__name__}: {exc}"[:2000],
-    )
+def _failed(state: CampaignProcessing, exc: Exception) -> None:
+    job_fail(CampaignProcessing, state.pk, error=f"{type(exc).__name__}: {exc}")
 
 
 def campaign_records_delete(campaign: Campaign) -> None:
@@ -249,7 +246,7 @@ def _rebuild_write(
     """Rewrite every record of the campaign in one transaction under its lock (``t0``: when
     the rebuild started, ``t3``: when the curation ended, for the timings)."""
     with transaction.atomic():
-        processing_state_lock(campaign)
+        state = processing_state_lock(campaign)
         campaign_records_delete(campaign)
         n_groups = _groups_create(campaign, working)
         mentions = _mentions_build(campaign, read, reports, working)
@@ -273,17 +270,14 @@ def _rebuild_write(
         timings["total_s"] = t7 - t0
         processing_counters_update(
             campaign=campaign,
-            status=CampaignProcessing.Status.IDLE,
-            stage="done",
-            progress=1.0,
             settings=gs.as_dict(),
             settings_hash=settings_hash(gs, stored.model_id),
             model_id=stored.model_id,
-            timings=timings,
             rebuilt_at=timezone.now(),
             mentions_at_rebuild=sum(1 for m in mentions if not m.refused_reason),
             mentions_since_rebuild=caught_up,
         )
+        job_finish(state, timings=timings)
     return _Written(n_groups, mentions, caught_up, embedded, n_clusters)
 
 
@@ -305,15 +299,13 @@ def campaign_rebuild(
     stored = embedder_stored(embedder)
     stored.autoflush = False
     gs = grouping_settings_get()
-    processing_state_update(
-        campaign, status=CampaignProcessing.Status.RUNNING, stage="reading", progress=0.0, error=""
-    )
+    state = job_start(processing_state_row(campaign), stage="reading")
     try:
         progress("reading", 0.0)
         read = _rebuild_read(campaign)
         timings["read_s"] = time.perf_counter() - t0
         progress("grouping", 0.05)
-        processing_state_update(campaign, stage="grouping", progress=0.05)
+        job_progress(state, stage="grouping", progress=0.05)
         t1 = time.perf_counter()
         reports = _rebuild_group(campaign, read, stored, gs)
         t2 = time.perf_counter()
@@ -327,7 +319,7 @@ def campaign_rebuild(
         t3 = time.perf_counter()
         timings["curation_s"] = t3 - t2
         progress("writing", 0.7)
-        processing_state_update(campaign, stage="writing", progress=0.7)
+        job_progress(state, stage="writing", progress=0.7)
         written = _rebuild_write(
             campaign=campaign,
             read=read,
@@ -341,7 +333,7 @@ def campaign_rebuild(
             t3=t3,
         )
     except Exception as exc:
-        _failed(campaign, exc)
+        _failed(state, exc)
         raise
     # Agreement is counted on labels, which a regroup renames: recount it for the campaign's
     # players (their other campaigns are rescored if a label weight changed).
@@ -383,9 +375,7 @@ def campaign_catch_up(
         .values_list("id", flat=True)
     )
     result = RebuildResult(characteristics=len(ids))
-    processing_state_update(
-        campaign, status=CampaignProcessing.Status.RUNNING, stage="catching up", error=""
-    )
+    state = job_start(processing_state_row(campaign), stage="catching up")
     try:
         for start in range(0, len(ids), batch_size):
             progress("catching up", 0.8 * start / max(len(ids), 1))
@@ -401,20 +391,29 @@ def campaign_catch_up(
                 result.refused += res.refused
         progress("scoring", 0.8)
         with transaction.atomic():
-            processing_state_lock(campaign)
+            state = processing_state_lock(campaign)
             result.clusters = images_score(campaign=campaign, image_ids=None)
             progress("globals", 0.95)
             globals_recompute(campaign=campaign, class_names=None)
             result.timings["total_s"] = time.perf_counter() - t0
-            processing_counters_update(
-                campaign=campaign,
-                status=CampaignProcessing.Status.IDLE,
-                stage="done",
-                progress=1.0,
-            )
+            processing_counters_update(campaign=campaign)
+            job_finish(state)
     except Exception as exc:
-        _failed(campaign, exc)
+        _failed(state, exc)
         raise
     result.groups = LabelGroup.objects.filter(campaign=campaign).count()
     progress("done", 1.0)
     return result
+
+
+def campaign_process(*, campaign_id: int, rebuild: bool = False) -> str:
+    """The ``process_campaign`` task's work: :func:`campaign_rebuild` when ``rebuild``, else
+    :func:`campaign_catch_up`; ``"missing"`` when the campaign is gone, else ``"done"``."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return "missing"
+    if rebuild:
+        campaign_rebuild(campaign=campaign)
+    else:
+        campaign_catch_up(campaign=campaign)
+    return "done"

@@ -347,7 +347,7 @@ def _round_counters_add(
         mentions_since_rebuild=F("mentions_since_rebuild") + result.mentions,
     )
     growth, minimum = regroup_policy()
-    idle = state.status == CampaignProcessing.Status.IDLE  # not queued, running or failed
+    idle = state.status == CampaignProcessing.Status.DONE  # not queued, running or failed
     due = regroup_due(
         growth=growth,
         minimum=minimum,

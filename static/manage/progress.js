@@ -17,6 +17,36 @@
     return node;
   }
 
+  function when(iso) { return iso ? iso.slice(0, 19).replace("T", " ") : ""; }
+
+  /* The background jobs of every kind (model validation, processing, exports, validation
+   * runs, running explanations): one row each, rebuilt from the API's uniform rows. */
+  function renderJobs(jobs) {
+    var body = document.querySelector("#job-table tbody");
+    if (!body) return;
+    body.innerHTML = "";
+    jobs.forEach(function (job) {
+      var tr = el("tr", { "data-job": job.kind + "-" + job.id });
+      tr.appendChild(el("td", {}, job.subject));
+      var status = el("td");
+      status.appendChild(el("span", { "class": "status status-" + job.status }, job.status));
+      if (job.error) {
+        status.appendChild(document.createTextNode(" "));
+        status.appendChild(el("span", { "class": "error" }, job.error.slice(0, 300)));
+      }
+      tr.appendChild(status);
+      tr.appendChild(el("td", {}, job.stage));
+      var cell = el("td");
+      var bar = el("progress", { max: "1" }, Math.round(100 * job.progress) + "%");
+      bar.value = job.progress;
+      cell.appendChild(bar);
+      tr.appendChild(cell);
+      tr.appendChild(el("td", {}, when(job.started_at)));
+      tr.appendChild(el("td", {}, when(job.finished_at)));
+      body.appendChild(tr);
+    });
+  }
+
   function render(data) {
     var o = data.overall;
     Object.keys(o).forEach(function (k) {
@@ -51,9 +81,10 @@
       li.appendChild(form);
       list.appendChild(li);
     });
+    renderJobs(data.jobs || []);
     document.getElementById("failed-jobs").hidden = data.failed.length === 0;
     document.getElementById("retry-all").hidden = data.failed.length === 0;
-    box.dataset.state = o.pending + o.running === 0 ? "idle" : "working";
+    box.dataset.state = o.queued + o.running === 0 ? "idle" : "working";
   }
 
   function poll() {
@@ -62,7 +93,7 @@
       .then(function (data) {
         render(data);
         var o = data.overall;
-        delay = o.pending + o.running > 0 ? 1500 : 10000;
+        delay = o.queued + o.running > 0 ? 1500 : 10000;
       })
       .catch(function () { delay = Math.min(delay * 2, 30000); })
       .then(function () { timer = window.setTimeout(poll, delay); });

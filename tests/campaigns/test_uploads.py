@@ -6,6 +6,7 @@ no file under MEDIA_ROOT.
 
 from __future__ import annotations
 
+import html
 import io
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.conf import settings
 
 from campaigns import services as campaign_services
 from explanations.models import Campaign, CampaignImage, ExplanationJob, ModelSpec
+from explanations.services import model_spec_validate
 from netviz_site.errors import ApplicationError
 from tests.campaigns.support import make_zip, png, symlink_zip, upload
 from tests.conftest import tiny_torchscript_bytes
@@ -74,7 +76,7 @@ def test_zip_of_class_folders_adds_images_and_reports_skipped_files(tiny_campaig
     images = CampaignImage.objects.filter(campaign=tiny_campaign)
     assert sorted(images.values_list("true_class", flat=True)) == [GREEN, RED, RED]
     assert (
-        ExplanationJob.objects.filter(image__campaign=tiny_campaign, status="pending").count() == 3
+        ExplanationJob.objects.filter(image__campaign=tiny_campaign, status="queued").count() == 3
     )
     assert all(Path(settings.MEDIA_ROOT, i.file.name).exists() for i in images)
 
@@ -244,14 +246,29 @@ def test_csv_zip_gets_the_same_safety_checks(tiny_campaign):
 # --- model uploads through the admin page ---------------------------------------------------------
 
 
-def post_model(client, **files):
+def post_model(client, capture, **files):
+    """Register a model from the form, then run its validation as the worker would."""
     data = {"name": "uploaded", "kind": files.pop("kind", "torchscript")}
     data.update(files)
-    return client.post("/manage/models/new/", data)
+    response = client.post("/manage/models/new/", data)
+    spec = ModelSpec.objects.filter(name="uploaded").first()
+    if spec is not None:
+        with capture(execute=True):  # a failure removes the files on commit
+            model_spec_validate(spec_id=spec.pk)
+    return response
+
+
+def validation_error(client) -> str:
+    """The failed validation's reason, as the model's page shows it."""
+    spec = ModelSpec.objects.get(name="uploaded")
+    assert spec.status == "failed"
+    page = client.get("/manage/models/uploaded/").content.decode()
+    assert html.escape(spec.error) in page
+    return spec.error
 
 
 def assert_no_model_kept():
-    assert not ModelSpec.objects.exists()
+    assert not ModelSpec.objects.usable().exists()
     assert [p for p in stored_files() if "models" in p.parts] == []
 
 
@@ -259,59 +276,70 @@ def classes_file(n: int = 3):
     return upload("classes.txt", "\n".join(f"class {i}" for i in range(n)).encode(), "text/plain")
 
 
-def test_corrupt_torchscript_upload_is_refused(admin_client):
+def test_corrupt_torchscript_upload_is_refused(admin_client, django_capture_on_commit_callbacks):
     response = post_model(
         admin_client,
+        django_capture_on_commit_callbacks,
         weights=upload("m.pt", b"garbage, not torchscript"),
         class_names=classes_file(),
     )
-    assert response.status_code == 200
-    assert "error" in response.content.decode()
-    assert response.context["form"].non_field_errors()
+    assert response.status_code == 302
+    assert validation_error(admin_client)
     assert_no_model_kept()
 
 
-def test_state_dict_for_the_wrong_architecture_is_refused(admin_client):
+def test_state_dict_for_the_wrong_architecture_is_refused(
+    admin_client, django_capture_on_commit_callbacks
+):
     import torch
 
     from tests.conftest import build_tiny_model
 
     buffer = io.BytesIO()
     torch.save(build_tiny_model().state_dict(), buffer)
-    response = post_model(
+    post_model(
         admin_client,
+        django_capture_on_commit_callbacks,
         kind="state_dict",
         architecture="torchvision:resnet18",
         weights=upload("sd.pt", buffer.getvalue()),
         class_names=classes_file(),
     )
-    errors = " ".join(response.context["form"].non_field_errors())
+    errors = validation_error(admin_client)
     assert "resnet18" in errors or "match" in errors.lower(), errors
     assert_no_model_kept()
 
 
-def test_class_names_file_with_the_wrong_count_is_refused(admin_client):
-    response = post_model(
+def test_class_names_file_with_the_wrong_count_is_refused(
+    admin_client, django_capture_on_commit_callbacks
+):
+    post_model(
         admin_client,
+        django_capture_on_commit_callbacks,
         weights=upload("m.pt", tiny_torchscript_bytes()),
         class_names=classes_file(5),
     )
-    errors = " ".join(response.context["form"].non_field_errors())
+    errors = validation_error(admin_client)
     assert "3" in errors and "5" in errors, errors
     assert_no_model_kept()
 
 
-def test_good_torchscript_upload_registers_and_leads_to_the_campaign_form(admin_client):
+def test_good_torchscript_upload_registers_and_leads_to_the_campaign_form(
+    admin_client, django_capture_on_commit_callbacks
+):
     response = post_model(
         admin_client,
+        django_capture_on_commit_callbacks,
         weights=upload("m.pt", tiny_torchscript_bytes()),
         class_names=classes_file(3),
     )
     assert response.status_code == 302
-    assert response["Location"] == "/manage/campaigns/new/?model=uploaded"
+    assert response["Location"] == "/manage/models/uploaded/"
     spec = ModelSpec.objects.get()
     assert spec.class_names == ["class 0", "class 1", "class 2"]
-    page = admin_client.get(response["Location"]).content.decode()
+    model_page = admin_client.get(response["Location"]).content.decode()
+    assert "/manage/campaigns/new/?model=uploaded" in model_page
+    page = admin_client.get("/manage/campaigns/new/?model=uploaded").content.decode()
     for layer in spec.explainable_layers:
         assert f'value="{layer}"' in page
 

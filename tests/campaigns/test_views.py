@@ -196,7 +196,7 @@ def test_archive_upload_page_reports_added_and_skipped_files(admin_client, tiny_
     page = admin_client.get(response["Location"]).content.decode()
     assert "1 image(s) added" in page and "notes.txt" in page and "not an image (.txt)" in page
     # not asked to compute now: the job waits for "Start compute"
-    assert ExplanationJob.objects.get(image__campaign=tiny_campaign).status == "pending"
+    assert ExplanationJob.objects.get(image__campaign=tiny_campaign).status == "queued"
 
 
 def test_bad_archive_upload_page_shows_the_message(admin_client, tiny_campaign):
@@ -270,7 +270,7 @@ def test_progress_api_lists_images_and_failed_jobs_and_retry_works(admin_client,
     body = admin_client.get(f"/api/manage/campaigns/{tiny_campaign.slug}/progress/").json()
     assert body["overall"] == {
         "total": 2,
-        "pending": 0,
+        "queued": 0,
         "running": 0,
         "done": 1,
         "failed": 1,
@@ -284,14 +284,12 @@ def test_progress_api_lists_images_and_failed_jobs_and_retry_works(admin_client,
     response = admin_client.post(f"/manage/campaigns/{tiny_campaign.slug}/jobs/{job.pk}/retry/")
     assert response.status_code == 302
     job.refresh_from_db()
-    assert job.status == "pending" and job.error == ""
+    assert job.status == "queued" and job.error == ""
 
 
-def test_compute_enqueues_pending_jobs(admin_client, tiny_campaign, monkeypatch):
-    sent = []
-    monkeypatch.setattr(
-        "workers.tasks.explain_image.apply_async", lambda args, queue: sent.append(args[0])
-    )
+def test_compute_enqueues_pending_jobs(
+    admin_client, tiny_campaign, sent_tasks, django_capture_on_commit_callbacks
+):
     image = campaign_image_add(
         campaign=tiny_campaign,
         content=png(),
@@ -299,9 +297,11 @@ def test_compute_enqueues_pending_jobs(admin_client, tiny_campaign, monkeypatch)
         true_class="red thing",
         enqueue=False,
     )
-    with_callbacks = admin_client.post(f"/api/manage/campaigns/{tiny_campaign.slug}/compute/")
+    with django_capture_on_commit_callbacks(execute=True):
+        with_callbacks = admin_client.post(f"/api/manage/campaigns/{tiny_campaign.slug}/compute/")
     assert with_callbacks.status_code == 202 and with_callbacks.json() == {"count": 1}
-    assert image.jobs.get().status == "pending"
+    assert image.jobs.get().status == "queued"
+    assert sent_tasks == [("explanations.tasks.explain_image", (image.jobs.get().pk,), {}, "cpu")]
 
 
 # --- status ----------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ MATRIX: dict[str, tuple] = {
     # --- /manage/: campaign admins ------------------------------------------------------------
     "explanations:manage-index": ADMIN_PAGE,
     "explanations:manage-model-new": ADMIN_PAGE,
+    "explanations:manage-model": ADMIN_PAGE,
     "explanations:manage-campaign-new": ADMIN_PAGE,
     "explanations:manage-campaign": ADMIN_PAGE,
     "explanations:manage-image": ADMIN_POST_PAGE,

@@ -82,7 +82,7 @@ def test_admin_creates_a_campaign_from_a_zip_watches_it_compute_publishes_and_a_
         "() => document.querySelector('[data-count=done]').textContent === '3'",
         timeout_ms=180_000,
     )
-    assert progress.inner_text().startswith("3 done · 0 running · 0 pending · 0 failed")
+    assert progress.inner_text().startswith("3 done · 0 running · 0 queued · 0 failed")
     assert admin.locator("#image-table .status-done").count() == 3
     assert admin.locator("#retry-all").is_hidden()
     admin.wait_for_timeout(600)  # the bar's width transition

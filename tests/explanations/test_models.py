@@ -38,7 +38,7 @@ def jobs():
     image, other = CampaignImageFactory(campaign=campaign), CampaignImageFactory(campaign=campaign)
     current = ExplanationJobFactory(image=image)
     old = ExplanationJobFactory(image=image, params_hash=secrets.token_hex(32))
-    pending = ExplanationJobFactory(image=other, status=ExplanationJob.Status.PENDING)
+    pending = ExplanationJobFactory(image=other, status=ExplanationJob.Status.QUEUED)
     twin = CampaignFactory(params_hash=campaign.params_hash)
     twin_job = ExplanationJobFactory(image=CampaignImageFactory(campaign=twin))
     return campaign, current, old, pending, twin_job

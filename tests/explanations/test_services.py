@@ -25,10 +25,9 @@ from explanations.services import (
     explanation_job_retry,
     explanation_job_run,
     explanation_store,
-    model_spec_create,
 )
 from netviz_site.errors import ApplicationError
-from tests.conftest import TINY_CLASSES, photo_png, tiny_torchscript_bytes
+from tests.conftest import TINY_CLASSES, model_registered, photo_png, tiny_torchscript_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -43,42 +42,11 @@ def media_files(sub: str = "") -> list[Path]:
 
 def test_torchscript_model_registers_with_classes_and_layers(tiny_spec):
     assert tiny_spec.kind == ModelSpec.Kind.TORCHSCRIPT
+    assert tiny_spec.status == ModelSpec.Status.DONE and tiny_spec.progress == 1.0
     assert tiny_spec.class_names == list(TINY_CLASSES)
     assert tiny_spec.default_layers, "a model must come with default explained layers"
     assert set(tiny_spec.default_layers) <= set(tiny_spec.explainable_layers)
     assert tiny_spec.preprocessing["crop"] > 0
-
-
-def test_corrupt_torchscript_is_refused_and_nothing_is_kept():
-    with pytest.raises(ApplicationError) as exc:
-        model_spec_create(
-            name="broken",
-            kind="torchscript",
-            weights=("broken.pt", b"this is not a torchscript archive"),
-            class_names=("c.txt", b"a\nb\nc\n"),
-        )
-    assert exc.value.message
-    assert not ModelSpec.objects.exists()
-    assert media_files("models") == []
-
-
-def test_class_file_with_wrong_count_is_refused():
-    with pytest.raises(ApplicationError) as exc:
-        model_spec_create(
-            name="tiny-wrong",
-            kind="torchscript",
-            weights=("tiny.pt", tiny_torchscript_bytes()),
-            class_names=("c.txt", b"only\ntwo\n"),
-        )
-    assert "3" in exc.value.message and "2" in exc.value.message
-    assert not ModelSpec.objects.exists()
-    assert media_files("models") == []
-
-
-def test_unknown_model_name_is_refused():
-    with pytest.raises(ApplicationError) as exc:
-        model_spec_create(name="no-such-net", kind="torchvision")
-    assert "no-such-net" in exc.value.message
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -239,7 +207,7 @@ def test_a_job_whose_image_became_unreadable_fails_with_its_reason(tiny_campaign
 
 
 def test_no_positive_gradient_fails_the_job_and_stores_nothing():
-    spec = model_spec_create(
+    spec = model_registered(
         name="negative",
         kind="torchscript",
         weights=("neg.pt", tiny_torchscript_bytes(negative_head=True)),

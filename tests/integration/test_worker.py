@@ -1,11 +1,12 @@
-"""explain_image on a real Celery worker, Redis and PostgreSQL."""
+"""explanations.tasks.explain_image on a real Celery worker, Redis and PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 
-from explanations.models import ClusterMap, ExplanationJob, LayerResult
+from explanations.models import ClusterMap, ExplanationJob, LayerResult, ModelSpec
 from explanations.services import (
+    campaign_compute,
     campaign_create,
     campaign_image_add,
     model_spec_get_or_create_builtin,
@@ -42,11 +43,10 @@ def test_upload_is_explained_by_the_worker(
     assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_campaign_task_fans_out_and_reports_progress(
+def test_campaign_compute_fans_out_and_reports_progress(
     celery_worker_process, tiny_campaign, client, django_user_model
 ):
-    from workers.tasks import explain_campaign
-
+    """campaign_compute (the /manage/ "compute" action) enqueues one explain_image per job."""
     # A live campaign's API is the answer key: researchers (here staff) only.
     client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
 
@@ -57,7 +57,7 @@ def test_campaign_task_fans_out_and_reports_progress(
         for n in ("coffee", "chelsea", "rocket")
     ]
     worker = celery_worker_process()
-    explain_campaign.apply_async(args=[tiny_campaign.pk], queue="cpu")
+    assert campaign_compute(campaign=tiny_campaign) == len(images)
 
     def progress():
         return client.get(f"/api/campaigns/{tiny_campaign.slug}/").json()["progress"]
@@ -70,11 +70,19 @@ def test_campaign_task_fans_out_and_reports_progress(
 
 def test_worker_killed_mid_job_completes_after_restart_with_one_set_of_maps(celery_worker_process):
     """SIGKILL during explain_image: acks_late redelivers, the job completes exactly once."""
-    spec = model_spec_get_or_create_builtin(name="efficientnet_lite0")
-    campaign = campaign_create(
-        name="kill test", model=spec, engine_params={"mode": "paper", "game_size": 256}
-    )
     worker = celery_worker_process()
+    spec = model_spec_get_or_create_builtin(name="efficientnet_lite0")  # validate_model task
+    wait_for(
+        lambda: ModelSpec.objects.get(pk=spec.pk).status == "done",
+        timeout=120,
+        what="the model's validation",
+        logs=worker.output,
+    )
+    campaign = campaign_create(
+        name="kill test",
+        model=ModelSpec.objects.get(pk=spec.pk),
+        engine_params={"mode": "paper", "game_size": 256},
+    )
     image = campaign_image_add(
         campaign=campaign, content=photo_png("chelsea"), original_name="chelsea.png"
     )

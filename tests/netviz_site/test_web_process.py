@@ -1,7 +1,9 @@
-"""The web process stays light: no torch at import, one Redis client per pool, gunicorn hooks."""
+"""The web process stays light: no heavy library at import, one Redis client per pool, gunicorn
+hooks."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,25 +12,59 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_web_stack_does_not_import_torch():
-    """Loading every URL, view and API (what a gunicorn worker loads) must not import torch:
-    it costs seconds at start-up and hundreds of thousands of objects for the garbage collector
-    in every web process. The engine loads where it runs (workers); the viewer draws with
-    numpy and Pillow."""
-    code = (
-        "import sys, django; django.setup()\n"
-        "from django.core.wsgi import get_wsgi_application; get_wsgi_application()\n"
-        "from django.urls import get_resolver; get_resolver().url_patterns\n"
-        "import game.apis, game.views, viewer.views, viewer.pictures, campaigns.views\n"
-        "import validation.services, processing.services\n"
-        "print(sorted(m for m in ('torch', 'torchvision', 'timm', 'sentence_transformers')"
-        " if m in sys.modules))\n"
-    )
+HEAVY = ("torch", "torchvision", "timm", "sklearn", "sentence_transformers")
+
+# In a fresh interpreter: load the WSGI app, walk the URL conf and import the module of every
+# view it routes to (functions, Django class-based views and DRF API views alike), then print
+# the view modules and the heavy libraries that got imported.
+WALK_URLS = """
+import importlib, json, sys, django
+django.setup()
+from django.core.wsgi import get_wsgi_application
+from django.urls import URLPattern, URLResolver, get_resolver
+
+get_wsgi_application()
+
+
+def callbacks(patterns):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from callbacks(p.url_patterns)
+        elif isinstance(p, URLPattern):
+            yield p.callback
+
+
+modules = set()
+for view in callbacks(get_resolver().url_patterns):
+    cls = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    modules.add((cls or view).__module__)
+for name in sorted(modules):
+    importlib.import_module(name)
+print(json.dumps({"views": sorted(modules), "heavy": [m for m in HEAVY if m in sys.modules]}))
+"""
+
+
+def test_no_view_of_the_url_conf_imports_torch_or_other_heavy_libraries():
+    """Every module a URL routes to, loaded as a gunicorn worker loads it, must not import
+    torch, torchvision, timm, scikit-learn or sentence-transformers: they cost seconds at
+    start-up and hundreds of thousands of objects for the garbage collector in every web
+    process. The engine, the embedder and validating a model run in workers; the viewer and
+    the game read stored records and files."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "netviz_site.settings.test"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{WALK_URLS}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    views = set(result["views"])
+    # the walk reached every app's pages and APIs, DRF views included
+    assert {"campaigns.views", "campaigns.apis", "viewer.views", "game.views"} <= views, views
+    assert any(name.startswith("processing.apis") for name in views), views
+    assert result["heavy"] == [], f"{result['heavy']} imported by {sorted(views)}\n{out.stderr}"
 
 
 def test_the_redis_cache_reuses_one_client_per_pool():

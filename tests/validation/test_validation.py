@@ -182,19 +182,16 @@ def test_players_get_403(explained, player_client):
 
 
 def test_admin_run_button_enqueues_on_commit(
-    explained, admin_client, monkeypatch, django_capture_on_commit_callbacks
+    explained, admin_client, sent_tasks, settings, django_capture_on_commit_callbacks
 ):
-    from workers import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.validate_campaign, "apply_async", lambda **kw: sent.append(kw))
+    settings.NETVIZ_EXPLAIN_QUEUE = "gpu"
     url = f"/viewer/{explained.slug}/validation/classes/red-thing/run/"
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(url)
     assert response.status_code == 302
     run = ValidationRun.objects.get()
-    assert run.class_name == "red thing" and run.status == "pending"
-    assert [kw["args"] for kw in sent] == [[run.pk]]
+    assert run.class_name == "red thing" and run.status == "queued"
+    assert sent_tasks == [("validation.tasks.validate_campaign", (run.pk,), {}, "gpu")]
 
 
 def test_export_has_validation_sections(explained):

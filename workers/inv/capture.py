@@ -24,11 +24,11 @@ Eager modules (METHOD §1):
 * Inside the context, CUDA runs float32 convolutions and matrix products in full float32
   (:func:`exact_float32`): with PyTorch's default, cuDNN uses TF32 (10-bit mantissa) for
   convolutions, which changed which channels pass the discard rule and which clusters form on an
-  H100 (``scripts/gpu_check.py``: kept-set Jaccard down to 0.91, cluster ARI down to 0.13 against
+  H100 (``benchmarks/gpu_check.py``: kept-set Jaccard down to 0.91, cluster ARI down to 0.13 against
   the CPU; with TF32 off 0.99 and a mean ARI of 0.97). See docs/gpu.md.
 
 TorchScript modules accept no Python hooks: :func:`workers.inv.models.load_model` wraps them in
-an equivalent ``nn.Module`` (``_ScriptProxy``) whose submodules take hooks like eager ones.
+an equivalent ``nn.Module`` (``ScriptProxy``) whose submodules take hooks like eager ones.
 """
 
 from __future__ import annotations

@@ -71,16 +71,7 @@ def explain_batch(
         with torch.no_grad():
             probs = torch.softmax(logits.detach().float(), dim=1)
             predicted = probs.argmax(dim=1)
-        tgt = predicted.clone()
-        if targets is not None:
-            for i, t in enumerate(targets):
-                if t is None:
-                    continue
-                if isinstance(t, bool) or not isinstance(t, int | np.integer):
-                    raise EngineError("a target class must be an integer index")
-                if not 0 <= int(t) < n_classes:
-                    raise EngineError(f"target class {int(t)} is out of range (0…{n_classes - 1})")
-                tgt[i] = int(t)
+        tgt = _target_classes(predicted, targets, n_classes)
         acts, grads = cap.gradients(logits, tgt)
     del logits
     weights = [layer_weights(a, g, params.weights) for a, g in zip(acts, grads)]
@@ -116,6 +107,24 @@ def explain_batch(
             )
         )
     return results
+
+
+def _target_classes(
+    predicted: torch.Tensor, targets: Sequence[int | None] | None, n_classes: int
+) -> torch.Tensor:
+    """The class explained for each image: ``targets[i]``, or the predicted one where None."""
+    tgt = predicted.clone()
+    if targets is None:
+        return tgt
+    for i, t in enumerate(targets):
+        if t is None:
+            continue
+        if isinstance(t, bool) or not isinstance(t, int | np.integer):
+            raise EngineError("a target class must be an integer index")
+        if not 0 <= int(t) < n_classes:
+            raise EngineError(f"target class {int(t)} is out of range (0…{n_classes - 1})")
+        tgt[i] = int(t)
+    return tgt
 
 
 def _explain_layer(

@@ -53,6 +53,7 @@ from .errors import EngineError
 from .models import LoadedModel
 from .render import upsample_map
 from .types import ImageExplanation, LayerExplanation
+from .validation_params import FaithfulnessParams
 
 __all__ = [
     "Curve",
@@ -68,37 +69,6 @@ __all__ = [
     "layer_faithfulness",
     "pixel_order",
 ]
-
-BASELINES = ("zero", "blur", "black")
-
-
-@dataclass(frozen=True)
-class FaithfulnessParams:
-    """steps: S (curve points S + 1); baselines: "zero" | "blur" | "black" (see module doc);
-    blur_sigma, blur_radius: the Gaussian of the "blur" baseline; batch_size: images per forward."""
-
-    steps: int = 50
-    deletion_baseline: str = "zero"
-    insertion_baseline: str = "blur"
-    blur_sigma: float = 5.0
-    blur_radius: int = 5
-    batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or not 2 <= self.steps <= 1000:
-            raise ValueError("steps must be an integer in 2 … 1000")
-        for name in ("deletion_baseline", "insertion_baseline"):
-            if getattr(self, name) not in BASELINES:
-                raise ValueError(f"{name} must be one of {', '.join(BASELINES)}")
-        if not self.blur_sigma > 0:
-            raise ValueError("blur_sigma must be > 0")
-        if not isinstance(self.blur_radius, int) or self.blur_radius < 1:
-            raise ValueError("blur_radius must be an integer ≥ 1")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError("batch_size must be an integer ≥ 1")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _jf(x: float) -> float | None:

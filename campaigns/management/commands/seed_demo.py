@@ -30,10 +30,9 @@ from explanations.services import (
     explanation_job_create,
     explanation_job_run,
     model_spec_get_or_create_builtin,
+    model_spec_validated,
 )
 from netviz_site.errors import ApplicationError
-
-DEMO_NAME = CAMPAIGNS[0].name
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -64,7 +63,9 @@ class Command(BaseCommand):
         budget = opts["limit"]
         campaigns: list[Campaign] = []
         try:
-            model = model_spec_get_or_create_builtin(name="efficientnet_lite0")
+            model = model_spec_validated(
+                spec=model_spec_get_or_create_builtin(name="efficientnet_lite0", enqueue=False)
+            )
             for demo in CAMPAIGNS:
                 photos = campaign_photos(demo)
                 if budget is not None:

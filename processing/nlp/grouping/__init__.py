@@ -29,7 +29,7 @@ closer (``context_weight``).
 Modes.
 * ``threshold`` (NetViz default): agglomerative clustering with ``linkage``, merging while the
   linkage distance is ≤ ``threshold``. The defaults in :class:`GroupingSettings` were calibrated
-  on the development half of evaluation/grouping/ by processing/bench_grouping.py (see there
+  on the development half of evaluation/grouping/ by benchmarks/grouping.py (see there
   and docs/PROCESSING.md). Up to ``max_exact`` distinct strings the clustering is exact (scipy,
   or :func:`constrained_labels` with constraints; O(n²) memory); above, constraints are not
   applied and

@@ -9,7 +9,7 @@ import numpy as np
 
 # Calibrated on the development half of the evaluation set (evaluation/grouping/, 12 classes,
 # 1,162 labels), never on the held-out half; history and figures in docs/PROCESSING.md.
-# 1. `python -m benchmarks.bench_grouping --calibrate`: template, linkage, head weight, modifier
+# 1. `python -m benchmarks.grouping --calibrate`: template, linkage, head weight, modifier
 #    rule and threshold by the best F1 over a ±0.025 threshold plateau.
 # 2. Locally scaled distances (`local_scaled`, k = 5): one threshold adapts to each class.
 # 3. WordNet (processing/nlp/wordnet.py): synonyms at distance 0, direct hypernyms at half;

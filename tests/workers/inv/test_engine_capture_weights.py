@@ -103,11 +103,11 @@ def test_unknown_and_unexplainable_layers():
 
 def _scripted_roundtrip(net):
     """A TorchScript round trip, wrapped as load_model does (hooks need the proxy)."""
-    from workers.inv.models import _ScriptProxy
+    from workers.inv.models import ScriptProxy
 
     buf = io.BytesIO()
     torch.jit.save(torch.jit.script(net), buf)
-    return _ScriptProxy(torch.jit.load(io.BytesIO(buf.getvalue())).eval())
+    return ScriptProxy(torch.jit.load(io.BytesIO(buf.getvalue())).eval())
 
 
 @pytest.mark.parametrize("mode", ["fast", "paper"])

@@ -16,10 +16,12 @@ from scipy.ndimage import gaussian_filter
 from workers.inv.render import upsample_map
 from workers.inv.reveal import (
     binary_reveal_masks,
+    dilate,
     encode_jpeg,
     encode_png,
     feather_sigma,
     game_image,
+    gaussian_blur,
     overlay,
     reveal_counts,
     reveal_frames,
@@ -157,3 +159,29 @@ def test_overlay_and_encoders():
     assert jpg[:2] == b"\xff\xd8"
     decoded = np.asarray(Image.open(io.BytesIO(jpg)))
     assert decoded.shape == game.shape
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (341, 512), (512, 200), (96, 130), (300, 37)])
+def test_blur_equals_one_whole_image_convolution_bit_for_bit(shape):
+    # The blur skips empty rows and strips and runs its vertical pass in strips of columns; the
+    # result must be exactly one sepFilter2D over the whole image (the frames stay byte-equal).
+    import cv2
+
+    rng = np.random.default_rng(shape[1])
+    m = rng.random((14, 14)).astype(np.float32)
+    m[:, 7:] *= 0.2  # the top steps lie in the left half: whole strips stay empty
+    masks = dilate(binary_reveal_masks(m, shape, percents=PERCENTS), 9)
+    masks[0] = False
+    masks[1] = False
+    masks[1, -1, -1] = True  # one pixel in the corner
+    sigma = 12.0
+    got = gaussian_blur(torch.from_numpy(masks.view(np.uint8)), sigma).numpy()
+    r = int(1.5 * sigma + 0.5)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k = (k / k.sum()).astype(np.float32)
+    for p in range(len(PERCENTS)):
+        whole = cv2.sepFilter2D(
+            masks[p].view(np.uint8), cv2.CV_32F, k, k, borderType=cv2.BORDER_REFLECT_101
+        )
+        assert np.array_equal(got[p], whole)
+    assert not got[0].any() and got[1, -1, -1] > 0 and got[1, 0, 0] == 0
