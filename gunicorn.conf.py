@@ -1,12 +1,12 @@
 """Gunicorn settings, read from the working directory by every gunicorn started here (the
-Dockerfile, docker-compose and scripts/bench_game_load.py); command-line flags and
+Dockerfile, docker-compose and benchmarks/game_load.py); command-line flags and
 ``GUNICORN_CMD_ARGS`` still apply.
 
 Workers are ``gthread`` with one thread and HTTP keep-alive, not gunicorn's default ``sync``:
 NetViz serves players directly (WhiteNoise, no buffering proxy in front), and a sync worker closes
 every connection after its response, then lingers until the client has closed its side (gunicorn
 27's ``close_graceful``): the worker sits idle for the client's round trip, and every request pays
-a new TCP connection. Measured with ``scripts/bench_game_load.py`` (100 players, same machine,
+a new TCP connection. Measured with ``benchmarks/game_load.py`` (100 players, same machine,
 back to back): sync 3 workers, reveal p95 78 ms; gthread 3 x 1 thread, reveal p95 37 ms, and a
 plain page's server CPU 1.5 ms instead of 2.9 ms. More threads per worker made the tails worse
 here (p95 250 ms with 2 threads on 2 cores: the GIL hands the CPU back and forth); scale with

@@ -32,8 +32,8 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from core.errors import ApplicationError
 from explanations.files import size_text
-from netviz_site.errors import ApplicationError
 from workers.inv.images import MIN_IMAGE_SIDE
 
 IMAGE_EXTENSIONS = frozenset(

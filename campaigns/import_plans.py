@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from core.errors import ApplicationError
 from explanations.files import size_text
-from netviz_site.errors import ApplicationError
 from workers.inv.errors import EngineError
 from workers.inv.images import decode_image
 

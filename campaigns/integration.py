@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
+from core.errors import ApplicationError
 from explanations.models import Campaign
-from netviz_site.errors import ApplicationError
 from processing.models import CampaignExport, CampaignProcessing
 from processing.services import (
     campaign_export_create,

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from django.db import transaction
 
+from core.errors import ApplicationError
 from core.roles import user_is_campaign_admin
 from explanations.files import files_for_transaction, image_for_storage
 from explanations.models import Campaign, CampaignImage, ExplanationJob
@@ -24,7 +25,6 @@ from explanations.services import (
     explanation_job_retry,
 )
 from game.models import Characteristic, Player
-from netviz_site.errors import ApplicationError
 
 from . import import_plans
 from .archives import ArchiveLimits, archive_open, entry_read

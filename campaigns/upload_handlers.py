@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from core.errors import ApplicationError
 from explanations.files import size_text
-from netviz_site.errors import ApplicationError
 
 from .archives import ArchiveLimits
 

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.access import campaign_admin_required
+from core.errors import ApplicationError
 from explanations import services as explanation_services
 from explanations.models import Campaign
 from explanations.selectors import campaign_get, campaign_list
 from game.models import Characteristic, Player
-from netviz_site.errors import ApplicationError
 
 from . import integration, selectors, services
 from .forms import (

@@ -3,7 +3,7 @@
 DRF answers a serializer's validation error with the field errors alone
 (``{"texts": ["This field is required."]}``), while the OpenAPI schema of every API documents a
 4xx body with ``detail``. This handler keeps the field errors where clients read them and adds a
-``detail`` that names them; a domain :class:`netviz_site.errors.ApplicationError` that reaches
+``detail`` that names them; a domain :class:`core.errors.ApplicationError` that reaches
 it becomes its status with its message and extra fields.
 """
 
@@ -13,7 +13,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from netviz_site.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def _first_messages(errors, prefix: str = "") -> list[str]:

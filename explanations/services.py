@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from core.enqueue import enqueue_on_commit
+from core.errors import ApplicationError
 from core.jobs import job_claim, job_fail, job_finish, job_progress, job_requeue
-from netviz_site.errors import ApplicationError
 from workers.inv.catalog import BUILTIN_MODELS
 from workers.inv.errors import EngineError
 from workers.inv.images import decode_image, load_image

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import Characteristic, Player, Round
 
 
@@ -51,6 +52,20 @@ class RoundAdmin(admin.ModelAdmin):
     raw_id_fields = ["player", "image", "cluster_map"]
     readonly_fields = ["token"]
     inlines = [CharacteristicInline]
+
+    # A round edited or deleted here changes no tally by itself: recount its item's.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.item_tallies_rebuild(cluster_map_ids=[obj.cluster_map_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.item_tallies_rebuild(cluster_map_ids=[obj.cluster_map_id])
+
+    def delete_queryset(self, request, queryset):
+        items = list(queryset.values_list("cluster_map_id", flat=True))
+        super().delete_queryset(request, queryset)
+        services.item_tallies_rebuild(cluster_map_ids=items)
 
 
 @admin.register(Characteristic)

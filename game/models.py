@@ -3,7 +3,8 @@
 An *item* is one ClusterMap of a DONE ExplanationJob whose ``params_hash`` equals its campaign's
 ``params_hash``, in a campaign whose status is ``published``. Items are not copied into a table
 of their own: a Round points at its ClusterMap and carries the denormalised image, campaign and
-layer position that assignment, uniqueness and leaderboards need.
+layer position that assignment, uniqueness and leaderboards need. An item's round counts are
+kept in an :class:`ItemTally` row, so that assignment never counts a campaign's rounds.
 
 The class a round is about (the "answer") is ``image.true_class`` when set, otherwise
 ``image.target_class`` (the class the explanation was computed for).
@@ -248,6 +249,13 @@ class Round(models.Model):
             models.Index(fields=["cluster_map", "status"], name="round_item_status_idx"),
             models.Index(fields=["finished_at"], name="round_finished_idx"),
             models.Index(fields=["campaign", "layer_position"], name="round_layer_idx"),
+            # The few active rounds by expiry: the sweep of abandoned rounds and the rounds
+            # that stopped counting against their item (selectors.assignment).
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="active"),
+                name="round_active_expiry_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -276,3 +284,36 @@ class Characteristic(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class ItemTally(models.Model):
+    """How many rounds an item (cluster map) has: its active and its finished rounds.
+
+    Kept exact by the statements that change a round's status, in the same transaction
+    (``game.services.tallies``): a start adds a live round; a guess or a resign moves one from
+    live to finished; an expiry (or a closed active round) takes a live one away. A round waiting
+    for characteristics that finishes stays finished. Assignment reads these rows instead of
+    counting a campaign's rounds, so a round start costs the same at any number of rounds.
+
+    The counts are of every player's rounds, by status only: whether a round counts against the
+    item's target also depends on its player's trust and on its expiry (``counted_rounds_q``),
+    which change without a round statement, so assignment subtracts those rounds when it orders
+    the items, and re-counts an item exactly under its row lock whenever this row says it may be
+    at its target. ``manage.py game_item_tallies_rebuild`` recounts the rows from the rounds
+    (after rounds were written around the services, e.g. by a bulk import).
+    """
+
+    cluster_map = models.OneToOneField(
+        ClusterMap, primary_key=True, on_delete=models.CASCADE, related_name="tally"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="item_tallies")
+    live = models.PositiveIntegerField(default=0, help_text="Active rounds.")
+    finished = models.PositiveIntegerField(
+        default=0, help_text="Guessed or resigned rounds (waiting for characteristics, or done)."
+    )
+
+    class Meta:
+        verbose_name_plural = "item tallies"
+
+    def __str__(self) -> str:
+        return f"item {self.cluster_map_id}: {self.live} live, {self.finished} finished"

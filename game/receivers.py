@@ -1,16 +1,18 @@
 """Keep a guest's play when they sign up or log in (django-allauth signals); drop a saved
-campaign's cached card (``selectors.campaign_card``)."""
+campaign's cached card (``selectors.campaign_card``) and the cached playable items; recount the
+item tallies of a deleted player's rounds."""
 
 from __future__ import annotations
 
 from allauth.account.signals import user_logged_in, user_signed_up
 from django.contrib import messages
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from explanations.models import Campaign, CampaignImage, ClusterMap, ExplanationJob
 
 from . import selectors, services
+from .models import Player, Round
 
 
 def _claim(request, user) -> None:
@@ -60,3 +62,19 @@ def evict_campaign_card(sender, instance=None, **kwargs) -> None:
 @receiver(post_delete, sender=ClusterMap, dispatch_uid="game_items_cluster_map_deleted")
 def evict_playable_items(sender, **kwargs) -> None:
     selectors.playable_items_evict()
+
+
+@receiver(pre_delete, sender=Player, dispatch_uid="game_player_deleting")
+def remember_player_items(sender, instance=None, **kwargs) -> None:
+    """Deleting a player deletes their rounds: note the items whose tallies held them."""
+    if instance is not None and instance.pk is not None:
+        instance._tally_items = list(
+            Round.objects.filter(player_id=instance.pk).values_list("cluster_map_id", flat=True)
+        )
+
+
+@receiver(post_delete, sender=Player, dispatch_uid="game_player_deleted")
+def recount_player_items(sender, instance=None, **kwargs) -> None:
+    items = getattr(instance, "_tally_items", None)
+    if items:
+        services.item_tallies_rebuild(cluster_map_ids=items)

@@ -1,7 +1,7 @@
 """Writes of player trust (docs/METHOD_NOTES.md, "Player trust"): the evidence the game knows
 (wins at step 0, refused and accepted characteristics) and the trust computed from it with the
 pure model in ``processing/trust.py``. The agreement counters come from label processing
-(``processing/trust_services.py``), which calls :func:`players_trust_update` after it writes
+(``processing/services/trust.py``), which calls :func:`players_trust_update` after it writes
 them.
 
 Trust is recomputed for a player when a round of theirs is processed (and for the players

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ApplicationError
 from explanations.models import Campaign
-from netviz_site.errors import ApplicationError
 
 from . import rules, selectors, services, throttles
 

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from core.enqueue import enqueue_on_commit
+from core.errors import ApplicationError
 from core.jobs import job_claim, job_fail, job_finish, job_progress
 from explanations.models import Campaign, CampaignImage
 from explanations.selectors import model_source_for_spec
-from netviz_site.errors import ApplicationError
 from workers.inv.validation_params import FaithfulnessParams, TcavParams
 
 from . import inputs, metrics

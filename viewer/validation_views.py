@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.access import campaign_admin_required, researcher_required
+from core.errors import ApplicationError
 from core.roles import user_is_campaign_admin
 from explanations.selectors import campaign_class_get, campaign_class_list, campaign_get
-from netviz_site.errors import ApplicationError
 from validation import selectors
 from validation.services import validation_run_create, validation_run_enqueue
 

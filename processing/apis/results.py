@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from netviz_site.errors import ApplicationError
+from core.errors import ApplicationError
 from processing import selectors
 
 from .base import ResearcherApi, query_bool

@@ -13,8 +13,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import ApplicationError
 from game.apis import ERRORS, GameApi
-from netviz_site.errors import ApplicationError
 from processing import selectors
 from processing.embeddings import EmbeddingMissing
 from processing.services import verification

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from netviz_site.errors import ApplicationError
+from core.errors import ApplicationError
 from processing.models import CurationRule, LabelGroup
 from processing.nlp.embed import Embedder
 from processing.nlp.groups import rule_apply, rule_target

@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from rest_framework import status
 
+from core.errors import ApplicationError
 from game.models import Player, Round
-from netviz_site.errors import ApplicationError
 from processing.embeddings import EmbeddingMissing
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
 from processing.nlp.embed import Embedder

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from campaigns import services as campaign_services
+from core.errors import ApplicationError
 from explanations.models import Campaign
-from netviz_site.errors import ApplicationError
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from campaigns import services as campaign_services
+from core.errors import ApplicationError
 from game.models import Player
-from netviz_site.errors import ApplicationError
 from processing.models import CampaignProcessing, LabelMention
 from tests.factories import CampaignFactory, CharacteristicFactory, RoundFactory, make_image_items
 

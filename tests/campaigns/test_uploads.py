@@ -14,9 +14,9 @@ import pytest
 from django.conf import settings
 
 from campaigns import services as campaign_services
+from core.errors import ApplicationError
 from explanations.models import Campaign, CampaignImage, ExplanationJob, ModelSpec
 from explanations.services import model_spec_validate
-from netviz_site.errors import ApplicationError
 from tests.campaigns.support import make_zip, png, symlink_zip, upload
 from tests.conftest import tiny_torchscript_bytes
 

@@ -383,8 +383,8 @@ def test_moderation_hides_characteristics_and_blocks_players(admin_client, playe
 
 
 def test_blocked_player_cannot_start_a_round(admin_client, played):
+    from core.errors import ApplicationError
     from game.services import round_start
-    from netviz_site.errors import ApplicationError
 
     campaign, rnd, _ = played
     admin_client.post(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from rest_framework import exceptions
 
+from core.errors import ApplicationError
 from core.exceptions import exception_handler, validation_detail
-from netviz_site.errors import ApplicationError
 from tests.game.helpers import API, csrf_token, guest_client
 
 

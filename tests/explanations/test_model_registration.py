@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from core.errors import ApplicationError
 from explanations.models import ModelSpec
 from explanations.services import (
     campaign_create,
@@ -16,7 +17,6 @@ from explanations.services import (
     model_spec_validate,
 )
 from explanations.tasks import validate_model
-from netviz_site.errors import ApplicationError
 from tests.conftest import TINY_CLASSES, tiny_torchscript_bytes
 
 pytestmark = pytest.mark.django_db

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
+from core.errors import ApplicationError
 from explanations.arrays import array_from_bytes
 from explanations.models import (
     CampaignImage,
@@ -26,7 +27,6 @@ from explanations.services import (
     explanation_job_run,
     explanation_store,
 )
-from netviz_site.errors import ApplicationError
 from tests.conftest import TINY_CLASSES, model_registered, photo_png, tiny_torchscript_bytes
 
 pytestmark = pytest.mark.django_db

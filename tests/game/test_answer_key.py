@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from explanations.admin_services import campaign_results_set_public, campaign_status_change
+from campaigns.services import campaign_results_set_public, campaign_status_change
 from explanations.models import Campaign, LayerResult
 from game.models import Round
-from tests.explanations.manage_support import make_user
+from tests.campaigns.support import make_user
 from tests.game.helpers import API, guest_client, post
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_researchers_see_live_campaigns(items, campaign):
 
 
 def test_a_closed_campaign_opens_to_the_public_only_when_an_admin_says_so(items, campaign):
-    from netviz_site.errors import ApplicationError
+    from core.errors import ApplicationError
 
     with pytest.raises(ApplicationError, match="Only a closed campaign"):
         campaign_results_set_public(campaign=campaign, public=True)

@@ -16,9 +16,9 @@ from django.db import connection, connections
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from game import services
-from game.models import Player, Round
-from netviz_site.errors import ApplicationError
+from core.errors import ApplicationError
+from game import selectors, services
+from game.models import ItemTally, Player, Round
 from tests.conftest import is_postgres, services_required
 from tests.factories import CampaignFactory, PlayerFactory, make_image_items
 
@@ -32,6 +32,18 @@ def _needs_postgres():
         if services_required():
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def assert_tallies_exact() -> None:
+    """Every item tally equals the recount of its rounds (live: active; finished: labelling
+    or done)."""
+    kept = {
+        cm: (live, finished)
+        for cm, live, finished in ItemTally.objects.values_list("pk", "live", "finished")
+        if live or finished
+    }
+    recount = {cm: (live, fin) for cm, (_c, live, fin) in selectors.item_tallies_recount().items()}
+    assert kept == recount
 
 
 def run_together(n: int, work: Callable[[int], object]) -> list[object]:
@@ -84,6 +96,8 @@ def test_twenty_concurrent_guesses_score_once():
     assert (r.status, r.points) == (Round.Status.DONE, 83 + 5)
     assert (player.points, player.rounds_finished, player.wins) == (88, 1, 1)
     assert r.characteristics.count() == 1
+    assert ItemTally.objects.get(pk=r.cluster_map_id).finished == 1
+    assert_tallies_exact()
 
 
 def test_fifty_concurrent_players_never_exceed_targets_or_repeat_images():
@@ -120,6 +134,7 @@ def test_fifty_concurrent_players_never_exceed_targets_or_repeat_images():
         assert max(c["n"] for c in counted) <= campaign.target_rounds
         per_player_image = Counter(Round.objects.values_list("player_id", "image_id"))
         assert max(per_player_image.values()) == 1
+        assert_tallies_exact()
     # every slot was handed out once all waves are done (48 = 24 items x target 2)
     assert assigned == 48
     assert Round.objects.count() == 48
@@ -136,3 +151,37 @@ def test_twenty_concurrent_reveals_stop_at_step_five():
     assert all(isinstance(x, Round | ApplicationError) for x in results)
     r.refresh_from_db()
     assert r.step == 5
+
+
+def test_tallies_stay_exact_when_starts_guesses_resigns_and_expiry_race():
+    """Forty players on four items: each starts, then guesses or resigns, while the expiry
+    sweep runs; every tally equals the recount of its rounds afterwards."""
+    campaign = CampaignFactory(target_rounds=100)
+    for _ in range(2):
+        make_image_items(campaign=campaign, layers=1, clusters=2)
+    players = [PlayerFactory() for _ in range(40)]
+    connection.close()
+    started = run_together(40, lambda i: services.round_start(player=players[i]))
+    assert all(isinstance(x, Round) for x in started), started
+    assert_tallies_exact()
+    # a few rounds are abandoned long ago: the sweep expires them while the others finish
+    stale = [r.pk for r in started[30:]]
+    Round.objects.filter(pk__in=stale).update(
+        expires_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    connection.close()
+
+    def finish(i: int):
+        if i == 40:
+            return services.rounds_expire()
+        r = started[i]
+        if i >= 30:
+            return services.round_start(player=players[i])  # closes the abandoned round
+        if i % 2:
+            return services.round_resign(player=players[i], token=r.token)
+        return services.round_guess(player=players[i], token=r.token, choice=r.answer)
+
+    results = run_together(41, finish)
+    unexpected = [x for x in results if not isinstance(x, Round | ApplicationError | dict)]
+    assert not unexpected, unexpected
+    assert_tallies_exact()

@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from core.errors import ApplicationError
 from game import services
 from game.models import Player, Round, nickname_key
-from netviz_site.errors import ApplicationError
 from tests.game.helpers import API, csrf_client, csrf_token, guest_client, post
 
 pytestmark = pytest.mark.django_db

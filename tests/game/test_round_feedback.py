@@ -281,7 +281,7 @@ def test_come_back_later_only_when_pictures_are_being_computed(items, campaign):
     info = selectors.round_start_exhaustion(player=player, campaign=campaign, now=_now())
     assert info.more_coming is False and "come back later" not in info.message
     image = CampaignImageFactory(campaign=campaign, true_class="goldfinch")
-    ExplanationJobFactory(image=image, status=ExplanationJob.Status.PENDING)
+    ExplanationJobFactory(image=image, status=ExplanationJob.Status.QUEUED)
     info = selectors.round_start_exhaustion(player=player, campaign=campaign, now=_now())
     assert info.more_coming is True and "come back later" in info.message
 

@@ -6,13 +6,15 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from explanations.models import Campaign, ExplanationJob
-from game import selectors, services
+from game import selectors, services, sql
 from game.models import Characteristic, Player, Round
+from game.selectors import assignment
 from game.signals import round_finished
-from netviz_site.errors import ApplicationError
 from tests.factories import CampaignFactory, PlayerFactory, RoundFactory, make_image_items
 
 pytestmark = pytest.mark.django_db
@@ -485,9 +487,10 @@ def test_a_guess_outside_the_choices_changes_nothing(items, player):
     assert (stored.outcome, stored.points_base, stored.guess) == ("win", 67, r.answer)
 
 
-def test_item_lock_sql_agrees_with_items_queryset(campaign, items):
-    """The raw row lock of assignment and the ORM definition of a playable item match: items
-    of a draft campaign, of an unfinished job or of another parameter set are not playable."""
+def test_the_tally_statement_agrees_with_items_queryset(campaign, items):
+    """The SQL that counts a new round on an item (re-checking it is playable) and the ORM
+    definition of a playable item match: items of a draft campaign, of an unfinished job or of
+    another parameter set are not playable."""
     draft = CampaignFactory(status=Campaign.Status.DRAFT)
     not_playable = make_image_items(campaign=draft)
     failed = make_image_items(campaign=campaign, true_class="goldfinch")
@@ -500,15 +503,17 @@ def test_item_lock_sql_agrees_with_items_queryset(campaign, items):
     playable = set(selectors.items_queryset().values_list("pk", flat=True))
     assert playable == {i.pk for i in items}
     for item in every:
-        frames = selectors.item_lock_frames(cluster_map_id=item.pk)
-        assert (frames is not None) == (item.pk in playable), item.pk
-        if frames is not None:
-            assert frames == item.frames
+        with transaction.atomic():
+            counted = sql.item_tally_start(cluster_map_id=item.pk)
+            transaction.set_rollback(True)
+        assert (counted is not None) == (item.pk in playable), item.pk
+        if counted is not None:
+            assert counted == (1, 0)
 
 
 def test_expire_rounds_task_is_scheduled_and_closes_abandoned_rounds(items, settings):
     """celery beat runs the task (CELERY_BEAT_SCHEDULE); its body closes what the command does."""
-    from workers.tasks import expire_rounds
+    from game.tasks import expire_rounds
 
     entry = settings.CELERY_BEAT_SCHEDULE["game-expire-rounds"]
     assert entry["task"] == expire_rounds.name and entry["schedule"] > 0
@@ -523,13 +528,13 @@ def test_expire_rounds_task_is_scheduled_and_closes_abandoned_rounds(items, sett
 def test_cached_tallies_order_candidates_but_never_push_an_item_past_its_target(
     campaign, items, settings, monkeypatch
 ):
-    """With the tally cache on (production), tallies are counted once for many starts; the
-    stale counts only order candidates: the row-locked re-count keeps every item at its target."""
+    """With the tally cache on (production), tallies are read once for many starts; the
+    stale counts only order candidates: the row-locked check keeps every item at its target."""
     settings.NETVIZ_GAME_TALLY_CACHE_SECONDS = 60
     Campaign.objects.filter(pk=campaign.pk).update(target_rounds=1)
     calls = []
-    real = selectors._tally_rows
-    monkeypatch.setattr(selectors, "_tally_rows", lambda **kw: calls.append(1) or real(**kw))
+    real = assignment._tally_rows
+    monkeypatch.setattr(assignment, "_tally_rows", lambda **kw: calls.append(1) or real(**kw))
     players = [PlayerFactory() for _ in range(len(items) + 1)]
     got = [services.round_start(player=p) for p in players[:-1]]
     assert len(calls) == 1  # one count for all the starts

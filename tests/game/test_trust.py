@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from core.errors import ApplicationError
 from explanations.models import Campaign
 from game import selectors, services, trust_services
 from game.models import Player, Round
-from netviz_site.errors import ApplicationError
 from processing.trust import item_step0_probability
 from tests.factories import PlayerFactory, RoundFactory, make_image_items
 
@@ -128,7 +129,7 @@ def test_rounds_of_untrusted_players_leave_the_item_playable(campaign):
         play_to_the_end(p)
     RoundFactory(player=overridden, cluster_map=item, status=Round.Status.DONE, outcome="win")
     RoundFactory(player=blocked, cluster_map=item, status=Round.Status.DONE, outcome="win")
-    now = selectors.timezone.now()
+    now = timezone.now()
     assert Round.objects.filter(cluster_map=item, status=Round.Status.DONE).count() == 5
     assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 0
     tallies = selectors.campaign_tallies(playable=selectors.playable_items(), now=now)
@@ -144,7 +145,7 @@ def test_a_trusted_players_rounds_retire_the_item_at_the_target(campaign):
     a, b = PlayerFactory(trust=0.5), PlayerFactory(trust=0.3)  # 0.3: at the threshold
     play_to_the_end(a)
     play_to_the_end(b)
-    now = selectors.timezone.now()
+    now = timezone.now()
     assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 2
     with pytest.raises(ApplicationError, match="No new picture"):
         services.round_start(player=PlayerFactory(trust=0.9))
@@ -166,5 +167,5 @@ def test_the_threshold_is_a_setting(campaign, settings):
     item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
     RoundFactory(player=PlayerFactory(trust=0.0), cluster_map=item, status=Round.Status.DONE)
     RoundFactory(player=PlayerFactory(trust=1.0, is_blocked=True), cluster_map=item, status="done")
-    now = selectors.timezone.now()
+    now = timezone.now()
     assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 1  # blocked: never

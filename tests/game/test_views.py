@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -162,7 +164,7 @@ def test_leaderboards_and_ranks(items, campaign, django_assert_max_num_queries):
     assert selectors.player_rank(player=Player.objects.get(pk=c.pk)) == 2
     old = RoundFactory(player=a, cluster_map=items[4], status="done", outcome="win", points=500)
     Round.objects.filter(pk=old.pk).update(
-        finished_at=selectors.week_start() - selectors.dt.timedelta(days=1)
+        finished_at=selectors.week_start() - dt.timedelta(days=1)
     )
     assert selectors.leaderboard_list(period="week")[0].nickname == "b"
     Player.objects.filter(pk=b.pk).update(is_blocked=True)
@@ -172,7 +174,7 @@ def test_leaderboards_and_ranks(items, campaign, django_assert_max_num_queries):
 def test_round_state_query_count_is_bounded(items, django_assert_max_num_queries):
     player = PlayerFactory()
     r = services.round_start(player=player)
-    from game.apis import round_data
+    from game.apis.outputs import round_data
 
     with django_assert_max_num_queries(2):
         round_data(Round.objects.select_related("campaign__model").get(pk=r.pk))

@@ -131,7 +131,7 @@ def test_a_failure_stores_nothing(explained, monkeypatch):
 
 
 def test_unknown_class_is_refused(explained):
-    from netviz_site.errors import ApplicationError
+    from core.errors import ApplicationError
 
     with pytest.raises(ApplicationError):
         validation_run_create(campaign=explained, class_name="purple thing")

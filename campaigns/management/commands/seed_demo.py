@@ -23,6 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from campaigns.demo_photos import CAMPAIGNS, DemoCampaign, campaign_photos
+from core.errors import ApplicationError
 from explanations.models import Campaign, ExplanationJob
 from explanations.services import (
     campaign_create,
@@ -32,7 +33,6 @@ from explanations.services import (
     model_spec_get_or_create_builtin,
     model_spec_validated,
 )
-from netviz_site.errors import ApplicationError
 
 
 def png_bytes(array: np.ndarray) -> bytes:

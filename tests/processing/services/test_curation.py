@@ -63,7 +63,7 @@ def test_curation_is_applied_and_survives_a_rebuild(springer_items, players, has
 
 
 def test_curation_refuses_bad_requests(springer_items, players, hashing):
-    from netviz_site.errors import ApplicationError
+    from core.errors import ApplicationError
 
     play_springer(springer_items, players, hashing, [["ears", "nose"]])
     ears = LabelGroup.objects.get(canonical="ears")

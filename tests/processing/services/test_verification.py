@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ApplicationError
 from game.models import Player
-from netviz_site.errors import ApplicationError
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
 from processing.services.rebuild import campaign_rebuild
 from processing.services.verification import (

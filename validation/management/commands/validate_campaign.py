@@ -15,8 +15,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.errors import ApplicationError
 from explanations.models import Campaign
-from netviz_site.errors import ApplicationError
 from validation.selectors import validation_results
 from validation.services import validation_run_create, validation_run_execute
 
