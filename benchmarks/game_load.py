@@ -28,7 +28,11 @@ What it does, all on this machine:
    (from the last player's first request to the first player's last one: all N playing), the
    errors, and checks in the database that every characteristic the server accepted is stored
    (lost = accepted but missing). ``--ramp 0 --duration 0 --rounds 5`` is the older design
-   (everyone starts at once, fixed rounds; the whole run then includes the burst and the tail).
+   (everyone starts at once, fixed rounds; the whole run then includes the burst and the tail);
+6. reports the server CPU per request (gunicorn's processes, PostgreSQL's backends, the load
+   generator) and, as the machine-independent figure, gunicorn's CPU per game request over a
+   plain page's (400 closed-loop GETs of ``/game/how-to-play/``, before and after the players:
+   the ratio is to their mean).
 
 Targets (issue 3), judged on the steady state: reveal p95 <= 50 ms, >= 200 requests/s overall,
 0 errors, 0 lost.
@@ -336,14 +340,18 @@ def stop_server(proc: subprocess.Popen | None) -> None:
             proc.wait(timeout=10)
 
 
-def probes(base: str, pids: dict[str, list[int]]) -> tuple[float, list[float]]:
-    """The server CPU of one plain page request (ms; a baseline in the same run: this
-    machine's speed swings 2-3x between runs, so the game's cost is also given as a multiple of
-    it), and the start probe's latencies (ms, sorted)."""
-    probe_n = 400
+def floor_cpu(base: str, pids: dict[str, list[int]], requests: int = 400) -> float:
+    """The server CPU of one plain page request (ms): the baseline the game's cost is given
+    as a multiple of (this machine's speed swings 2-3x between runs)."""
     before = cpu_seconds(pids["gunicorn"])
-    asyncio.run(floor_probe(base=base, requests=probe_n))
-    floor_ms = 1000 * (cpu_seconds(pids["gunicorn"]) - before) / probe_n
+    asyncio.run(floor_probe(base=base, requests=requests))
+    return 1000 * (cpu_seconds(pids["gunicorn"]) - before) / requests
+
+
+def probes(base: str, pids: dict[str, list[int]]) -> tuple[float, list[float]]:
+    """The plain page's CPU before the players (ms; :func:`floor_cpu`), and the start probe's
+    latencies (ms, sorted)."""
+    floor_ms = floor_cpu(base, pids)
     probe = asyncio.run(start_probe(base=base))
     probe_ms = sorted(1000 * x for x in probe)
     print(
@@ -379,13 +387,21 @@ def play_all(args: argparse.Namespace, base: str) -> tuple[Stats, float, list]:
 
 
 def cpu_report(
-    result: dict, cpu_used: dict[str, float], *, floor_ms: float, probe_ms: list[float]
+    result: dict,
+    cpu_used: dict[str, float],
+    *,
+    floor_ms: tuple[float, float],
+    probe_ms: list[float],
 ) -> None:
-    """Add the CPU figures to ``result`` and print them."""
+    """Add the CPU figures to ``result`` and print them. ``floor_ms``: the plain page's CPU
+    before and after the players; the ratio is to their mean."""
     n = result["requests"] or 1
+    floor_before, floor_after = floor_ms
+    floor_ms = (floor_before + floor_after) / 2
     result["cpu_ms_per_request"] = {k: 1000 * v / n for k, v in cpu_used.items()}
     game_ms = result["cpu_ms_per_request"]["gunicorn"]
     result["baseline_page_cpu_ms"] = floor_ms
+    result["baseline_page_cpu_ms_before_after"] = [floor_before, floor_after]
     result["start_probe_ms"] = {
         "p50": percentile(probe_ms, 50),
         "p95": percentile(probe_ms, 95),
@@ -400,7 +416,8 @@ def cpu_report(
         + " (postgres: backends that were connected at the end)"
     )
     print(
-        f"baseline (same run): a plain page costs the server {floor_ms:.2f} ms of CPU; "
+        f"baseline (same run): a plain page costs the server {floor_ms:.2f} ms of CPU "
+        f"({floor_before:.2f} before the players, {floor_after:.2f} after); "
         f"a game request {game_ms:.2f} ms = {game_ms / floor_ms:.2f}x. "
         f"All CPU per request {total_ms:.2f} ms: at most "
         f"{result['capacity_req_per_s_at_full_cpu']:.0f} req/s on {os.cpu_count()} cores."
@@ -442,6 +459,9 @@ def measure(args: argparse.Namespace, env: dict, proc: subprocess.Popen, broker:
     stats, wall, pauses = play_all(args, base)
     pids["postgres"] = server_pids(proc.pid)["postgres"]  # connections opened meanwhile
     cpu_used = {k: cpu_seconds(v) - cpu0.get(k, 0.0) for k, v in pids.items()}
+    # The baseline again after the players: the mean of the two follows a machine whose speed
+    # drifted during the run (other load, frequency) instead of one moment before it.
+    floor_after = floor_cpu(base, pids)
     lost = len(set(stats.accepted) - stored_characteristics())
     result = report(
         stats,
@@ -455,7 +475,7 @@ def measure(args: argparse.Namespace, env: dict, proc: subprocess.Popen, broker:
         ramp=args.ramp,
         duration=args.duration,
     )
-    cpu_report(result, cpu_used, floor_ms=floor_ms, probe_ms=probe_ms)
+    cpu_report(result, cpu_used, floor_ms=(floor_ms, floor_after), probe_ms=probe_ms)
     result["machine_pauses"] = pauses
     write_outputs(args, result, stats)
     return 0 if all(result["targets_met"].values()) else 1

@@ -9,12 +9,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from benchmarks.grouping_data import (
     CachedEmbedder,
+    Label,
+    Scores,
     n_labels,
     pair_scores,
     run_baseline,
@@ -216,3 +218,119 @@ def run_timing(half, models: Sequence[str], classes, settings) -> dict:
         if base_embed:
             row["embed_vs_minilm"] = round(row["embed_ms_per_1000_labels"] / base_embed, 2)
     return out
+
+
+# ------------------------------------------------------------- leave one class out (LOCO)
+
+LOCO_THRESHOLDS = tuple(float(round(x, 3)) for x in np.arange(0.30, 0.701, 0.025))
+Config = tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True)
+class PreparedClass:
+    """One class's labels after the product's preparation (cleaning, lemmatising): its distinct
+    accepted keys with their mentions, and per label the index of its key (None: refused)."""
+
+    labels: tuple[Label, ...]
+    keys: tuple[str, ...]
+    counts: tuple[int, ...]
+    key_index: tuple[int | None, ...]
+
+
+def prepare_classes(half, embedder, classes, settings=None) -> dict[str, PreparedClass]:
+    """Each class of ``half`` prepared once (the lemmatiser's settings are the defaults')."""
+    _, reports = run_pipeline(half, embedder, settings or GroupingSettings(), classes)
+    out = {}
+    for cls, labels in half.items():
+        processed = reports[cls].labels
+        counts = Counter(p.key for p in processed if p.refused_reason is None)
+        keys = sorted(counts)
+        pos = {k: i for i, k in enumerate(keys)}
+        out[cls] = PreparedClass(
+            tuple(labels),
+            tuple(keys),
+            tuple(counts[k] for k in keys),
+            tuple(None if p.refused_reason else pos[p.key] for p in processed),
+        )
+    return out
+
+
+def class_scores(pc: PreparedClass, key_groups: Sequence[int]) -> Scores:
+    """Pairwise scores of one class from a group per key."""
+    groups = [None if i is None else int(key_groups[i]) for i in pc.key_index]
+    return pair_scores({"c": pc.labels}, {"c": groups})
+
+
+def settings_grouper(embedder, base: GroupingSettings):
+    """(class, config) → a group per key: :func:`group_labels` with ``base`` and the config's
+    overrides, exactly as the product groups (canonical unification included)."""
+    embed = templated(embedder, base)
+
+    def group(pc: PreparedClass, config: Config) -> np.ndarray:
+        settings = replace(base, **dict(config))
+        keys = list(pc.keys)
+        groups = group_labels(
+            keys, embed(keys), counts=list(pc.counts), settings=settings, embed=embed
+        )
+        of = {m: gi for gi, g in enumerate(groups) for m in g.members}
+        return np.array([of[k] for k in keys], dtype=np.int64)
+
+    return group
+
+
+def threshold_configs(thresholds=LOCO_THRESHOLDS, **grids) -> list[Config]:
+    """Every combination of the grids' values with every threshold (threshold last)."""
+    configs: list[Config] = [()]
+    for name, values in grids.items():
+        configs = [c + ((name, v),) for c in configs for v in values]
+    return [c + (("threshold", t),) for c in configs for t in thresholds]
+
+
+def grid_scores(prepared: dict[str, PreparedClass], group, configs) -> dict[str, dict]:
+    """Per class, per config: the class's :class:`Scores`."""
+    return {
+        cls: {cfg: class_scores(pc, group(pc, cfg)) for cfg in configs}
+        for cls, pc in prepared.items()
+    }
+
+
+def _rank(sc: Scores, objective: str, min_recall: float) -> tuple:
+    if objective == "f1":
+        return (round(sc.f1, 9),)
+    # "precision": the most precise config whose recall reaches min_recall (else most recall)
+    ok = sc.recall >= min_recall
+    return (ok, round(sc.precision if ok else sc.recall, 9))
+
+
+def loco(per_class: dict[str, dict], *, objective: str = "f1", min_recall: float = 0.82) -> dict:
+    """Leave-one-class-out: each class is scored with the config (threshold and any weight)
+    best on the other classes by ``objective`` ("f1", or "precision": the highest precision
+    at recall ≥ ``min_recall``); the left-out scores are summed (micro-average).
+    Returns {"scores": Scores, "chosen": {class: config}}."""
+    names = sorted(per_class)
+    configs = list(per_class[names[0]])
+    total, chosen = Scores(0, 0, 0, 0), {}
+    for c in names:
+        train = {
+            cfg: sum((per_class[o][cfg] for o in names if o != c), Scores(0, 0, 0, 0))
+            for cfg in configs
+        }
+        best = max(configs, key=lambda cfg: _rank(train[cfg], objective, min_recall))
+        chosen[c] = best
+        total = total + per_class[c][best]
+    return {"scores": total, "chosen": chosen}
+
+
+def loco_line(name: str, result: dict) -> str:
+    """A table row: LOCO P, R, F1 and the spread of each chosen parameter over the folds."""
+    sc = result["scores"]
+    spread = []
+    params = sorted({k for cfg in result["chosen"].values() for k, _ in cfg})
+    for p in params:
+        vals = sorted(dict(cfg)[p] for cfg in result["chosen"].values())
+        if all(isinstance(v, (int, float)) and v is not None for v in vals):
+            mid = vals[len(vals) // 2]
+            spread.append(f"{p} {vals[0]:g}..{mid:g}..{vals[-1]:g}")
+        else:
+            spread.append(f"{p} {sorted(set(map(str, vals)))}")
+    return f"{name:<38} {sc.line()}   " + "; ".join(spread)

@@ -150,11 +150,25 @@ def detail(half: Mapping[str, Sequence[Label]], groups: Mapping[str, Sequence[in
 
 
 class CachedEmbedder:
-    """Embeds each distinct string once per process (timings use a fresh one)."""
+    """Embeds each distinct string once per process (timings use a fresh one); with ``path``,
+    also across runs (an .npz of strings and rows, read at start, written by :meth:`save`)."""
 
-    def __init__(self, embedder):
+    def __init__(self, embedder, path: Path | None = None):
         self.embedder = embedder
         self.cache: dict[str, np.ndarray] = {}
+        self.path = path
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                self.cache.update(zip(z["strings"].tolist(), z["rows"]))
+
+    def save(self) -> None:
+        if self.path is None or not self.cache:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        strings = sorted(self.cache)
+        rows = np.stack([self.cache[s] for s in strings])
+        with self.path.open("wb") as f:
+            np.savez(f, strings=np.array(strings), rows=rows)
 
     @property
     def model_id(self) -> str:

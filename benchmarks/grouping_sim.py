@@ -16,7 +16,15 @@ import numpy as np
 from benchmarks.grouping_data import Label, Scores, n_labels, pair_scores, run_pipeline
 from processing.nlp.grouping import Constraints, group_labels, head_word, label_distances
 from processing.nlp.pipeline import LineSignals
-from processing.nlp.verify import Verdict, constraints_from_verdicts, uncertain_pairs, verdict
+from processing.nlp.verify import (
+    DEFAULT_RULE,
+    AnswerRule,
+    Knowledge,
+    UncertaintyModel,
+    Verdict,
+    uncertain_pairs,
+    verdict_of_counts,
+)
 
 VERIFY_ACCURACY = 0.8
 ANSWERS_PER_QUESTION = 3
@@ -165,7 +173,7 @@ def templated(embedder, settings) -> Callable[[Sequence[str]], np.ndarray]:
 def regroup(state: _ClassState, embedder, settings) -> None:
     if not state.keys:
         return
-    must, cannot = constraints_from_verdicts(state.verdicts)
+    known = Knowledge(state.verdicts)
     groups = group_labels(
         state.keys,
         state.embeddings,
@@ -173,7 +181,7 @@ def regroup(state: _ClassState, embedder, settings) -> None:
         surfaces=state.surfaces,
         settings=settings,
         embed=templated(embedder, settings),
-        constraints=Constraints(must_link=must, cannot_link=cannot),
+        constraints=Constraints(must_link=known.must_link, cannot_link=known.cannot_link),
     )
     of = {m: gi for gi, g in enumerate(groups) for m in g.members}
     state.groups_of_key = np.array([of[k] for k in state.keys], dtype=np.int64)
@@ -196,12 +204,21 @@ def simulate_verification(
     *,
     seed: int = 12,
     accuracy: float = VERIFY_ACCURACY,
-    answers_per_question: int = ANSWERS_PER_QUESTION,
+    rule: AnswerRule = DEFAULT_RULE,
+    model: UncertaintyModel | None = None,
     batch_share: float = 0.01,
     max_answers_per_100: float = 300.0,
     target: float = 0.95,
+    log: list | None = None,
 ) -> list[dict]:
-    """The verification curve: answers per 100 labels against precision and recall."""
+    """The verification curve: answers per 100 labels against precision and recall.
+
+    Each round asks the ``batch_share`` · labels most useful pairs of all classes
+    (:func:`uncertain_pairs`, knowing the verdicts so far); each pair gets simulated answers,
+    right with probability ``accuracy``, until ``rule`` decides; the touched classes are
+    regrouped with the verdicts' :class:`Knowledge` as constraints. Stops at ``target`` P and
+    R, at the budget, or when no question has a positive expected gain.
+    """
     rng = random.Random(seed)
     _, reports = run_pipeline(half, embedder, settings, classes)
     states = {cls: class_state(half[cls], reports[cls], embedder, settings) for cls in sorted(half)}
@@ -209,21 +226,22 @@ def simulate_verification(
         regroup(s, embedder, settings)
     total_labels = n_labels(half)
     batch = max(1, round(batch_share * total_labels))
-    answers = 0
+    answers = questions = 0
     sc = _scores(states)
     curve = [_point(0, total_labels, 0, sc)]
-    questions = 0
     while answers * 100 / total_labels < max_answers_per_100:
         candidates = []
         for cls, s in states.items():
-            asked = {frozenset(p) for p in s.verdicts}
             for q in uncertain_pairs(
                 s.keys,
                 s.dist,
                 s.groups_of_key,
                 threshold=settings.threshold,
                 counts=s.counts,
-                exclude=asked,
+                model=model,
+                known=Knowledge(s.verdicts),
+                exclude=s.verdicts,
+                rule=rule,
                 limit=batch,
             ):
                 candidates.append((q.score, cls, q))
@@ -234,11 +252,11 @@ def simulate_verification(
         for _, cls, q in candidates[:batch]:
             s = states[cls]
             truth = s.concept[s.keys.index(q.a)] == s.concept[s.keys.index(q.b)]
-            votes = [
-                truth if rng.random() < accuracy else not truth for _ in range(answers_per_question)
-            ]
-            s.verdicts[tuple(sorted((q.a, q.b)))] = verdict(votes, min_answers=1)
-            answers += answers_per_question
+            v = ask(truth, rng, accuracy, rule, q.prior)
+            s.verdicts[tuple(sorted((q.a, q.b)))] = v
+            if log is not None:
+                log.append((cls, q, truth, v))
+            answers += v.yes + v.no
             questions += 1
             touched.add(cls)
         for cls in touched:
@@ -248,6 +266,16 @@ def simulate_verification(
         if sc.precision >= target and sc.recall >= target:
             break
     return curve
+
+
+def ask(truth: bool, rng: random.Random, accuracy: float, rule: AnswerRule, prior: float) -> Verdict:
+    """Simulated answers to one pair, one at a time, each right with ``accuracy``, until
+    ``rule`` decides (every answer drawn is counted by the caller)."""
+    yes = no = 0
+    while not rule.closed(yes, no, prior):
+        answer = truth if rng.random() < accuracy else not truth
+        yes, no = yes + answer, no + (not answer)
+    return verdict_of_counts(yes, no, prior=prior, rule=rule)
 
 
 def _point(answers: int, total_labels: int, questions: int, sc: Scores) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -43,8 +44,13 @@ class GameSessionScheme(OpenApiAuthenticationExtension):
 
 
 class GameApi(APIView):
+    """The base of every game API view: JSON only (the game's script is the one client; no
+    content negotiation against the browsable API on the hottest endpoints), session
+    authentication with CSRF, and the per-player and per-address throttle."""
+
     authentication_classes = [GameSessionAuthentication]
     throttle_classes = [GameThrottle]
+    renderer_classes = [JSONRenderer]
 
     def handle_exception(self, exc):
         # ApplicationError -> its status and message: core.exceptions.exception_handler.

@@ -9,7 +9,7 @@ from explanations.models import ClusterMap
 
 from .. import rules, sql
 from ..models import Characteristic, Round
-from .players import trust_min_counted, trusted_players_q
+from .players import trust_min_counted
 from .rounds import guessed, round_picture_url
 
 OTHERS_SAW_LIMIT = 8
@@ -99,27 +99,16 @@ class Submitted:
 def cluster_map_others(
     *, cluster_map_id: int, exclude_player_id: int
 ) -> tuple[OtherCharacteristic, ...]:
-    """The characteristics the other players gave on a cluster map (one query)."""
+    """The characteristics the other trusted players gave on a cluster map (one statement,
+    ``sql.cluster_map_others_rows``), each with the label players are shown: its group's name
+    (or canonical label, or cleaned text) once processed, none when processing refused it or
+    its group is blocked, the normalised raw text before that."""
     from processing.nlp.clean import normalise
 
-    rows = (
-        Characteristic.objects.filter(
-            trusted_players_q("player__"),
-            round__cluster_map_id=cluster_map_id,
-            round__status=Round.Status.DONE,
-            hidden=False,
-        )
-        .exclude(player_id=exclude_player_id)
-        .values_list(
-            "player_id",
-            "text",
-            "mention__id",
-            "mention__refused_reason",
-            "mention__text",
-            "mention__group__name",
-            "mention__group__canonical",
-            "mention__group__blocked",
-        )
+    rows = sql.cluster_map_others_rows(
+        cluster_map_id=cluster_map_id,
+        exclude_player_id=exclude_player_id,
+        min_trust=trust_min_counted(),
     )
     out = []
     for pid, raw, mention, refused, cleaned, name, canonical, blocked in rows:

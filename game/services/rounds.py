@@ -22,7 +22,6 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -66,27 +65,16 @@ def _refuse_player(player: PlayerLike) -> None:
 # --- finishing and closing -----------------------------------------------------------------------
 
 
-# The player's total each outcome adds one to.
-_OUTCOME_COUNTERS = {
-    Round.Outcome.WIN: "wins",
-    Round.Outcome.LOSS: "losses",
-    Round.Outcome.RESIGN: "resigns",
-}
-
-
 def player_totals_add(*, round: Round, now) -> None:
     """Add a finished round to its player's totals (points, rounds, the outcome's counter, the
-    summed steps) and notify on commit (``signals.round_finished``)."""
-    totals = {
-        "points": F("points") + round.points,
-        "rounds_finished": F("rounds_finished") + 1,
-        "step_sum": F("step_sum") + round.step,
-        "last_played_at": now,
-    }
-    counter = _OUTCOME_COUNTERS.get(round.outcome)
-    if counter is not None:
-        totals[counter] = F(counter) + 1
-    Player.objects.filter(pk=round.player_id).update(**totals)
+    summed steps; ``sql.player_totals_add``) and notify on commit (``signals.round_finished``)."""
+    sql.player_totals_add(
+        player_id=round.player_id,
+        points=round.points,
+        step=round.step,
+        outcome=round.outcome,
+        now=now,
+    )
     round_id = round.pk
     transaction.on_commit(lambda: round_finished.send(sender=Round, round_id=round_id))
 
@@ -318,8 +306,7 @@ def _round_create(*, player_id: int, candidate: selectors.Candidate, now) -> Rou
 
 def round_of_player(*, player: PlayerLike, token: str) -> Round:
     """The (unblocked) player's round ``token``, with its campaign; refuse otherwise."""
-    players = Player.objects.filter(selectors.player_ref_q(_as_ref(player)), is_blocked=False)
-    round = Round.objects.filter(token=token, player__in=players).first()
+    round = sql.round_of_player(ref=_as_ref(player), token=token)
     if round is None:
         _refuse_player(player)
         raise ApplicationError(NOT_YOURS, status=404)

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 __all__ = [
     "STOP_WORDS",
     "US_SPELLING",
@@ -276,17 +278,7 @@ def _correct_word(word: str, protect: frozenset[str]) -> str:
 
 def _osa_distance(a: str, b: str) -> int:
     """Optimal string alignment distance (edits and adjacent transpositions), as symspellpy's."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[-1]
+    return OSA.distance(a, b)
 
 
 def class_vocabulary(

@@ -56,7 +56,10 @@ class GroupingSettings:
     wordnet_unrelated: factors on the distance of two strings by their WordNet relation
     (:class:`processing.nlp.wordnet.Relations`; cousins and unrelated pairs only when both are
     known and share no content word; 1.0 turns a relation off; no effect when no WordNet is
-    installed). max_exact: above this many distinct strings per class, the scalable
+    installed). max_pair_distance: threshold mode, exact path: two groups are never merged
+    when any pair of their members is farther apart than this (a complete-linkage guard on
+    average linkage: one close pair cannot pull two unlike groups together; None: off).
+    max_exact: above this many distinct strings per class, the scalable
     path is used (where neither rule nor constraint applies). max_groups: paper mode's largest
     n (None: N−1).
     """
@@ -77,6 +80,7 @@ class GroupingSettings:
     wordnet_hypernym: float = DEFAULT_WORDNET_HYPERNYM
     wordnet_cousin: float = DEFAULT_WORDNET_COUSIN
     wordnet_unrelated: float = DEFAULT_WORDNET_UNRELATED
+    max_pair_distance: float | None = None
     max_exact: int = 4000
     max_groups: int | None = None
 
@@ -95,6 +99,8 @@ class GroupingSettings:
             raise ValueError("wordnet_synonym and wordnet_hypernym must be in [0, 1]")
         if not (1.0 <= self.wordnet_cousin <= 4.0 and 1.0 <= self.wordnet_unrelated <= 4.0):
             raise ValueError("wordnet_cousin and wordnet_unrelated must be in [1, 4]")
+        if self.max_pair_distance is not None and not 0.0 < self.max_pair_distance <= 2.0:
+            raise ValueError("max_pair_distance is a distance in (0, 2] or None")
         if self.local_scale_k < 0:
             raise ValueError("local_scale_k must be ≥ 0 (0: off)")
         if self.max_exact < 2:
