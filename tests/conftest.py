@@ -14,6 +14,9 @@ from core.roles import CAMPAIGN_ADMIN_GROUP, RESEARCHER_GROUP
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Fixtures shared across test folders (``explained``: validation and the viewer's pages).
+pytest_plugins = ["tests.validation.support"]
+
 
 def is_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))

@@ -1,4 +1,6 @@
-"""Validation (issue 6): services on the tiny TorchScript model, the command, the viewer page."""
+"""Validation (issue 6): services on the tiny TorchScript model, the command and the export
+(the pages: ``tests/viewer/test_validation_pages.py``; the fixture ``explained``:
+``tests/validation/support.py``, loaded by ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -8,76 +10,15 @@ import pytest
 from django.core.management import call_command
 
 from explanations.models import ClusterMap, LayerResult
-from explanations.services import campaign_image_add, explanation_job_run
 from game.models import Round
-from processing.models import ClusterLabelScore, GlobalLabel
-from tests.conftest import photo_png
-from tests.factories import make_finished_round
+from tests.validation.support import FAST
 from validation.models import (
     ClusterFaithfulness,
     HumanMetric,
     LayerSummary,
     TcavScore,
-    ValidationRun,
 )
 from validation.services import validation_run_create, validation_run_execute
-
-FAST = {"steps": 4, "percents": [20.0, 30.0], "tcav": {"n_runs": 3, "n_null_sets": 3}}
-PHOTOS = [
-    ("chelsea", "red thing"),
-    ("coffee", "red thing"),
-    ("rocket", "green thing"),
-    ("astronaut", "green thing"),
-    ("camera", "blue thing"),
-]
-
-
-@pytest.fixture
-def explained(tiny_campaign):
-    """Five explained images (three classes), two crowd labels of "red thing" and rounds."""
-    for name, cls in PHOTOS:
-        img = campaign_image_add(
-            campaign=tiny_campaign,
-            content=photo_png(name, size=96),
-            original_name=f"{name}.png",
-            true_class=cls,
-            enqueue=False,
-        )
-        assert explanation_job_run(job_id=img.jobs.get().pk) == "done"
-    red = ClusterMap.objects.filter(image__true_class="red thing").select_related("layer_result")
-    layer = LayerResult.objects.filter(image__true_class="red thing").order_by("-position")[0]
-    at_layer = [c for c in red if c.layer_result.layer == layer.layer]
-    assert at_layer
-    for rank, (label, total) in enumerate((("whiskers", 2.0), ("fur", 1.0))):
-        GlobalLabel.objects.create(
-            campaign=tiny_campaign,
-            class_name="red thing",
-            layer=layer.layer,
-            layer_position=layer.position,
-            label=label,
-            total=total,
-            mean_weight=40.0,
-            n_groups=1,
-            n_images=2,
-            class_images=2,
-            normalised=total / 3,
-            rank=rank,
-            rank_normalised=rank,
-            examples=[],
-        )
-        for c in at_layer:
-            ClusterLabelScore.objects.create(
-                cluster_map=c,
-                image=c.image,
-                label=label,
-                mentions=1,
-                mean_step=1.0,
-                correct=True,
-                score=0.5,
-            )
-    for i, c in enumerate(red):
-        make_finished_round(cluster_map=c, outcome="win" if i % 3 else "loss", step=i % 5)
-    return tiny_campaign
 
 
 def _count_rows() -> int:
@@ -160,38 +101,6 @@ def test_command_writes_json_with_simulated_rounds(explained, tmp_path):
     # no crowd label for "green thing": simulated concepts, clearly named
     assert data["tcav"] and all(t["label"].startswith("simulated: ") for t in data["tcav"])
     assert not Round.objects.filter(image__true_class="green thing").exists()
-
-
-def test_page_access_and_start(explained, researcher_client, django_capture_on_commit_callbacks):
-    run = validation_run_create(campaign=explained, class_name="red thing", params=FAST)
-    validation_run_execute(run_id=run.pk)
-    url = f"/viewer/{explained.slug}/validation/"
-    response = researcher_client.get(url)
-    assert response.status_code == 200
-    assert "whiskers" in response.content.decode()
-    response = researcher_client.get(url + "classes/red-thing/")
-    assert response.status_code == 200 and "<svg" in response.content.decode()
-    assert researcher_client.post(url + "run/").status_code == 403
-    page = researcher_client.get(f"/viewer/{explained.slug}/classes/red-thing/")
-    assert "/validation/classes/red-thing/" in page.content.decode()
-
-
-def test_players_get_403(explained, player_client):
-    url = f"/viewer/{explained.slug}/validation/"
-    assert player_client.get(url).status_code == 403
-
-
-def test_admin_run_button_enqueues_on_commit(
-    explained, admin_client, sent_tasks, settings, django_capture_on_commit_callbacks
-):
-    settings.NETVIZ_EXPLAIN_QUEUE = "gpu"
-    url = f"/viewer/{explained.slug}/validation/classes/red-thing/run/"
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(url)
-    assert response.status_code == 302
-    run = ValidationRun.objects.get()
-    assert run.class_name == "red thing" and run.status == "queued"
-    assert sent_tasks == [("validation.tasks.validate_campaign", (run.pk,), {}, "gpu")]
 
 
 def test_export_has_validation_sections(explained):
