@@ -4,6 +4,7 @@ simulated human verification, and the timing of the models.
 Run:  HF_HUB_OFFLINE=1 python -m benchmarks.grouping [--half heldout|dev|both]
           [--model minilm|mpnet|both] [--json OUT] [--calibrate] [--skip-signals]
           [--skip-verification] [--skip-timing] [--pairs] [--seed N] [--threads N]
+          [--loco] [--loco-models minilm,mpnet,minilm+mpnet]
 
 The set. ``evaluation/grouping/labels.jsonl``: 2,297 hand-written player-style labels of 24
 classes, each with its ground-truth ``concept``; ``evaluation/grouping/split.json`` splits the
@@ -33,16 +34,27 @@ Jaccard index of their concept sets (a stand-in for the overlap of revealed regi
 improved pipeline is run with: cannot-links between the labels of a round; the map context
 (``context_weight``); both; and the map context with overlaps.
 
-Verification (``--skip-verification`` to skip). Starting from the improved grouping, the most
-uncertain pairs (:func:`processing.nlp.verify.uncertain_pairs`) of all classes are asked in
-batches of 1 % of the labels; each question gets 3 simulated answers, each right with
-probability 0.8 (seeded); the majority becomes a must-link or a cannot-link and everything is
-regrouped. Printed: precision and recall against the answers spent per 100 labels, and the
+Verification (``--skip-verification`` to skip). Starting from the improved grouping, the pairs
+most worth asking (:func:`processing.nlp.verify.uncertain_pairs`: expected mention pairs set
+right per expected answer) of all classes are asked in batches of 1 % of the labels; each
+question gets simulated answers one at a time, each right with probability 0.8 (seeded), until
+the product's sequential rule decides it (:class:`processing.nlp.verify.AnswerRule`: P(same) ≥
+0.97 or P(different) ≥ 0.95 from the question's prior and its answers; at most 15); the
+consistent verdicts become must-links and cannot-links and the touched classes are regrouped;
+a "different" verdict that alone keeps two groups apart may be asked again. Every answer is
+counted. Printed: precision and recall against the answers spent per 100 labels, and the
 first point where both reach 0.95.
 
 Timing. Per model: embedding time per 1,000 distinct labels (model loaded and warm, empty
 cache) and the whole improved pipeline (clean, lemmatise, embed, group) per 1,000 labels, with
 ratios against the baseline (MiniLM, plain) measured in the same process.
+
+Leave-one-class-out (``--loco``, development half only): each dev class is scored with the
+threshold (and any extra knob: the guard's ``max_pair_distance``; probability linkage's fitted
+``link_centre`` and ``link_slope``) chosen on the other 11 classes; the left-out scores are
+micro-averaged (:func:`benchmarks.grouping_calibrate.loco`). ``--loco-models`` lists the models
+(``minilm+mpnet``: the mean of both cosines, :class:`processing.nlp.embed.EnsembleEmbedder`).
+The rows and the spread of the chosen thresholds are printed (see ``loco_variants``).
 
 Secondary smoke figure (``--pairs``): the 310 hand-labelled pairs of
 ``tests/processing/data/label_pairs.tsv``; they were used to write v1's rules and tune its
@@ -64,7 +76,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.grouping_calibrate import calibrate, run_timing
+from benchmarks.grouping_calibrate import calibrate, loco_table, run_timing
 from benchmarks.grouping_data import (
     CachedEmbedder,
     Scores,
@@ -78,13 +90,13 @@ from benchmarks.grouping_data import (
     run_pipeline,
 )
 from benchmarks.grouping_sim import (
-    ANSWERS_PER_QUESTION,
     VERIFY_ACCURACY,
     run_signals,
     simulate_game,
     simulate_verification,
 )
 from processing.nlp.grouping import GroupingSettings
+from processing.nlp.verify import DEFAULT_RULE
 
 
 def _print_row(name: str, sc: Scores, extra: str = "") -> None:
@@ -103,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pairs", action="store_true", help="the 310 hand pairs (smoke)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--loco", action="store_true", help="leave-one-class-out table on dev")
+    parser.add_argument("--loco-models", default="minilm", help="comma list; a+b: ensemble")
     return parser
 
 
@@ -115,6 +129,18 @@ def _embedders(models: Sequence[str]) -> dict[str, CachedEmbedder]:
         if m not in embedders:
             embedders[m] = CachedEmbedder(SentenceEmbedder(m))
     return embedders
+
+
+def _add_ensembles(embedders: dict[str, CachedEmbedder], names: Sequence[str]) -> None:
+    """Load the models ``names`` need; "a+b" is the mean of a's and b's cosines."""
+    from processing.nlp.embed import EnsembleEmbedder, SentenceEmbedder
+
+    for name in names:
+        for part in name.split("+"):
+            if part not in embedders:
+                embedders[part] = CachedEmbedder(SentenceEmbedder(part))
+        if "+" in name and name not in embedders:
+            embedders[name] = EnsembleEmbedder([embedders[p] for p in name.split("+")])
 
 
 def _run_calibration(dev, embedder, classes, seed: int) -> dict:
@@ -179,8 +205,8 @@ def _verification_curve(half, emb, model: str, settings, classes, seed: int) -> 
     curve = simulate_verification(half, emb, settings, classes, seed=seed)
     reached = next((p for p in curve if p["precision"] >= 0.95 and p["recall"] >= 0.95), None)
     print(
-        f"  verification ({model}; {ANSWERS_PER_QUESTION} answers per pair, "
-        f"{VERIFY_ACCURACY:.0%} right):"
+        f"  verification ({model}; answers {VERIFY_ACCURACY:.0%} right, asked one at a time "
+        f"until the verdict is sure, {DEFAULT_RULE}):"
     )
     shown = [p for p in curve if p["answers_per_100_labels"] in _marks(curve)]
     for p in shown:
@@ -229,6 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"baseline threshold (plain MiniLM, average linkage, best F1 on dev): {threshold} "
         f"(dev {dev_sc.line()})"
     )
+    if args.loco:
+        loco_models = args.loco_models.split(",")
+        _add_ensembles(embedders, loco_models)
+        print("\nleave-one-class-out on dev (threshold and knobs chosen on the other classes):")
+        result["loco"] = loco_table(halves["dev"], embedders, classes, loco_models)
     if args.calibrate:
         result["calibration"] = _run_calibration(
             halves["dev"], embedders[models[0]], classes, args.seed

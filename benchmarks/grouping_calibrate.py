@@ -5,7 +5,6 @@ of the verification's uncertainty model, and the timing of the models (see
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,8 +21,10 @@ from benchmarks.grouping_data import (
     run_baseline,
     run_pipeline,
 )
-from benchmarks.grouping_sim import class_state, regroup, signals_without, templated
-from processing.nlp.grouping import GroupingSettings, group_labels
+from benchmarks.grouping_sim import fit_uncertainty, signals_without, templated
+from processing.nlp.grouping import GroupingSettings, constrained_labels, group_labels
+from processing.nlp.grouping.distances import label_distances
+from processing.nlp.grouping.heads import head_word
 
 CAL_THRESHOLDS = tuple(float(round(x, 3)) for x in np.arange(0.35, 0.651, 0.025))
 CONTEXT_WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.3)
@@ -80,65 +81,6 @@ def calibrate(dev, embedder, classes, *, context_signals=None) -> dict:
             ctx.append({"context_weight": w, **pair_scores(dev, groups).as_dict()})
         out["context_weight"] = ctx
     return out
-
-
-def fit_uncertainty(half, embedder, settings, classes) -> dict:
-    """Fit :class:`processing.nlp.verify.UncertaintyModel` on ``half`` (the development half):
-    logistic regressions of "same concept" on (d − threshold, ln mentions) for each group and
-    its 3 nearest groups (merge) and for each member against the rest of its group (split)."""
-    from sklearn.linear_model import LogisticRegression
-
-    _, reports = run_pipeline(half, embedder, settings, classes)
-    xm, ym, xs, ys = [], [], [], []
-    for cls in sorted(half):
-        st = class_state(half[cls], reports[cls], embedder, settings)
-        regroup(st, embedder, settings)
-        lab, n = st.groups_of_key, len(st.keys)
-        if n < 2:
-            continue
-        k = int(lab.max()) + 1
-        concept, mentions = {}, {}
-        for g in range(k):
-            idx = np.flatnonzero(lab == g)
-            votes: Counter[str] = Counter()
-            for i in idx:
-                votes[st.concept[i]] += st.counts[i]
-            concept[g] = votes.most_common(1)[0][0]
-            mentions[g] = float(st.counts[idx].sum())
-            for i in idx:
-                if len(idx) > 1:
-                    rest = [x for x in idx if x != i]
-                    xs.append(
-                        [
-                            st.dist[i, rest].mean() - settings.threshold,
-                            math.log(mentions[g] - st.counts[i]),
-                        ]
-                    )
-                    ys.append(st.concept[i] == concept[g])
-        onehot = np.zeros((k, n))
-        onehot[lab, np.arange(n)] = 1.0
-        sizes = onehot.sum(axis=1)
-        between = (onehot @ st.dist @ onehot.T) / np.outer(sizes, sizes)
-        np.fill_diagonal(between, np.inf)
-        for a in range(k):
-            for b in np.argsort(between[a], kind="stable")[:3]:
-                xm.append(
-                    [
-                        between[a, b] - settings.threshold,
-                        math.log(min(mentions[a], mentions[int(b)])),
-                    ]
-                )
-                ym.append(concept[a] == concept[int(b)])
-    merge = LogisticRegression(C=10).fit(np.array(xm), np.array(ym))
-    split = LogisticRegression(C=10).fit(np.array(xs), np.array(ys))
-    return {
-        "merge_a": round(float(merge.intercept_[0]), 2),
-        "merge_b": round(float(merge.coef_[0][0]), 2),
-        "merge_c": round(float(merge.coef_[0][1]), 2),
-        "split_a": round(float(split.intercept_[0]), 2),
-        "split_b": round(float(split.coef_[0][0]), 2),
-        "split_c": round(float(split.coef_[0][1]), 2),
-    }
 
 
 def _family(s: GroupingSettings) -> tuple:
@@ -278,6 +220,48 @@ def settings_grouper(embedder, base: GroupingSettings):
     return group
 
 
+def tree_grouper(embedder, base: GroupingSettings):
+    """Like :func:`settings_grouper` but fast for threshold grids: the class's distances
+    (:func:`label_distances`) and its tree are computed once per config without its threshold,
+    then cut at each threshold (scipy; no constraints, no canonical unification, which on the
+    development half changes no grouping of the defaults). With ``max_pair_distance`` the
+    guarded clustering (:func:`constrained_labels`) runs per threshold."""
+    from scipy.cluster.hierarchy import fcluster
+    from scipy.cluster.hierarchy import linkage as scipy_linkage
+    from scipy.spatial.distance import squareform
+
+    embed = templated(embedder, base)
+    trees: dict[tuple, object] = {}
+
+    def group(pc: PreparedClass, config: Config) -> np.ndarray:
+        rest = tuple(kv for kv in config if kv[0] != "threshold")
+        settings = replace(base, **dict(config))
+        keys = list(pc.keys)
+        if len(keys) < 2:
+            return np.zeros(len(keys), dtype=np.int64)
+        cache_key = (pc.keys, rest)
+        if cache_key not in trees:
+            heads = None
+            if settings.head_weight > 0:
+                heads = embed([head_word(k) for k in keys])
+            dist = label_distances(keys, embed(keys), heads, settings=settings)
+            trees[cache_key] = (
+                dist,
+                scipy_linkage(squareform(dist, checks=False), settings.linkage),
+            )
+        dist, tree = trees[cache_key]
+        if settings.max_pair_distance is not None:
+            return constrained_labels(
+                dist,
+                linkage=settings.linkage,
+                threshold=settings.threshold,
+                max_distance=settings.max_pair_distance,
+            )
+        return fcluster(tree, t=settings.threshold, criterion="distance").astype(np.int64)
+
+    return group
+
+
 def threshold_configs(thresholds=LOCO_THRESHOLDS, **grids) -> list[Config]:
     """Every combination of the grids' values with every threshold (threshold last)."""
     configs: list[Config] = [()]
@@ -334,3 +318,152 @@ def loco_line(name: str, result: dict) -> str:
         else:
             spread.append(f"{p} {sorted(set(map(str, vals)))}")
     return f"{name:<38} {sc.line()}   " + "; ".join(spread)
+
+
+# ------------------------------------------------------------------ probability linkage
+
+LINK_THRESHOLDS = tuple(float(round(x, 3)) for x in np.arange(0.40, 0.951, 0.025))
+
+
+def pair_targets(pc: PreparedClass) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n) share of same-concept label pairs between keys i and j, and their label pairs."""
+    n = len(pc.keys)
+    onehot: dict[str, np.ndarray] = {}
+    for lab, k in zip(pc.labels, pc.key_index):
+        if k is not None:
+            onehot.setdefault(lab.concept, np.zeros(n))[k] += 1.0
+    m = np.stack(list(onehot.values())) if onehot else np.zeros((1, n))
+    weight = np.outer(m.sum(axis=0), m.sum(axis=0))
+    same = np.divide(m.T @ m, weight, out=np.zeros((n, n)), where=weight > 0)
+    return same, weight
+
+
+def fit_link(dists: Sequence[np.ndarray], targets: Sequence[tuple]) -> tuple[float, float]:
+    """(link_centre, link_slope) of p = σ(slope · (centre − d)): an unregularised logistic
+    regression of "same concept" on each key pair's distance, pairs weighted by their label
+    pairs (as the metric counts them)."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, ws = [], [], []
+    for d, (same, weight) in zip(dists, targets):
+        iu = np.triu_indices(d.shape[0], 1)
+        x = d[iu]
+        xs += [x, x]
+        ys += [np.ones(len(x)), np.zeros(len(x))]
+        ws += [weight[iu] * same[iu], weight[iu] * (1.0 - same[iu])]
+    x = np.concatenate(xs)[:, None]
+    model = LogisticRegression(C=1e4, max_iter=1000)
+    model.fit(x, np.concatenate(ys), sample_weight=np.concatenate(ws))
+    slope = -float(model.coef_[0][0])
+    return float(model.intercept_[0]) / slope, slope
+
+
+def _cut_scores(pc: PreparedClass, dist: np.ndarray, linkage: str, thresholds) -> dict:
+    from scipy.cluster.hierarchy import fcluster
+    from scipy.cluster.hierarchy import linkage as scipy_linkage
+    from scipy.spatial.distance import squareform
+
+    if len(pc.keys) < 2:
+        return {t: class_scores(pc, np.zeros(len(pc.keys), dtype=np.int64)) for t in thresholds}
+    tree = scipy_linkage(squareform(dist, checks=False), linkage)
+    return {t: class_scores(pc, fcluster(tree, t=t, criterion="distance")) for t in thresholds}
+
+
+def loco_link(
+    prepared: dict[str, PreparedClass],
+    embedder,
+    settings: GroupingSettings,
+    *,
+    objective: str = "f1",
+    min_recall: float = 0.82,
+    thresholds=LINK_THRESHOLDS,
+) -> dict:
+    """Leave-one-class-out of probability linkage: per left-out class, ``link_centre`` and
+    ``link_slope`` are fitted (:func:`fit_link`) and the threshold chosen on the other classes
+    only, then the class is scored. Returns :func:`loco`'s dict plus the fits per class."""
+    from processing.nlp.grouping.distances import link_probability_distance
+
+    raw = replace(settings, link_centre=None)
+    embed = templated(embedder, raw)
+    names = sorted(prepared)
+    dists, targets = {}, {}
+    for c in names:
+        keys = list(prepared[c].keys)
+        heads = embed([head_word(k) for k in keys]) if raw.head_weight > 0 else None
+        dists[c] = label_distances(keys, embed(keys), heads, settings=raw)
+        targets[c] = pair_targets(prepared[c])
+    total, chosen, fits = Scores(0, 0, 0, 0), {}, {}
+    for c in names:
+        train = [o for o in names if o != c]
+        centre, slope = fit_link([dists[o] for o in train], [targets[o] for o in train])
+        curves = {
+            o: _cut_scores(
+                prepared[o],
+                link_probability_distance(dists[o], centre, slope),
+                raw.linkage,
+                thresholds,
+            )
+            for o in names
+        }
+        pooled = {t: sum((curves[o][t] for o in train), Scores(0, 0, 0, 0)) for t in thresholds}
+        best = max(thresholds, key=lambda t: _rank(pooled[t], objective, min_recall))
+        chosen[c] = (("threshold", best),)
+        fits[c] = (round(centre, 3), round(slope, 1))
+        total = total + curves[c][best]
+    return {"scores": total, "chosen": chosen, "fits": fits}
+
+
+# ------------------------------------------------------------------------ the LOCO table
+
+GUARDS = (0.6, 0.7, 0.8, 0.9, 1.0, 2.0)
+_SYN_HYP = {"wordnet_cousin": 1.0, "wordnet_unrelated": 1.0}
+
+
+def loco_variants(base: GroupingSettings) -> list[tuple[str, GroupingSettings, dict, bool]]:
+    """(name, settings, grids of extra knobs chosen per fold, probability linkage?)."""
+    syn_hyp = replace(base, **_SYN_HYP)
+    return [
+        ("defaults", base, {}, False),
+        ("complete linkage", replace(base, linkage="complete"), {}, False),
+        ("guard (max pair distance)", base, {"max_pair_distance": GUARDS}, False),
+        ("WordNet syn+hyp only", syn_hyp, {}, False),
+        ("link (probability linkage)", base, {}, True),
+        ("link + WordNet syn+hyp only", syn_hyp, {}, True),
+    ]
+
+
+def loco_table(dev, embedders: dict, classes, models: Sequence[str]) -> list[dict]:
+    """Every :func:`loco_variants` row for every model, both objectives ("f1"; "precision":
+    the most precise threshold with recall ≥ 0.82 on the training classes); printed and
+    returned."""
+    thresholds = tuple(float(round(x, 3)) for x in np.arange(0.25, 0.901, 0.025))
+    prepared = prepare_classes(dev, embedders["minilm"], classes)
+    rows = []
+    for model in models:
+        for name, settings, grids, link in loco_variants(GroupingSettings()):
+            per = None
+            if not link:
+                group = tree_grouper(embedders[model], settings)
+                per = grid_scores(prepared, group, threshold_configs(thresholds, **grids))
+            for objective in ("f1", "precision"):
+                if link:
+                    result = loco_link(prepared, embedders[model], settings, objective=objective)
+                else:
+                    result = loco(per, objective=objective)
+                label = f"{model} {name} [{objective[:4]}]"
+                line = loco_line(label, result)
+                if link:
+                    fits = sorted(result["fits"].values())
+                    line += f"; fit (centre, slope) {fits[0]}..{fits[-1]}"
+                print("  " + line, flush=True)
+                rows.append(
+                    {
+                        "model": model,
+                        "variant": name,
+                        "objective": objective,
+                        **result["scores"].as_dict(),
+                        "chosen": {c: dict(cfg) for c, cfg in result["chosen"].items()},
+                        "fits": result.get("fits"),
+                    }
+                )
+    return rows

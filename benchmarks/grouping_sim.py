@@ -1,6 +1,15 @@
 """The grouping benchmark's simulations: game signals (rounds, maps, map overlaps) made from
 the evaluation set, and human verification of the most uncertain pairs (see
-``benchmarks/grouping.py``).
+``benchmarks/grouping.py``), with the fit of the verification's model.
+
+Verification (:func:`simulate_verification`) simulates what the product does: the pairs of
+:func:`processing.nlp.verify.uncertain_pairs` (new ones, and "different" verdicts asked again);
+answers drawn one at a time from the truth, each right with probability 0.8, until the
+product's rule (:class:`processing.nlp.verify.AnswerRule`, the prior of the question's kind
+and distance) closes the question; every answer drawn is counted; the verdicts, made
+consistent by :class:`processing.nlp.verify.Knowledge`, are the must-links / cannot-links of
+the regroup. Oracle ceiling: ``accuracy=1.0`` with ``AnswerRule(accuracy=1.0)`` (one answer
+per question).
 """
 
 from __future__ import annotations
@@ -20,14 +29,15 @@ from processing.nlp.verify import (
     DEFAULT_RULE,
     AnswerRule,
     Knowledge,
+    PairQuestion,
     UncertaintyModel,
     Verdict,
+    char_similarity,
     uncertain_pairs,
     verdict_of_counts,
 )
 
 VERIFY_ACCURACY = 0.8
-ANSWERS_PER_QUESTION = 3
 
 
 # ----------------------------------------------------------------------- game simulation
@@ -214,10 +224,12 @@ def simulate_verification(
     """The verification curve: answers per 100 labels against precision and recall.
 
     Each round asks the ``batch_share`` · labels most useful pairs of all classes
-    (:func:`uncertain_pairs`, knowing the verdicts so far); each pair gets simulated answers,
-    right with probability ``accuracy``, until ``rule`` decides; the touched classes are
-    regrouped with the verdicts' :class:`Knowledge` as constraints. Stops at ``target`` P and
-    R, at the budget, or when no question has a positive expected gain.
+    (:func:`uncertain_pairs` with the verdicts so far, new pairs and "different" ones asked
+    again alike); each pair gets simulated answers, each right with probability ``accuracy``,
+    until ``rule`` closes it (:func:`ask`); the touched classes are regrouped with the
+    verdicts' :class:`Knowledge` as constraints. Every answer drawn is counted. Stops once P and
+    R reach ``target``, at the budget, or when no question has a positive expected gain.
+    log: gets one dict per question asked (its kind, distance, P(same), truth, verdict).
     """
     rng = random.Random(seed)
     _, reports = run_pipeline(half, embedder, settings, classes)
@@ -240,7 +252,7 @@ def simulate_verification(
                 counts=s.counts,
                 model=model,
                 known=Knowledge(s.verdicts),
-                exclude=s.verdicts,
+                exclude=[p for p, v in s.verdicts.items() if v.same is None],  # closed
                 rule=rule,
                 limit=batch,
             ):
@@ -248,18 +260,10 @@ def simulate_verification(
         if not candidates:
             break
         candidates.sort(key=lambda c: (-c[0], c[1], c[2].a, c[2].b))
-        touched = set()
         for _, cls, q in candidates[:batch]:
-            s = states[cls]
-            truth = s.concept[s.keys.index(q.a)] == s.concept[s.keys.index(q.b)]
-            v = ask(truth, rng, accuracy, rule, q.prior)
-            s.verdicts[tuple(sorted((q.a, q.b)))] = v
-            if log is not None:
-                log.append((cls, q, truth, v))
-            answers += v.yes + v.no
+            answers += _ask_pair(states[cls], q, rng, accuracy, rule, log)
             questions += 1
-            touched.add(cls)
-        for cls in touched:
+        for cls in {c[1] for c in candidates[:batch]}:
             regroup(states[cls], embedder, settings)
         sc = _scores(states)
         curve.append(_point(answers, total_labels, questions, sc))
@@ -268,14 +272,42 @@ def simulate_verification(
     return curve
 
 
-def ask(truth: bool, rng: random.Random, accuracy: float, rule: AnswerRule, prior: float) -> Verdict:
-    """Simulated answers to one pair, one at a time, each right with ``accuracy``, until
-    ``rule`` decides (every answer drawn is counted by the caller)."""
-    yes = no = 0
-    while not rule.closed(yes, no, prior):
+def _ask_pair(s: _ClassState, q: PairQuestion, rng, accuracy, rule, log) -> int:
+    """Ask ``q`` in class state ``s`` (its verdict replaces any earlier one); returns the
+    answers drawn."""
+    i, j = s.keys.index(q.a), s.keys.index(q.b)
+    truth = s.concept[i] == s.concept[j]
+    v = ask(truth, rng, accuracy, rule, q)
+    s.verdicts[tuple(sorted((q.a, q.b)))] = v
+    drawn = v.yes + v.no - q.yes - q.no
+    if log is not None:
+        log.append(
+            {
+                "kind": q.kind,
+                "pair_distance": float(s.dist[i, j]),
+                "p_same": q.p_same,
+                "weight": q.weight,
+                "again": bool(q.yes or q.no),
+                "truth": truth,
+                "same": v.same,
+                "answers": drawn,
+            }
+        )
+    return drawn
+
+
+def ask(
+    truth: bool, rng: random.Random, accuracy: float, rule: AnswerRule, q: PairQuestion
+) -> Verdict:
+    """Simulated answers to the pair ``q`` after its answers so far (``q.yes`` / ``q.no``): one
+    at a time, each right with probability ``accuracy``, at least one and then until ``rule``
+    closes the question (decided, or ``max_answers``)."""
+    yes, no = q.yes, q.no
+    while True:
         answer = truth if rng.random() < accuracy else not truth
         yes, no = yes + answer, no + (not answer)
-    return verdict_of_counts(yes, no, prior=prior, rule=rule)
+        if rule.closed(yes, no, q.prior):
+            return verdict_of_counts(yes, no, prior=q.prior, rule=rule)
 
 
 def _point(answers: int, total_labels: int, questions: int, sc: Scores) -> dict:
@@ -285,3 +317,94 @@ def _point(answers: int, total_labels: int, questions: int, sc: Scores) -> dict:
         "answers_per_100_labels": round(answers * 100 / total_labels, 1),
         **sc.as_dict(),
     }
+
+
+# ------------------------------------------------------------------------ the model's fit
+
+
+def fit_uncertainty(half, embedder, settings, classes, *, seed: int = 12) -> dict:
+    """Fit :class:`processing.nlp.verify.UncertaintyModel` on ``half`` (the development half).
+
+    merge_*: logistic regression of "same concept" over every pair of groups of the improved
+    grouping on (ln(1 + the larger of their ranks among each other's nearest groups), ln the
+    smaller one's mentions, the greatest character similarity of their strings). split_*:
+    each member against the rest of its group on (distance − threshold, ln the rest's
+    mentions). prior_*: per kind, over the questions a simulated verification with the new
+    merge / split fit asks (:func:`simulate_verification`, ``seed``), on the distance of the
+    two strings asked.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def fit(x, y, names):
+        m = LogisticRegression(C=10, max_iter=2000).fit(np.array(x), np.array(y))
+        coef = [m.intercept_[0], *m.coef_[0]]
+        return {name: round(float(v), 2) for name, v in zip(names, coef)}
+
+    _, reports = run_pipeline(half, embedder, settings, classes)
+    xm, ym, xs, ys = [], [], [], []
+    for cls in sorted(half):
+        st = class_state(half[cls], reports[cls], embedder, settings)
+        regroup(st, embedder, settings)
+        if len(st.keys) >= 2:
+            _merge_rows(st, xm, ym)
+            _split_rows(st, settings.threshold, xs, ys)
+    out = {
+        **fit(xm, ym, ["merge_a", "merge_b", "merge_c", "merge_d"]),
+        **fit(xs, ys, ["split_a", "split_b", "split_c"]),
+    }
+    log: list[dict] = []
+    model = replace(UncertaintyModel(), **out)
+    simulate_verification(half, embedder, settings, classes, seed=seed, model=model, log=log)
+    for kind in ("merge", "split"):
+        rows = [r for r in log if r["kind"] == kind and not r["again"]]
+        x = [[r["pair_distance"]] for r in rows]
+        out.update(fit(x, [r["truth"] for r in rows], [f"prior_{kind}_a", f"prior_{kind}_b"]))
+    return out
+
+
+def _group_truth(st: _ClassState) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+    """(one-hot groups × keys, each group's majority concept by mentions, group mentions)."""
+    lab, n = st.groups_of_key, len(st.keys)
+    k = int(lab.max()) + 1
+    onehot = np.zeros((k, n))
+    onehot[lab, np.arange(n)] = 1.0
+    concept = {}
+    for g in range(k):
+        votes: Counter[str] = Counter()
+        for i in np.flatnonzero(lab == g):
+            votes[st.concept[i]] += st.counts[i]
+        concept[g] = votes.most_common(1)[0][0]
+    return onehot, concept, onehot @ st.counts
+
+
+def _merge_rows(st: _ClassState, x: list, y: list) -> None:
+    onehot, concept, mentions = _group_truth(st)
+    k = len(concept)
+    sizes = onehot.sum(axis=1)
+    between = (onehot @ st.dist @ onehot.T) / np.outer(sizes, sizes)
+    np.fill_diagonal(between, np.inf)
+    rank = np.empty((k, k))
+    rank[np.arange(k)[:, None], np.argsort(between, axis=1, kind="stable")] = np.arange(k)
+    chars = char_similarity(st.keys)
+    for a in range(k):
+        ia = np.flatnonzero(onehot[a])
+        for b in range(a + 1, k):
+            ib = np.flatnonzero(onehot[b])
+            x.append(
+                [
+                    math.log1p(max(rank[a, b], rank[b, a])),
+                    math.log(max(1.0, min(mentions[a], mentions[b]))),
+                    float(chars[np.ix_(ia, ib)].max()),
+                ]
+            )
+            y.append(concept[a] == concept[b])
+
+
+def _split_rows(st: _ClassState, threshold: float, x: list, y: list) -> None:
+    onehot, concept, mentions = _group_truth(st)
+    for g in range(len(concept)):
+        idx = np.flatnonzero(onehot[g])
+        for i in idx if len(idx) > 1 else ():
+            rest = [r for r in idx if r != i]
+            x.append([st.dist[i, rest].mean() - threshold, math.log(mentions[g] - st.counts[i])])
+            y.append(st.concept[i] == concept[g])

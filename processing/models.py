@@ -407,8 +407,9 @@ class VerificationQuestion(models.Model):
 class VerificationAnswer(models.Model):
     """One player's answer to a :class:`VerificationQuestion` (one per player and question).
 
-    points: the output-agreement bonus, given once the question has 3 answers to everyone
-    whose answer agrees with the majority (``awarded`` set then, ties give nothing).
+    points: the output-agreement bonus, given once the answers decide the question
+    (``processing.nlp.verify``'s sequential rule) and at least two players' answers agree with
+    the verdict, to everyone whose answer agrees (``awarded`` set then).
     """
 
     question = models.ForeignKey(

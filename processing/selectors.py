@@ -22,7 +22,7 @@ from explanations.models import Campaign, CampaignImage, ClusterMap
 from game.models import Characteristic, Round
 from processing.nlp.grouping import GroupingSettings, head_word, label_distances
 from processing.nlp.pipeline import LineSignals
-from processing.nlp.verify import Verdict, uncertain_pairs, verdict
+from processing.nlp.verify import DEFAULT_RULE, Knowledge, Verdict, stored_verdict, uncertain_pairs
 
 from .models import (
     CampaignExport,
@@ -225,12 +225,17 @@ def export_list(*, campaign: Campaign) -> QuerySet[CampaignExport]:
 
 # --- human verification (issue 12) ----------------------------------------------------------
 
-MIN_ANSWERS = 3
-
 
 def question_verdict(question: VerificationQuestion) -> Verdict:
-    """The majority of a question's answers once it has :data:`MIN_ANSWERS` (ties: none)."""
-    return verdict([True] * question.yes + [False] * question.no, min_answers=MIN_ANSWERS)
+    """The verdict of a question's answers so far: the sequential rule the benchmark simulates
+    (:data:`processing.nlp.verify.DEFAULT_RULE`, with the prior of the question's kind and
+    distance; :func:`processing.nlp.verify.stored_verdict`)."""
+    return stored_verdict(question.yes, question.no, kind=question.kind, distance=question.distance)
+
+
+def question_closed(question: VerificationQuestion) -> bool:
+    """Whether a question takes no more answers (``DEFAULT_RULE.max_answers`` reached)."""
+    return question.yes + question.no >= DEFAULT_RULE.max_answers
 
 
 def rebuild_signals_get(
@@ -245,28 +250,26 @@ def rebuild_signals_get(
     for cls, rows in rows_by_class.items():
         for i, r in enumerate(rows):
             line_of[r["id"]] = (cls, i)
-    must: dict[str, list[tuple[tuple[int, int], Verdict]]] = {}
-    cannot: dict[str, list[tuple[tuple[int, int], Verdict]]] = {}
+    verdicts: dict[str, dict[tuple[int, int], Verdict]] = {}
     questions = VerificationQuestion.objects.filter(
         campaign=campaign, characteristic_a__isnull=False, characteristic_b__isnull=False
-    ).only("yes", "no", "characteristic_a_id", "characteristic_b_id")
+    ).only("yes", "no", "kind", "distance", "characteristic_a_id", "characteristic_b_id")
     for q in questions:
         v = question_verdict(q)
         a, b = line_of.get(q.characteristic_a_id), line_of.get(q.characteristic_b_id)
         if v.same is None or a is None or b is None or a[0] != b[0]:
             continue
-        (must if v.same else cannot).setdefault(a[0], []).append(((a[1], b[1]), v))
-
-    def ordered(items):
-        items = sorted(items, key=lambda x: (-x[1].margin, -(x[1].yes + x[1].no), x[0]))
-        return tuple(pair for pair, _ in items)
+        verdicts.setdefault(a[0], {})[(a[1], b[1])] = v
+    # clearest first, a verdict contradicting clearer ones left out (transitively)
+    known = {cls: Knowledge(v) for cls, v in verdicts.items()}
+    empty = Knowledge()
 
     return {
         cls: LineSignals(
             rounds=tuple(r["round_id"] for r in rows),
             maps=tuple(r["round__cluster_map_id"] for r in rows),
-            must_link=ordered(must.get(cls, [])),
-            cannot_link=ordered(cannot.get(cls, [])),
+            must_link=known.get(cls, empty).must_link,
+            cannot_link=known.get(cls, empty).cannot_link,
         )
         for cls, rows in rows_by_class.items()
     }
@@ -327,17 +330,15 @@ def verification_suggestions(
         emb = embed(keys)
         heads = embed([head_word(k) for k in keys]) if settings.head_weight > 0 else None
         dist = label_distances(keys, np.asarray(emb), heads, settings=settings)
-        decided = set()
-        for (c, a, b), q in answers.items():
-            if c == cls and question_verdict(q).same is not None:
-                decided.add(frozenset((a, b)))
+        asked = {(a, b): q for (c, a, b), q in answers.items() if c == cls}
         for q in uncertain_pairs(
             keys,
             dist,
             labels,
             threshold=settings.threshold,
             counts=counts,
-            exclude=decided,
+            known=Knowledge({pair: question_verdict(q) for pair, q in asked.items()}),
+            exclude=[frozenset(pair) for pair, q in asked.items() if question_closed(q)],
             limit=limit,
         ):
             a, b = sorted((q.a, q.b))

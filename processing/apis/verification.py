@@ -64,7 +64,9 @@ class VerificationAnswerApi(GameApi):
 
     class Output(serializers.Serializer):
         same = serializers.BooleanField()
-        awarded = serializers.BooleanField(help_text="Judged: the question has 3 answers.")
+        awarded = serializers.BooleanField(
+            help_text="Judged: the answers decide the question and two players agree with it."
+        )
         points = serializers.IntegerField()
         answers = serializers.IntegerField()
 
@@ -73,7 +75,8 @@ class VerificationAnswerApi(GameApi):
         request=Input,
         responses={200: Output, **ERRORS},
         description="Answer a bonus question (once). Points go to the answers that agree with "
-        "the majority once the question has 3 answers (yours may be judged later).",
+        "the verdict once the answers decide the question and at least two players agree with "
+        "it (yours may be judged later).",
     )
     def post(self, request: Request, question_id: int) -> Response:
         data = self.Input(data=request.data)

@@ -1,26 +1,32 @@
 """Human verification of synonym groups (issue 12): which pairs to ask, when the answers make a
 verdict, and what the verdicts mean together.
 
-The automatic grouping is least sure about decisions near its threshold: two groups whose
-linkage distance is just above it (kept apart, maybe the same thing) and parts of a group whose
-distance to the rest of it is just below it (kept together, maybe not). Those decisions are
-asked back to people as one pair of labels each ("Another player described this region as
-*control keys*. Same thing as your *buttons*?"): to players as an optional bonus question, to
-researchers as ranked merge / split suggestions.
+Questions. The grouping's doubtful decisions are asked back to people as one pair of labels each
+("Another player described this region as *control keys*. Same thing as your *buttons*?"): to
+players as an optional bonus question, to researchers as ranked merge / split suggestions
+(:func:`uncertain_pairs`). Merge: two groups, P(same) from how near each is among the other's
+nearest groups, the smaller one's mentions and the spelling of their strings (typos the
+embedding puts far apart); split: a part of a group against the rest of it, P(same) from their
+distance. Each is ranked by its expected gain in correctly grouped mention pairs per expected
+answer, the answer rule's errors and costs included (:meth:`AnswerRule.behaviour`).
 
-Answers. Each answer is right with some probability (0.8 in the benchmark), so one question
-gets answers one at a time until :class:`AnswerRule` decides: the side ahead by ``margin`` (2)
-wins, and after ``max_answers`` (5) the majority does. Ahead by 2 after 2 answers is the
-usual end (68 % of questions at 80 % accuracy); the verdict is wrong 7.3 % of the time, for
-2.74 answers on average (a fixed majority of 3: 10.4 % wrong for 3 answers). The product's
-questions and the benchmark's simulation use the same rule (:func:`verdict`).
+Answers (:class:`AnswerRule`). A sequential test, one answer at a time: the prior of the
+question (:meth:`UncertaintyModel.prior`, from its kind and the distance of its two strings:
+what a stored question keeps) and the answers so far, each right with probability 0.8, give
+P(same); the question is decided once P(same) ≥ 0.97 or P(different) ≥ 0.95, and closed
+undecided after 15 answers. An expected answer ends a question at once ("different" for two
+strings far apart, "same" for a part close to its group); a surprise needs several. The
+product's questions (:func:`stored_verdict`) and the benchmark's simulation use the same rule.
 
 Verdicts together (:class:`Knowledge`). "Same" verdicts join their strings (union-find),
 "different" verdicts separate the joined sets; transitively, a string confirmed the same as a
-string denied for a third is known different from it. Verdicts are taken clearest first; a
-verdict that contradicts what the clearer ones already imply is dropped (a weak must-link
-chain never overrules a cannot-link, nor the reverse). The kept verdicts are the must-links /
-cannot-links of the next grouping (:class:`processing.nlp.grouping.Constraints`).
+string denied for a third is known different from it. Verdicts are taken clearest first (by
+posterior log-odds); one that contradicts what clearer ones already imply is dropped (a weak
+must-link chain never overrules a clear cannot-link, nor the reverse). The kept verdicts are
+the must-links / cannot-links of the next grouping (:class:`processing.nlp.grouping.
+Constraints`). A "different" verdict that alone keeps two groups apart can be asked again
+(one "no" to a likely pair is wrong a fifth of the time); a "same" is final, hence its higher
+confidence.
 
 Pure: plain strings, numbers and arrays in, frozen dataclasses out.
 """
@@ -36,14 +42,20 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_RULE",
     "AnswerRule",
     "Knowledge",
+    "Outcome",
     "PairQuestion",
     "UncertaintyModel",
     "Verdict",
+    "char_similarity",
     "constraints_from_verdicts",
+    "stored_verdict",
     "uncertain_pairs",
     "verdict",
+    "verdict_of_counts",
 ]
 
 MERGE = "merge"
@@ -57,76 +69,93 @@ SPLIT = "split"
 class AnswerRule:
     """When a question's answers make a verdict (the product and the simulation share it).
 
-    A sequential test: each answer is taken to be right with probability ``accuracy``, so
-    the log-odds that the pair is the same thing are logit(prior) + (yes − no) · logit(accuracy);
-    the question is decided once the posterior reaches ``confidence`` either way, or, after
-    ``max_answers``, by the side the posterior favours. The prior is the question's
-    (:meth:`UncertaintyModel.prior`): a pair the grouping keeps apart needs more "same" answers
-    than one it keeps together, and an expected answer ends the question sooner.
+    A sequential test. Each answer is taken to be right with probability ``accuracy``, so the
+    log-odds that the pair is the same thing are logit(prior) + (yes − no) · logit(accuracy),
+    the prior being the question's (:meth:`UncertaintyModel.prior`). After each answer the
+    question is decided "same" once P(same) ≥ ``confidence_same``, "different" once P(different)
+    ≥ ``confidence_different``; never before the first answer, and never after
+    ``max_answers`` (then it stays undecided: no constraint). "Same" needs more certainty: a
+    wrong must-link joins two groups for good, while a "different" verdict can be asked again
+    (:func:`uncertain_pairs`). A pair the grouping keeps apart (a low prior) needs more "same"
+    answers than one it keeps together, and an expected answer ends the question at once.
     """
 
     accuracy: float = 0.8
-    confidence: float = 0.95
-    max_answers: int = 9
+    confidence_same: float = 0.97
+    confidence_different: float = 0.95
+    max_answers: int = 15
 
     def __post_init__(self) -> None:
         if not 0.5 < self.accuracy <= 1.0:
             raise ValueError("accuracy must be in (0.5, 1]")
-        if not 0.5 < self.confidence < 1.0:
-            raise ValueError("confidence must be in (0.5, 1)")
+        if not (0.5 < self.confidence_same < 1.0 and 0.5 < self.confidence_different < 1.0):
+            raise ValueError("confidences must be in (0.5, 1)")
         if self.max_answers < 1:
             raise ValueError("max_answers must be ≥ 1")
 
     def log_odds(self, yes: int, no: int, prior: float = 0.5) -> float:
         """log P(same | answers) / P(different | answers)."""
         prior = min(max(prior, 1e-6), 1.0 - 1e-6)
-        per_answer = _logit(min(self.accuracy, 1.0 - 1e-6))
-        return _logit(prior) + (yes - no) * per_answer
+        return _logit(prior) + (yes - no) * _logit(min(self.accuracy, 1.0 - 1e-6))
 
     def decide(self, yes: int, no: int, prior: float = 0.5) -> bool | None:
-        """True ("same"), False ("different") or None (ask more) for these counts (never
-        before the first answer)."""
+        """True ("same"), False ("different") or None (undecided) for these counts."""
         if yes + no == 0:
             return None
         lo = self.log_odds(yes, no, prior)
-        if abs(lo) >= _logit(self.confidence) - 1e-9:
-            return lo > 0
+        if lo >= _logit(self.confidence_same) - 1e-9:
+            return True
+        if -lo >= _logit(self.confidence_different) - 1e-9:
+            return False
         return None
 
     def closed(self, yes: int, no: int, prior: float = 0.5) -> bool:
-        """Whether the question takes no more answers: decided, or ``max_answers`` reached
-        (then undecided for good: no constraint)."""
+        """Whether the question takes no more answers: decided, or ``max_answers`` reached."""
         return yes + no >= self.max_answers or self.decide(yes, no, prior) is not None
 
-    def behaviour(self, prior: float) -> tuple[float, float, float, float]:
-        """(P(verdict "same" | same), P(verdict "same" | different), E[answers | same],
-        E[answers | different]) of a question with this prior, answers right with
-        ``accuracy`` (an undecided end counts as no verdict)."""
-        return _behaviour(self, round(float(prior), 3))
+    def behaviour(self, prior: float, yes: int = 0, no: int = 0) -> Outcome:
+        """:class:`Outcome` of asking a question with this prior that has ``yes`` / ``no``
+        answers already: at least one more answer, then more until it is decided or closed,
+        each right with ``accuracy``."""
+        return _behaviour(self, round(float(prior), 3), yes, no)
 
 
-@lru_cache(maxsize=4096)
-def _behaviour(rule: AnswerRule, prior: float) -> tuple[float, float, float, float]:
-    out = []
+@dataclass(frozen=True)
+class Outcome:
+    """What asking a question leads to, given the truth: P(verdict "same"), P(verdict
+    "different") (the rest: closed undecided) and the mean number of new answers."""
+
+    same_if_same: float
+    different_if_same: float
+    answers_if_same: float
+    same_if_different: float
+    different_if_different: float
+    answers_if_different: float
+
+
+@lru_cache(maxsize=8192)
+def _behaviour(rule: AnswerRule, prior: float, yes: int, no: int) -> Outcome:
+    out: list[float] = []
     for truth in (True, False):
         p_yes = rule.accuracy if truth else 1.0 - rule.accuracy
-        same = answers = 0.0
-        states = {(0, 0): 1.0}  # (yes, no) → probability, undecided so far
+        same = different = answers = 0.0
+        states = {(yes, no): 1.0}  # (yes, no) → probability, undecided so far
         while states:
             nxt: dict[tuple[int, int], float] = defaultdict(float)
             for (y, n), p in states.items():
                 for y2, n2, q in ((y + 1, n, p_yes), (y, n + 1, 1.0 - p_yes)):
                     if q == 0.0:
                         continue
-                    outcome = rule.decide(y2, n2, prior)
                     if not rule.closed(y2, n2, prior):
                         nxt[(y2, n2)] += p * q
                     else:
-                        answers += p * q * (y2 + n2)
-                        same += p * q * bool(outcome)
+                        answers += p * q * (y2 + n2 - yes - no)
+                        outcome = rule.decide(y2, n2, prior)
+                        same += p * q * (outcome is True)
+                        different += p * q * (outcome is False)
             states = nxt
-        out += [same, answers]
-    return out[0], out[2], out[1], out[3]
+        out += [same, different, answers]
+    return Outcome(*out)
 
 
 def _logit(p: float) -> float:
@@ -164,9 +193,22 @@ def verdict_of_counts(
     yes: int, no: int, *, prior: float = 0.5, rule: AnswerRule = DEFAULT_RULE
 ) -> Verdict:
     """:func:`verdict` from the counts of "same" and "different" answers."""
-    return Verdict(
-        rule.decide(yes, no, prior), yes, no, round(rule.log_odds(yes, no, prior), 6)
-    )
+    return Verdict(rule.decide(yes, no, prior), yes, no, round(rule.log_odds(yes, no, prior), 6))
+
+
+def stored_verdict(
+    yes: int,
+    no: int,
+    *,
+    kind: str,
+    distance: float,
+    model: UncertaintyModel | None = None,
+    rule: AnswerRule = DEFAULT_RULE,
+) -> Verdict:
+    """The verdict of a stored question: its answers so far, its kind (``merge`` / ``split``)
+    and the distance of its two strings when it was asked (:meth:`UncertaintyModel.prior`)."""
+    prior = (model or DEFAULT_MODEL).prior(kind, distance)
+    return verdict_of_counts(yes, no, prior=prior, rule=rule)
 
 
 # ----------------------------------------------------------------------------- knowledge
@@ -200,6 +242,7 @@ class Knowledge:
                 self._apart[ra].add(rb)
                 self._apart[rb].add(ra)
                 cannot.append((a, b))
+        self.verdicts = dict(verdicts)
         self.must_link: tuple = tuple(must)
         self.cannot_link: tuple = tuple(cannot)
         self.dropped: tuple = tuple(dropped)
@@ -257,8 +300,11 @@ class PairQuestion:
     now: should the groups be one?) or ``split`` (a is in b's group now: should it leave?).
     distance: the linkage distance of the decision (a's group to b's group for a merge; a's
     part to the rest of its group for a split). margin: distance − threshold (> 0: apart now).
-    weight: mention pairs the decision moves. score: the ranking value (higher first).
-    group_a, group_b: the indices of the groups in the partition that was given.
+    weight: mention pairs the decision moves. score: the ranking value (expected gain per
+    expected answer, higher first). group_a, group_b: the indices of the groups in the
+    partition that was given. prior: the verdict's prior (:meth:`UncertaintyModel.prior`).
+    p_same: P(same) of the decision (the ranking's). yes, no: the answers so far of a
+    "different" question asked again (0, 0: a new question).
     """
 
     a: str
@@ -271,6 +317,9 @@ class PairQuestion:
     group_a: int
     group_b: int
     prior: float = 0.5
+    p_same: float = 0.5
+    yes: int = 0
+    no: int = 0
 
     @property
     def pair(self) -> frozenset[str]:
@@ -281,18 +330,21 @@ class PairQuestion:
 class UncertaintyModel:
     """How likely a decision of the grouping is wrong, and the prior of a question's verdict.
 
-    P(same) of two groups kept apart at average distance d (among each group's ``neighbours``
-    nearest groups not known different), the smaller with m mentions, is σ(merge_a + merge_b ·
-    (d − threshold) + merge_c · ln m): big groups kept apart are rarely one thing. P(same) of a
-    part of a group and the rest of it (m mentions) at average distance d is σ(split_a +
-    split_b · (d − threshold) + split_c · ln m). Fitted on the development half of the
-    evaluation set by ``python -m benchmarks.grouping --calibrate`` (MiniLM, the defaults).
+    Merge (:meth:`merge_p`): P(same) of two groups is σ(merge_a + merge_b · ln(1 + r) + merge_c
+    · ln m + merge_d · s), r the larger of their ranks among each other's nearest groups by
+    average distance (0: mutual nearest), m the smaller one's mentions (small groups, typos
+    and rare paraphrases, are the ones left apart), s the greatest :func:`char_similarity` of
+    their strings. Split: P(same) of a part of a group and the rest of it (m mentions) at
+    average distance d is σ(split_a + split_b · (d − threshold) + split_c · ln m).
+    :meth:`prior`: P(same) of one asked pair from what a stored question keeps, its kind and
+    the distance d of its two strings: σ(prior_<kind>_a + prior_<kind>_b · d).
 
-    :meth:`prior`: P(same) of one asked pair from what a stored question holds — its kind and
-    the distance of its two strings — σ(prior_<kind>_a + prior_<kind>_b · (d − threshold)); the
-    prior of :class:`AnswerRule`. Fitted on the questions the simulated verification asks on
-    the development half (``benchmarks.grouping_sim.fit_priors``): 14 % of merge questions
-    and 93 % of split questions were "same".
+    Fitted on the development half by :func:`benchmarks.grouping_sim.fit_uncertainty`
+    (``python -m benchmarks.grouping --calibrate``; MiniLM, the default settings): merge over
+    every pair of groups (with class-held-out cross-validation on dev the rank and spelling
+    terms find 80 % of the mergeable mention pairs in 180 questions, the former model of
+    distance and size in 410), split over every member, the priors over the questions a simulated verification
+    asks (26 % of merge questions and 94 % of split questions were "same").
     """
 
     # Fitted on the development half with the WordNet defaults (k = 5, t = 0.50).
@@ -303,10 +355,10 @@ class UncertaintyModel:
     split_a: float = 2.3
     split_b: float = -5.08
     split_c: float = -0.34
-    prior_merge_a: float = -0.96
-    prior_merge_b: float = -5.14
-    prior_split_a: float = 2.55
-    prior_split_b: float = -0.29
+    prior_merge_a: float = 1.59
+    prior_merge_b: float = -3.64
+    prior_split_a: float = 3.18
+    prior_split_b: float = -0.95
     neighbours: int = 3
 
     def merge_p(self, rank, smaller, chars):
@@ -321,11 +373,11 @@ class UncertaintyModel:
         )
         return 1.0 / (1.0 + np.exp(-np.clip(x, -50.0, 50.0)))
 
-    def prior(self, kind: str, margin: float) -> float:
-        """P(same) of a ``kind`` question whose strings are ``margin`` = d − threshold apart."""
+    def prior(self, kind: str, distance: float) -> float:
+        """P(same) of a ``kind`` question whose two strings are ``distance`` apart."""
         if kind == SPLIT:
-            return _sigmoid(self.prior_split_a + self.prior_split_b * margin)
-        return _sigmoid(self.prior_merge_a + self.prior_merge_b * margin)
+            return _sigmoid(self.prior_split_a + self.prior_split_b * distance)
+        return _sigmoid(self.prior_merge_a + self.prior_merge_b * distance)
 
 
 DEFAULT_MODEL = UncertaintyModel()
@@ -333,11 +385,6 @@ DEFAULT_MODEL = UncertaintyModel()
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
-
-
-def _representative(members: Sequence[int], counts: np.ndarray, dist_to: np.ndarray) -> int:
-    """The member players typed most often (ties: the closest to the other side)."""
-    return min(members, key=lambda i: (-counts[i], dist_to[i], i))
 
 
 def uncertain_pairs(
@@ -357,19 +404,20 @@ def uncertain_pairs(
 
     keys: the distinct strings; dist: their (n, n) distances as grouped
     (:func:`processing.nlp.grouping.label_distances`); labels: their group per string;
-    counts: mentions per string (default 1); known: the verdicts so far (:class:`Knowledge`).
-    Candidates: each group against its ``model.neighbours`` nearest groups by average
-    distance, skipping groups known different from it (a verdict "different" between any of
-    their strings: the grouping never merges them) (merge); and each part of a group against
-    the rest of it (split), a part being the strings known the same (one string when nothing
-    is known). Each is asked as one pair of representative strings (the most typed). A
-    decision is wrong with probability p (P(same) for a merge, 1 − P(same) for a split,
-    :class:`UncertaintyModel`); asking changes it when the verdict disagrees, so the expected
-    gain in correctly grouped mention pairs is impact · (p · (1 − e) − (1 − p) · e), e the
-    verdict's error rate, impact the mention pairs the decision moves (|A|·|B|, or
-    n_part·(|G| − n_part)). Only decisions with a positive gain are returned, highest first
-    (then by the strings); pairs in ``exclude`` (asked, not decided yet) and pairs whose answer
-    ``known`` implies are skipped.
+    counts: mentions per string (default 1); known: the verdicts so far (:class:`Knowledge`);
+    rule: how questions are answered. Candidates: each group against the ``model.neighbours``
+    groups most likely the same thing, skipping groups known different from it (a "different"
+    verdict between strings known the same as theirs: the grouping never merges them), asked
+    as the most typed pair of strings not asked yet (merge); each part of a group (its strings
+    known the same; one string when nothing is known) against the rest of it (split); and
+    each "different" verdict that alone keeps two groups apart, asked again with its answers so
+    far and P(same) updated by them. With p = P(same) (:class:`UncertaintyModel`), the
+    rule's outcome (:meth:`AnswerRule.behaviour` at the question's prior) and impact the
+    mention pairs the decision moves (|A|·|B|, or n_part·(|G| − n_part)), the expected gain
+    is impact · (p · P("same" | same) − (1 − p) · P("same" | different)) for a merge and
+    impact · ((1 − p) · P("different" | different) − p · P("different" | same)) for a split;
+    the score is the gain per expected answer. Only positive scores are returned, highest
+    first (then by the strings); pairs in ``exclude`` (being asked, or closed) are skipped.
     """
     model = model or DEFAULT_MODEL
     known = known or Knowledge()
@@ -414,19 +462,31 @@ class _Questions:
         a, b = self.keys[i], self.keys[j]
         return a != b and frozenset((a, b)) not in self.skip and self.known.same(a, b) is None
 
-    def add(self, i: int, j: int, kind: str, distance: float, impact: float, p_same: float, ga, gb):
+    def add(
+        self,
+        i: int,
+        j: int,
+        kind: str,
+        distance: float,
+        impact: float,
+        p_same: float,
+        groups: tuple[int, int],
+        so_far: Verdict | None = None,
+    ):
         """Add the question (i, j) about a decision of P(same) ``p_same`` moving ``impact``
-        mention pairs, if its expected gain is positive."""
+        mention pairs, if its expected gain per answer is positive. so_far: the answers of a
+        decided "different" question asked again (its p_same includes them)."""
         keys = self.keys
-        if not self.askable(i, j):
+        if so_far is None and not self.askable(i, j):
             return
-        prior = self.model.prior(kind, float(self.dist[i, j]) - self.threshold)
-        said_same, false_same, answers_same, answers_diff = self.rule.behaviour(prior)
+        prior = self.model.prior(kind, float(self.dist[i, j]))
+        yes, no = (so_far.yes, so_far.no) if so_far else (0, 0)
+        o = self.rule.behaviour(prior, yes, no)
         if kind == MERGE:  # apart now: a right "same" joins them, a wrong one joins wrongly
-            gain = p_same * said_same - (1.0 - p_same) * false_same
+            gain = p_same * o.same_if_same - (1.0 - p_same) * o.same_if_different
         else:  # together now: a right "different" parts them, a wrong one parts wrongly
-            gain = (1.0 - p_same) * (1.0 - false_same) - p_same * (1.0 - said_same)
-        cost = p_same * answers_same + (1.0 - p_same) * answers_diff
+            gain = (1.0 - p_same) * o.different_if_different - p_same * o.different_if_same
+        cost = p_same * o.answers_if_same + (1.0 - p_same) * o.answers_if_different
         score = impact * gain / max(cost, 1.0)
         if score <= 0:
             return
@@ -439,24 +499,30 @@ class _Questions:
                 margin=round(float(distance - self.threshold), 6),
                 weight=float(impact),
                 score=float(score),
-                group_a=int(ga),
-                group_b=int(gb),
+                group_a=int(groups[0]),
+                group_b=int(groups[1]),
                 prior=round(prior, 6),
+                p_same=round(float(p_same), 6),
+                yes=yes,
+                no=no,
             )
         )
 
 
-def _apart_groups(keys: Sequence[str], labels: np.ndarray, known: Knowledge) -> set[tuple]:
-    """(a, b) group pairs holding two strings known different (both orders)."""
+def _apart_groups(
+    keys: Sequence[str], labels: np.ndarray, known: Knowledge
+) -> dict[tuple[int, int], list[tuple]]:
+    """(a, b) → the "different" verdicts that keep groups a and b apart (both orders): those
+    between a string known the same as one of a's and one known the same as one of b's."""
     group_of_root: dict[Hashable, set[int]] = defaultdict(set)
     for k, g in zip(keys, labels):
         group_of_root[known.root(k)].add(int(g))
-    out: set[tuple[int, int]] = set()
-    for (x, y) in known.cannot_link:
+    out: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for x, y in known.cannot_link:
         for ga in group_of_root.get(known.root(x), ()):
             for gb in group_of_root.get(known.root(y), ()):
-                out.add((ga, gb))
-                out.add((gb, ga))
+                out[(ga, gb)].append((x, y))
+                out[(gb, ga)].append((x, y))
     return out
 
 
@@ -512,8 +578,10 @@ def _merge_questions(
         np.minimum.outer(mentions, mentions),
         _group_max(char_similarity(asker.keys), labels, k),
     )
+    p_same_apart = p_same.copy()
     np.fill_diagonal(p_same, -1.0)
-    for a, b in _apart_groups(asker.keys, labels, asker.known):
+    apart = _apart_groups(asker.keys, labels, asker.known)
+    for a, b in apart:
         p_same[a, b] = -1.0
     pairs: set[tuple[int, int]] = set()
     for a in range(k):
@@ -522,12 +590,34 @@ def _merge_questions(
                 pairs.add((min(a, int(b)), max(a, int(b))))
     by_count = {g: sorted(m, key=lambda i: (-c[i], asker.keys[i])) for g, m in members.items()}
     for a, b in sorted(pairs):
-        pair = next(
-            ((i, j) for i in by_count[a] for j in by_count[b] if asker.askable(i, j)), None
-        )
+        pair = next(((i, j) for i in by_count[a] for j in by_count[b] if asker.askable(i, j)), None)
         if pair is not None:
             impact = mentions[a] * mentions[b]
-            asker.add(*pair, MERGE, float(between[a, b]), impact, float(p_same[a, b]), a, b)
+            asker.add(*pair, MERGE, between[a, b], impact, p_same[a, b], (a, b))
+    _ask_again(asker, labels, apart, between, mentions, p_same_apart)
+
+
+def _ask_again(asker, labels, apart, between, mentions, p_same) -> None:
+    """Decided "different" questions asked again: where one verdict alone keeps two groups
+    apart and can still take answers, its P(same) is the groups' (``p_same``) updated by the
+    answers so far; the gain per answer ranks it with the new questions (a wrong "different"
+    from a single answer is otherwise final)."""
+    index = {key: i for i, key in enumerate(asker.keys)}
+    per_answer = _logit(min(asker.rule.accuracy, 1.0 - 1e-6))
+    for (a, b), why in apart.items():
+        if a > b or len(why) != 1:
+            continue
+        x, y = why[0]
+        v = asker.known.verdicts.get((x, y)) or asker.known.verdicts.get((y, x))
+        i, j = index.get(x), index.get(y)
+        if v is None or i is None or j is None or frozenset((x, y)) in asker.skip:
+            continue
+        if v.yes + v.no >= asker.rule.max_answers:
+            continue
+        if {int(labels[i]), int(labels[j])} != {a, b}:
+            continue  # apart through strings known the same: not this pair's verdict alone
+        lo = _logit(min(max(p_same[a, b], 1e-6), 1 - 1e-6)) + (v.yes - v.no) * per_answer
+        asker.add(i, j, MERGE, between[a, b], mentions[a] * mentions[b], _sigmoid(lo), (a, b), v)
 
 
 def _split_questions(
@@ -565,4 +655,4 @@ def _split_questions(
                 None,
             )
             if pair is not None:
-                asker.add(*pair, SPLIT, to_rest, m * (total - m), p_same, g, g)
+                asker.add(*pair, SPLIT, to_rest, m * (total - m), p_same, (g, g))

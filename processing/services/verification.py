@@ -5,9 +5,11 @@ one of *their* labels of the round against a label *another* player typed for th
 map (else for another map of the same image, whose revealed regions usually overlap), the pair
 the grouping is least sure of ("Another player described this region as *control keys*. Same
 thing as your *buttons*?"). Answers are counted on a :class:`VerificationQuestion` per pair of
-keys; once 3 answers exist, everyone whose answer agrees with the majority gets
-``NETVIZ_VERIFICATION_POINTS`` (output agreement, as in the ESP game). Decided questions are
-must-links / cannot-links of the next regroup (:func:`processing.selectors.rebuild_signals_get`).
+keys; once the answers decide it (:func:`processing.selectors.question_verdict`: a sequential
+rule, as many answers as the pair needs, at most ``AnswerRule.max_answers``), everyone whose
+answer agrees with the verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players'
+answers agree with it (output agreement, as in the ESP game). Decided questions are must-links / cannot-links of the next regroup
+(:func:`processing.selectors.rebuild_signals_get`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from processing.embeddings import EmbeddingMissing
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
-from processing.selectors import question_verdict
+from processing.selectors import question_closed, question_verdict
 
 from .common import embed_templated, embedder_stored, grouping_settings_get
 
@@ -34,7 +36,7 @@ MAX_OTHERS = 200  # other players' mentions considered for one question
 
 
 def verification_points() -> int:
-    """The bonus for an answer agreeing with the majority (``NETVIZ_VERIFICATION_POINTS``)."""
+    """The bonus for an answer agreeing with the verdict (``NETVIZ_VERIFICATION_POINTS``)."""
     return int(settings.NETVIZ_VERIFICATION_POINTS)
 
 
@@ -99,18 +101,19 @@ def _least_sure_pair(player: Player, round: Round, own: list, others: list, embe
         return None  # a label not processed yet: nothing to ask this time
     dist = label_distances(keys, np.asarray(emb), heads, settings=gs)
     index = {k: i for i, k in enumerate(keys)}
-    decided = {
-        (q.key_a, q.key_b)
-        for q in VerificationQuestion.objects.filter(
-            campaign_id=round.campaign_id, class_name=class_name
-        )
-        if question_verdict(q).same is not None
-    }
+    decided, closed = set(), set()
+    for q in VerificationQuestion.objects.filter(
+        campaign_id=round.campaign_id, class_name=class_name
+    ):
+        if question_verdict(q).same is not None:
+            decided.add((q.key_a, q.key_b))
+        if question_closed(q):
+            closed.add((q.key_a, q.key_b))
     best = None
     for mine in own:
         for theirs in others:
             pair = tuple(sorted((mine.key, theirs.key)))
-            if pair in answered:
+            if pair in answered or pair in closed:
                 continue
             d = float(dist[index[mine.key], index[theirs.key]])
             if d <= 0.0:  # one concept key: nothing to ask
@@ -162,10 +165,18 @@ def round_to(x: float, digits: int = 6) -> float:
 
 
 def _answers_award(question: VerificationQuestion, answer: VerificationAnswer):
-    """Once the question has a majority, award the pending answers (points to those agreeing);
-    returns ``answer`` as awarded."""
+    """Once the question has a verdict that at least two players' answers agree with, award
+    the pending answers (points to those agreeing); returns ``answer`` as awarded.
+
+    Output agreement, as in the ESP game: points need another player's matching answer. The
+    sequential rule may decide a question from one answer that confirms what the grouping
+    expected; paying that answer alone would teach players to answer what the grouping
+    expects instead of what they see. Such answers wait (``awarded`` false) until a second
+    player agrees, or stay unpaid."""
     majority = question_verdict(question).same
     if majority is None:
+        return answer
+    if (question.yes if majority else question.no) < 2:
         return answer
     points = verification_points()
     pending = list(
@@ -186,8 +197,8 @@ def _answers_award(question: VerificationQuestion, answer: VerificationAnswer):
 def verification_answer_submit(
     *, player: Player, question_id: int, same: bool, token: str | None = None
 ) -> VerificationAnswer:
-    """Record ``player``'s answer; once the question has 3 answers, the answers agreeing with the
-    majority get the bonus (each once). Only a player with a label of the question's pair in
+    """Record ``player``'s answer; once the answers decide the question and two of them agree
+    with the verdict, the answers agreeing with it get the bonus (each once). Only a player with a label of the question's pair in
     that campaign and class may answer, once."""
     question = VerificationQuestion.objects.filter(pk=question_id).first()
     if (

@@ -309,7 +309,7 @@
 
   // --- the optional bonus question after the characteristics (issue 12) --------------------
   // Another player's label for the same region against one of yours; points when the answer
-  // agrees with most players (judged once 3 have answered). Labels are processed in the
+  // agrees with the verdict and another player (output agreement). Labels are processed in the
   // background, so a first 204 is retried twice.
 
   function offerVerification(token, tries) {
@@ -332,7 +332,7 @@
       box.appendChild(el("h3", {}, "Bonus question"));
       box.appendChild(el("p", {}, q.prompt));
       box.appendChild(el("p", { "class": "small-print" },
-        "+" + q.points + " points if you agree with most players."));
+        "+" + q.points + " points if other players agree with you."));
       var row = el("p", {});
       [["Same thing", true], ["Different", false]].forEach(function (choice) {
         var button = el("button", { type: "button" }, choice[0]);
@@ -347,9 +347,9 @@
     box.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
     var url = api.replace(/rounds\/$/, "verification/") + id + "/";
     request("POST", url, { same: same, round: token }).then(function (a) {
-      var text = !a.awarded ? "Thanks! Your answer counts once 3 players have answered." :
-        a.points ? "You agree with most players: +" + a.points + " points." :
-        "Most players saw it differently.";
+      var text = !a.awarded ? "Thanks! You get points once another player agrees with you." :
+        a.points ? "Other players agree: +" + a.points + " points." :
+        "Other players saw it differently.";
       box.appendChild(el("p", {}, text));
     }).catch(function (err) { box.appendChild(el("p", {}, err.message)); });
   }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from benchmarks.grouping_data import Label, load_eval, load_pairs, pair_scores
 
 
@@ -33,3 +35,32 @@ def test_evaluation_halves_and_pair_scores():
     assert (sc.tp, sc.fp, sc.fn) == (1, 2, 0)
     sc = pair_scores({"c": labels}, {"c": [0, None, 1]})  # a refused label is in no group
     assert (sc.tp, sc.fp, sc.fn, sc.precision, sc.recall) == (0, 0, 1, 1.0, 0.0)
+
+
+def test_loco_scores_each_class_with_the_config_best_on_the_others():
+    from benchmarks.grouping_calibrate import PreparedClass, fit_link, loco, pair_targets
+    from benchmarks.grouping_data import Scores
+
+    lo, hi = (("threshold", 0.4),), (("threshold", 0.6),)
+    per = {
+        "a": {lo: Scores(10, 0, 5, 0), hi: Scores(15, 5, 0, 0)},
+        "b": {lo: Scores(10, 0, 5, 0), hi: Scores(14, 0, 1, 0)},
+        "c": {lo: Scores(10, 0, 5, 0), hi: Scores(15, 20, 0, 0)},
+    }
+    result = loco(per, objective="f1")
+    assert result["chosen"]["c"] == hi  # on a+b the high cut is better; "c" pays for it
+    for cls, cfg in result["chosen"].items():
+        others = [o for o in per if o != cls]
+        best = max((lo, hi), key=lambda k: sum((per[o][k] for o in others), Scores(0, 0, 0, 0)).f1)
+        assert cfg == best
+    assert result["scores"] == sum((per[c][result["chosen"][c]] for c in per), Scores(0, 0, 0, 0))
+
+    labels = tuple(
+        Label("x", t, c, "canonical") for t, c in [("a", "1"), ("a", "1"), ("b", "1"), ("c", "2")]
+    )
+    pc = PreparedClass(labels, ("a", "b", "c"), (2, 1, 1), (0, 0, 1, 2))
+    same, weight = pair_targets(pc)
+    assert same[0, 1] == 1.0 and same[0, 2] == 0.0 and weight[0, 1] == 2.0
+    d = np.array([[0.0, 0.1, 0.9], [0.1, 0.0, 0.8], [0.9, 0.8, 0.0]])
+    centre, slope = fit_link([d], [(same, weight)])
+    assert 0.1 < centre < 0.8 and slope > 0

@@ -1,4 +1,4 @@
-"""Constrained grouping, game signals and the selection of pairs to verify (issue 12).
+"""Constrained grouping and game signals (issue 12; the pairs to verify: test_verify.py).
 
 Hand-made tiny cases with hand-made vectors: no model is loaded.
 """
@@ -24,15 +24,6 @@ from processing.nlp.grouping import (
 )
 from processing.nlp.grouping.clustering import _threshold_labels_exact
 from processing.nlp.pipeline import LineSignals, ProcessedLabel
-from processing.nlp.verify import (
-    MERGE,
-    SPLIT,
-    UncertaintyModel,
-    Verdict,
-    constraints_from_verdicts,
-    uncertain_pairs,
-    verdict,
-)
 
 # The embedding alone: no derivation links, no WordNet ("x" and "y" are letters to WordNet).
 PLAIN = GroupingSettings(
@@ -182,59 +173,6 @@ def test_line_signals_become_key_constraints():
     assert c.must_link == (("fur", "wheel"),)
     assert set(c.cannot_link) == {("wheel", "fur"), ("wheel", "tire"), ("fur", "wheel")}
     assert c.contexts == {"wheel": {1: 1.0}, "tire": {1: 1.0}, "fur": {2: 1.0}}
-
-
-def test_uncertain_pairs_ranks_decisions_near_the_threshold():
-    keys = ["a", "b", "c", "d", "e"]
-    # groups {a, b}, {c}, {d}, {e}: c is just above the threshold from {a, b}, d far away
-    d = np.array(
-        [
-            [0.0, 0.1, 0.36, 0.9, 0.9],
-            [0.1, 0.0, 0.38, 0.9, 0.9],
-            [0.36, 0.38, 0.0, 0.9, 0.9],
-            [0.9, 0.9, 0.9, 0.0, 0.9],
-            [0.9, 0.9, 0.9, 0.9, 0.0],
-        ]
-    )
-    labels = [0, 0, 1, 2, 3]
-    counts = [5, 1, 3, 1, 1]
-    qs = uncertain_pairs(keys, d, labels, threshold=0.35, counts=counts)
-    assert qs, "a decision just above the threshold is worth asking"
-    first = qs[0]
-    assert first.kind == MERGE and first.pair == {"a", "c"}  # the most typed member asked
-    assert first.margin == pytest.approx((0.36 + 0.38) / 2 - 0.35, abs=1e-6)
-    assert all(q.pair != {"d", "e"} for q in qs)  # far apart: no expected gain
-    assert [q.score for q in qs] == sorted((q.score for q in qs), reverse=True)
-    # already asked pairs are skipped
-    assert all(q.pair != {"a", "c"} for q in uncertain_pairs(
-        keys, d, labels, threshold=0.35, counts=counts, exclude=[frozenset({"a", "c"})]
-    ))  # fmt: skip
-
-
-def test_uncertain_pairs_asks_about_a_member_far_from_its_group():
-    keys = ["a", "b", "c", "x"]
-    d = np.full((4, 4), 0.2)
-    d[3, :3] = d[:3, 3] = 0.5  # x is in the group although far from the rest
-    np.fill_diagonal(d, 0.0)
-    model = UncertaintyModel(split_a=0.0, split_b=-15.0, split_c=0.0)
-    qs = uncertain_pairs(keys, d, [0, 0, 0, 0], threshold=0.35, counts=[3, 2, 2, 1], model=model)
-    split = [q for q in qs if q.kind == SPLIT]
-    assert split and split[0].a == "x" and split[0].b == "a"
-
-
-def test_verdicts_and_constraints():
-    assert verdict([True, True, False]) == Verdict(True, 2, 1)
-    assert verdict([True, False]).same is None  # fewer than 3 answers
-    assert verdict([True, False, True, False]).same is None  # a tie
-    must, cannot = constraints_from_verdicts(
-        {
-            ("a", "b"): Verdict(True, 2, 1),
-            ("c", "d"): Verdict(True, 3, 0),
-            ("e", "f"): Verdict(False, 0, 3),
-            ("g", "h"): Verdict(None, 1, 1),
-        }
-    )
-    assert must == (("c", "d"), ("a", "b")) and cannot == (("e", "f"),)
 
 
 def test_split_zip_is_read_across_parts(tmp_path, monkeypatch):

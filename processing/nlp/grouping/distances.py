@@ -108,7 +108,7 @@ def label_distances(
     0 between strings of one concept key (``derivation``), scaled for WordNet relations
     (``wordnet_synonym``, ``wordnet_hypernym``), locally scaled (``local_scale_k``), 2 for
     modifier conflicts (``modifier_rule``), minus β · :func:`context_similarity`
-    (``context_weight``)."""
+    (``context_weight``), as 1 − pair probability (``link_centre``)."""
     dist = pairwise_distances(embeddings, head_embeddings, settings.head_weight)
     if concepts is None and settings.derivation:
         concept_of: dict[str, int] = {}
@@ -127,7 +127,17 @@ def label_distances(
         sim = context_similarity(keys, constraints.contexts, constraints.context_overlap)
         dist = np.clip(dist - settings.context_weight * sim, 0.0, 2.0)
         np.fill_diagonal(dist, 0.0)
+    if settings.link_centre is not None:
+        dist = link_probability_distance(dist, settings.link_centre, settings.link_slope)
     return dist
+
+
+def link_probability_distance(dist: np.ndarray, centre: float, slope: float) -> np.ndarray:
+    """1 − σ(slope · (centre − d)): a distance turned into 1 − the probability that the pair
+    names one thing (``GroupingSettings.link_centre``); zero diagonal, values in [0, 1)."""
+    out = 1.0 - 1.0 / (1.0 + np.exp(-slope * (centre - np.asarray(dist, dtype=np.float64))))
+    np.fill_diagonal(out, 0.0)
+    return out
 
 
 def _apply_wordnet(dist: np.ndarray, keys: Sequence[str], settings: GroupingSettings) -> None:

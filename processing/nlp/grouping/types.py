@@ -29,6 +29,9 @@ DEFAULT_WORDNET_SYNONYM = 0.0
 DEFAULT_WORDNET_HYPERNYM = 0.5
 DEFAULT_WORDNET_COUSIN = 1.5
 DEFAULT_WORDNET_UNRELATED = 2.0
+# Probability linkage (off by default): fitted on the development half by
+# benchmarks.grouping_calibrate.fit_link (logistic regression of "same concept" on distance).
+DEFAULT_LINK_SLOPE = 18.0
 
 MODES = ("threshold", "paper")
 LINKAGES = ("average", "complete", "single", "weighted")
@@ -59,6 +62,13 @@ class GroupingSettings:
     installed). max_pair_distance: threshold mode, exact path: two groups are never merged
     when any pair of their members is farther apart than this (a complete-linkage guard on
     average linkage: one close pair cannot pull two unlike groups together; None: off).
+    link_centre, link_slope: probability linkage (None: off). The final distance d of each pair
+    becomes 1 − p with p = σ(link_slope · (link_centre − d)), the pair's probability of naming
+    one thing (a logistic fit on labelled pairs, :func:`benchmarks.grouping_calibrate.
+    fit_link`); ``threshold`` is then 1 − the mean pair probability at which groups merge
+    (average linkage: merge while the members' pairs are on average likely synonyms). Why:
+    p saturates, so a few far or a few close pairs cannot decide a merge of two large groups,
+    and precision falls gently rather than steeply when the threshold is off for a class.
     max_exact: above this many distinct strings per class, the scalable
     path is used (where neither rule nor constraint applies). max_groups: paper mode's largest
     n (None: N−1).
@@ -81,6 +91,8 @@ class GroupingSettings:
     wordnet_cousin: float = DEFAULT_WORDNET_COUSIN
     wordnet_unrelated: float = DEFAULT_WORDNET_UNRELATED
     max_pair_distance: float | None = None
+    link_centre: float | None = None
+    link_slope: float = DEFAULT_LINK_SLOPE
     max_exact: int = 4000
     max_groups: int | None = None
 
@@ -101,6 +113,10 @@ class GroupingSettings:
             raise ValueError("wordnet_cousin and wordnet_unrelated must be in [1, 4]")
         if self.max_pair_distance is not None and not 0.0 < self.max_pair_distance <= 2.0:
             raise ValueError("max_pair_distance is a distance in (0, 2] or None")
+        if self.link_centre is not None and not (
+            0.0 < self.link_centre < 2.0 and self.link_slope > 0.0
+        ):
+            raise ValueError("link_centre must be in (0, 2) (or None) and link_slope > 0")
         if self.local_scale_k < 0:
             raise ValueError("local_scale_k must be ≥ 0 (0: off)")
         if self.max_exact < 2:

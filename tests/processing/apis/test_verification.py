@@ -12,7 +12,7 @@ from tests.processing.support import NO_WORDNET, api_client, play, user_player
 pytestmark = pytest.mark.django_db
 
 
-def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_hashing):
+def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_hashing, settings):
     alice_user, alice = user_player("alice")
     _, bob = user_player("bob")
     item = springer_items[0]
@@ -26,6 +26,7 @@ def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_h
     assert "floppy ears" in data["prompt"] and data["points"] > 0
     res = client.post(f"/api/game/verification/{data['id']}/", {"same": True, "round": rnd.token})
     assert res.status_code == 200
+    # one answer is never paid yet: output agreement needs a second player
     assert res.json() == {"same": True, "awarded": False, "points": 0, "answers": 1}
     assert client.post(f"/api/game/verification/{data['id']}/", {"same": True}).status_code == 409
     # answered: nothing more to ask

@@ -8,6 +8,7 @@ import pytest
 from core.errors import ApplicationError
 from game.models import Player
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
+from processing.selectors import question_verdict
 from processing.services.rebuild import campaign_rebuild
 from processing.services.verification import (
     verification_answer_submit,
@@ -65,31 +66,57 @@ def _question(springer_items, embedder, n_players=4):
     return question, players
 
 
-def test_output_agreement_points_once_three_answers_exist(springer_items, stored_hashing, settings):
+def test_output_agreement_points_once_the_answers_decide(springer_items, stored_hashing, settings):
+    """Answers are judged once the sequential rule decides (question_verdict: as many answers as
+    the pair needs), not after a fixed 3; those agreeing with the verdict get the points."""
     settings.NETVIZ_VERIFICATION_POINTS = 7
-    question, players = _question(springer_items, stored_hashing, n_players=5)
+    question, players = _question(springer_items, stored_hashing, n_players=7)
     before = {p.pk: Player.objects.get(pk=p.pk).points for p in players}
-    answer = verification_answer_submit
-    first = answer(player=players[0], question_id=question.pk, same=True)
-    second = answer(player=players[1], question_id=question.pk, same=False)
-    assert not first.awarded and not second.awarded  # fewer than 3 answers: not judged yet
-    third = answer(player=players[2], question_id=question.pk, same=True)
-    assert third.awarded and third.points == 7
+    said = [True, False, True, True, True, False, True]
+    decided_after = []
+    for player, same in zip(players, said):
+        verification_answer_submit(player=player, question_id=question.pk, same=same)
+        question.refresh_from_db()
+        decided_after.append(question_verdict(question).same)
+        mine = VerificationAnswer.objects.get(player=player)
+        assert mine.awarded == (decided_after[-1] is not None)
+    # an unsure pair (distance 0.4): 2 : 1 and 3 : 1 decide nothing, 4 : 1 says "same"; one more
+    # "no" makes it undecided again (that answer waits), the next "yes" decides it again
+    assert decided_after == [None, None, None, None, True, None, True]
     judged = {a.player_id: a.points for a in VerificationAnswer.objects.all()}
-    assert judged == {players[0].pk: 7, players[1].pk: 0, players[2].pk: 7}
+    assert judged == {p.pk: (7 if same else 0) for p, same in zip(players, said)}
     after = {p.pk: Player.objects.get(pk=p.pk).points for p in players}
-    assert [after[p.pk] - before[p.pk] for p in players[:3]] == [7, 0, 7]
-    fourth = answer(player=players[3], question_id=question.pk, same=False)
-    assert not fourth.awarded  # 2 against 2: no majority, it waits
-    fifth = answer(player=players[4], question_id=question.pk, same=False)
-    assert fifth.awarded and fifth.points == 7  # now "different" leads 3 to 2
-    assert VerificationAnswer.objects.get(player=players[3]).points == 7
-    assert VerificationAnswer.objects.get(player=players[0]).points == 7  # never taken back
-    question.refresh_from_db()
-    assert (question.yes, question.no) == (2, 3)
+    assert [after[p.pk] - before[p.pk] for p in players] == [7 if s else 0 for s in said]
+    assert (question.yes, question.no) == (5, 2)
     with pytest.raises(ApplicationError) as err:
-        answer(player=players[0], question_id=question.pk, same=False)
+        verification_answer_submit(player=players[0], question_id=question.pk, same=False)
     assert err.value.status == 409
+
+
+def test_one_answer_that_decides_earns_nothing_until_another_player_agrees(
+    springer_items, stored_hashing, settings
+):
+    """A split question (the pair is grouped together now) is decided "same" by one "yes";
+    output agreement still needs a second player: the first answer waits, unpaid, until one
+    more "yes" arrives, and then both are paid."""
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    question, players = _question(springer_items, stored_hashing, n_players=3)
+    question.kind = VerificationQuestion.Kind.SPLIT
+    question.distance = 0.1
+    question.save(update_fields=["kind", "distance"])
+    first = verification_answer_submit(player=players[0], question_id=question.pk, same=True)
+    question.refresh_from_db()
+    assert question_verdict(question).same is True
+    assert (first.awarded, first.points) == (False, 0)
+    assert Player.objects.get(pk=players[0].pk).points == players[0].points
+    second = verification_answer_submit(player=players[1], question_id=question.pk, same=True)
+    assert (second.awarded, second.points) == (True, 7)
+    first = VerificationAnswer.objects.get(pk=first.pk)
+    assert (first.awarded, first.points) == (True, 7)
+    assert Player.objects.get(pk=players[0].pk).points == players[0].points + 7
+    # a dissenting answer to a decided question is judged at once: no points
+    third = verification_answer_submit(player=players[2], question_id=question.pk, same=False)
+    assert (third.awarded, third.points) == (True, 0)
 
 
 def test_only_players_with_a_label_of_the_pair_may_answer(springer_items, stored_hashing):
