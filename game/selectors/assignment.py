@@ -14,6 +14,7 @@ import datetime as dt
 import random
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -222,8 +223,9 @@ def item_candidates(
     now: dt.datetime,
     limit: int = 60,
     played: frozenset[int] | None = None,
-) -> list[Candidate]:
-    """Items this player may get, best first (METHOD §5 assignment).
+) -> Iterator[Candidate]:
+    """Items this player may get, best first (METHOD §5 assignment), built as they are taken
+    (a start usually takes the first).
 
     Excludes images the player has already had and items at their target (counting live
     rounds). Order: fewest finished rounds; among those, the layer with the fewest rounds so
@@ -236,7 +238,7 @@ def item_candidates(
     """
     playable = playable_items(campaign=campaign)
     if not playable.items:
-        return []
+        return iter(())
     state = campaign_tallies(playable=playable, now=now)
     if played is None:
         played = player_images(player_id=player_id)
@@ -253,14 +255,14 @@ def item_candidates(
             break
         pool.append((tally, item))
     if not pool:
-        return []
+        return iter(())
     # Random among equals for each start (the cached order is one shuffle for everyone), then
     # layers balanced among the least-finished items (the sort is stable).
     head = [entry for entry in pool if entry[0][0] == least]
     tail = [entry for entry in pool if entry[0][0] != least]
     _random.shuffle(head)
     head.sort(key=lambda e: state.layer_load.get((e[1].campaign_id, e[1].layer_position), 0))
-    return [
+    return (
         Candidate(
             cluster_map_id=item.cluster_map_id,
             image_id=item.image_id,
@@ -273,4 +275,4 @@ def item_candidates(
             uncounted=state.uncounted.get(item.cluster_map_id, 0),
         )
         for (finished, counted), item in (head + tail)[:limit]
-    ]
+    )

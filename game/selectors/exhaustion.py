@@ -105,7 +105,7 @@ def round_start_exhaustion(
     next_campaign = None
     if campaign is not None:
         for other in campaign_playable_list().exclude(pk=campaign.pk):
-            if item_candidates(player_id=player.pk, campaign=other, now=now, limit=1):
+            if next(item_candidates(player_id=player.pk, campaign=other, now=now, limit=1), None):
                 next_campaign = other
                 break
     more_coming = _more_coming(campaign=campaign)

@@ -17,6 +17,7 @@ never gets two items of one image (a unique constraint backs this).
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 
@@ -206,12 +207,7 @@ def _player_lock(*, ref: selectors.PlayerRef) -> tuple[int, bool, selectors.Play
     """Lock the player behind ``ref`` (blocked or not: one start at a time per player), with
     what a start needs of their rounds: (player id, blocked, their rounds), in one statement;
     None when there is no such player."""
-    rows = list(
-        Player.objects.select_for_update(of=("self",))
-        .filter(selectors.player_ref_q(ref))
-        .order_by()
-        .values_list("pk", "is_blocked", "rounds__image_id", "rounds__pk", "rounds__status")
-    )
+    rows = sql.player_lock_rows(ref=ref)
     if not rows:
         return None
     player_id, blocked = rows[0][:2]
@@ -253,9 +249,10 @@ def _round_start_once(
         candidates = selectors.item_candidates(
             player_id=player_id, campaign=campaign, now=now, played=mine.images
         )
-        if not candidates:
+        first = next(candidates, None)
+        if first is None:
             return _NO_CANDIDATES
-        for cand in candidates:
+        for cand in itertools.chain((first,), candidates):
             try:
                 with transaction.atomic():  # a savepoint per candidate: see _round_create
                     round = _round_create(player_id=player_id, candidate=cand, now=now)
