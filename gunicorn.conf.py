@@ -15,7 +15,7 @@ here (p95 250 ms with 2 threads on 2 cores: the GIL hands the CPU back and forth
 After a worker has loaded the application:
 
 1. one-time loads that would otherwise land on some player's request are done now (the word
-   inflection tables the characteristic checks use: about half a second);
+   lists and inflection tables the characteristic checks use: about a second);
 2. everything loaded so far (Django, DRF, allauth, numpy, the apps: over 100,000 objects that
    live as long as the worker) is moved to the permanent generation (``gc.freeze``), so Python's
    cyclic garbage collector no longer walks it in every full collection (tens of milliseconds,
@@ -30,12 +30,15 @@ keepalive = 5  # seconds an idle keep-alive connection stays open
 
 
 def post_worker_init(worker) -> None:
+    from processing.nlp import language
     from processing.nlp.refusals import check_characteristic
 
-    # loads the English word list (~50 MB) and confusables of the leak and junk checks; the
-    # language identifier (~100 MB) and other languages' lists load on the first text that
-    # looks foreign (processing/nlp/language.py)
+    # loads the English word list (~50 MB) and confusables of the leak and junk checks, and the
+    # other languages' word lists (~70 MB: any word English barely knows is looked up there;
+    # left to the first such word, they cost some player 0.4 s); the language identifier
+    # (~80 MB) loads on the first text that looks foreign (processing/nlp/language.py)
     for text in ("striped fur", "tabbi"):
         check_characteristic(text, class_names=["tabby, tabby cat"], aliases=["kitty"])
+    language.warm_up()
     gc.collect()
     gc.freeze()

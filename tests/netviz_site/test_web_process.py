@@ -87,5 +87,9 @@ def test_gunicorn_config_freezes_the_loaded_objects(monkeypatch):
     assert frozen == [True]
     from processing.nlp import clean
 
-    # the characteristic checks' word tables were loaded before the freeze
+    # the characteristic checks' word tables were loaded before the freeze, the other
+    # languages' word lists too (no player pays their first load)
     assert clean._plural_forms.cache_info().currsize > 0
+    from processing.nlp import lexicon
+
+    assert lexicon._frequencies.cache_info().currsize >= 1 + len(lexicon.FOREIGN_LANGUAGES)
