@@ -50,10 +50,9 @@ cache) and the whole improved pipeline (clean, lemmatise, embed, group) per 1,00
 ratios against the baseline (MiniLM, plain) measured in the same process.
 
 Leave-one-class-out (``--loco``, development half only): each dev class is scored with the
-threshold (and any extra knob: the guard's ``max_pair_distance``; probability linkage's fitted
-``link_centre`` and ``link_slope``) chosen on the other 11 classes; the left-out scores are
+threshold (and probability linkage's fitted ``link_centre`` and ``link_slope``) chosen on the other 11 classes; the left-out scores are
 micro-averaged (:func:`benchmarks.grouping_calibrate.loco`). ``--loco-models`` lists the models
-(``minilm+mpnet``: the mean of both cosines, :class:`processing.nlp.embed.EnsembleEmbedder`).
+(``minilm+mpnet``: the mean of both cosines, :class:`benchmarks.grouping_data.EnsembleEmbedder`).
 The rows and the spread of the chosen thresholds are printed (see ``loco_variants``).
 
 Secondary smoke figure (``--pairs``): the 310 hand-labelled pairs of
@@ -133,7 +132,8 @@ def _embedders(models: Sequence[str]) -> dict[str, CachedEmbedder]:
 
 def _add_ensembles(embedders: dict[str, CachedEmbedder], names: Sequence[str]) -> None:
     """Load the models ``names`` need; "a+b" is the mean of a's and b's cosines."""
-    from processing.nlp.embed import EnsembleEmbedder, SentenceEmbedder
+    from benchmarks.grouping_data import EnsembleEmbedder
+    from processing.nlp.embed import SentenceEmbedder
 
     for name in names:
         for part in name.split("+"):

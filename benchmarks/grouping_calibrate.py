@@ -22,7 +22,7 @@ from benchmarks.grouping_data import (
     run_pipeline,
 )
 from benchmarks.grouping_sim import fit_uncertainty, signals_without, templated
-from processing.nlp.grouping import GroupingSettings, constrained_labels, group_labels
+from processing.nlp.grouping import GroupingSettings, group_labels
 from processing.nlp.grouping.distances import label_distances
 from processing.nlp.grouping.heads import head_word
 
@@ -224,8 +224,7 @@ def tree_grouper(embedder, base: GroupingSettings):
     """Like :func:`settings_grouper` but fast for threshold grids: the class's distances
     (:func:`label_distances`) and its tree are computed once per config without its threshold,
     then cut at each threshold (scipy; no constraints, no canonical unification, which on the
-    development half changes no grouping of the defaults). With ``max_pair_distance`` the
-    guarded clustering (:func:`constrained_labels`) runs per threshold."""
+    development half changes no grouping of the defaults)."""
     from scipy.cluster.hierarchy import fcluster
     from scipy.cluster.hierarchy import linkage as scipy_linkage
     from scipy.spatial.distance import squareform
@@ -250,13 +249,6 @@ def tree_grouper(embedder, base: GroupingSettings):
                 scipy_linkage(squareform(dist, checks=False), settings.linkage),
             )
         dist, tree = trees[cache_key]
-        if settings.max_pair_distance is not None:
-            return constrained_labels(
-                dist,
-                linkage=settings.linkage,
-                threshold=settings.threshold,
-                max_distance=settings.max_pair_distance,
-            )
         return fcluster(tree, t=settings.threshold, criterion="distance").astype(np.int64)
 
     return group
@@ -415,7 +407,6 @@ def loco_link(
 
 # ------------------------------------------------------------------------ the LOCO table
 
-GUARDS = (0.6, 0.7, 0.8, 0.9, 1.0, 2.0)
 _SYN_HYP = {"wordnet_cousin": 1.0, "wordnet_unrelated": 1.0}
 
 
@@ -425,7 +416,6 @@ def loco_variants(base: GroupingSettings) -> list[tuple[str, GroupingSettings, d
     return [
         ("defaults", base, {}, False),
         ("complete linkage", replace(base, linkage="complete"), {}, False),
-        ("guard (max pair distance)", base, {"max_pair_distance": GUARDS}, False),
         ("WordNet syn+hyp only", syn_hyp, {}, False),
         ("link (probability linkage)", base, {}, True),
         ("link + WordNet syn+hyp only", syn_hyp, {}, True),

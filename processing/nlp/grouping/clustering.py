@@ -30,11 +30,8 @@ def constrained_labels(
     threshold: float,
     must_link: Sequence[tuple[int, int]] = (),
     cannot_link: Sequence[tuple[int, int]] = (),
-    max_distance: float | None = None,
 ) -> np.ndarray:
     """Agglomerative clustering with constraints (COP-style), cut at ``threshold``.
-    max_distance: two groups holding a pair farther apart are never merged (a cannot-link on
-    every such pair; see ``GroupingSettings.max_pair_distance``).
 
     Must-linked items are joined first (union-find, in the given order; a must-link whose
     union would hold a cannot-linked pair is skipped); the groups' distances follow
@@ -55,9 +52,6 @@ def constrained_labels(
     for a, bs in cannot.items():
         for b in bs:
             blocked_m[assign[a], assign[b]] = True
-    if max_distance is not None:
-        far = _group_distances(np.asarray(dist, dtype=np.float64), assign, roots, sizes, "complete")
-        blocked_m |= far > max_distance
     label = _merge_below(cd, blocked_m, sizes, linkage, threshold)
     final = label[assign]
     _, out = np.unique(final, return_inverse=True)

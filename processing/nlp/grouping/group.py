@@ -180,14 +180,13 @@ def _cluster(
         )
         if settings.mode == "paper":
             return _paper_labels(dist, settings.max_groups)
-        if must or cannot or settings.max_pair_distance is not None:
+        if must or cannot:
             return constrained_labels(
                 dist,
                 linkage=settings.linkage,
                 threshold=settings.threshold,
                 must_link=must,
                 cannot_link=cannot,
-                max_distance=settings.max_pair_distance,
             )
         return _threshold_labels_exact(dist, settings.linkage, settings.threshold)
     order = np.array(sorted(range(n), key=lambda i: (-key_counts[i], keys[i])), dtype=np.int64)

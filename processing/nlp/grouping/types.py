@@ -59,10 +59,7 @@ class GroupingSettings:
     wordnet_unrelated: factors on the distance of two strings by their WordNet relation
     (:class:`processing.nlp.wordnet.Relations`; cousins and unrelated pairs only when both are
     known and share no content word; 1.0 turns a relation off; no effect when no WordNet is
-    installed). max_pair_distance: threshold mode, exact path: two groups are never merged
-    when any pair of their members is farther apart than this (a complete-linkage guard on
-    average linkage: one close pair cannot pull two unlike groups together; None: off).
-    link_centre, link_slope: probability linkage (None: off). The final distance d of each pair
+    installed). link_centre, link_slope: probability linkage (None: off). The final distance d of each pair
     becomes 1 − p with p = σ(link_slope · (link_centre − d)), the pair's probability of naming
     one thing (a logistic fit on labelled pairs, :func:`benchmarks.grouping_calibrate.
     fit_link`); ``threshold`` is then 1 − the mean pair probability at which groups merge
@@ -90,7 +87,6 @@ class GroupingSettings:
     wordnet_hypernym: float = DEFAULT_WORDNET_HYPERNYM
     wordnet_cousin: float = DEFAULT_WORDNET_COUSIN
     wordnet_unrelated: float = DEFAULT_WORDNET_UNRELATED
-    max_pair_distance: float | None = None
     link_centre: float | None = None
     link_slope: float = DEFAULT_LINK_SLOPE
     max_exact: int = 4000
@@ -111,8 +107,6 @@ class GroupingSettings:
             raise ValueError("wordnet_synonym and wordnet_hypernym must be in [0, 1]")
         if not (1.0 <= self.wordnet_cousin <= 4.0 and 1.0 <= self.wordnet_unrelated <= 4.0):
             raise ValueError("wordnet_cousin and wordnet_unrelated must be in [1, 4]")
-        if self.max_pair_distance is not None and not 0.0 < self.max_pair_distance <= 2.0:
-            raise ValueError("max_pair_distance is a distance in (0, 2] or None")
         if self.link_centre is not None and not (
             0.0 < self.link_centre < 2.0 and self.link_slope > 0.0
         ):
