@@ -101,7 +101,9 @@ def wait_for_server(base: str, proc: subprocess.Popen, timeout: float = 60) -> N
 # A process that sleeps 2 ms at a time and reports every wake-up more than 50 ms late: pauses
 # of the whole machine (a busy host, a paused VM) show up here, not only in the server's latency.
 PAUSE_WATCHER = """
-import json, sys, time
+import json, signal, sys, time
+# A shell's background job starts with SIGINT ignored: restore the handler that stops the loop.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 pauses, prev = [], time.monotonic()
 t0 = prev
 try:

@@ -11,6 +11,7 @@ ones): a few indexed reads, whatever the number of rounds.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import threading
 import time
@@ -257,11 +258,9 @@ def item_candidates(
     if not pool:
         return iter(())
     # Random among equals for each start (the cached order is one shuffle for everyone), then
-    # layers balanced among the least-finished items (the sort is stable).
+    # layers balanced among the least-finished items, the rest after them.
     head = [entry for entry in pool if entry[0][0] == least]
-    tail = [entry for entry in pool if entry[0][0] != least]
-    _random.shuffle(head)
-    head.sort(key=lambda e: state.layer_load.get((e[1].campaign_id, e[1].layer_position), 0))
+    tail = [entry for entry in pool if entry[0][0] != least][: max(0, limit - len(head))]
     return (
         Candidate(
             cluster_map_id=item.cluster_map_id,
@@ -274,5 +273,25 @@ def item_candidates(
             answer=item.answer,
             uncounted=state.uncounted.get(item.cluster_map_id, 0),
         )
-        for (finished, counted), item in (head + tail)[:limit]
+        for (finished, counted), item in itertools.islice(
+            itertools.chain(_by_layer_load(head, state.layer_load), tail), limit
+        )
     )
+
+
+def _by_layer_load(entries: list, layer_load: dict[tuple[int, int], int]) -> Iterator:
+    """``(tally, item)`` entries from the least-loaded layer up, in random order among equals,
+    drawn as they are taken (a lazy Fisher-Yates shuffle: a start that takes the first pays
+    for one draw, not for shuffling and sorting every entry)."""
+    by_load: dict[int, list] = {}
+    for entry in entries:
+        item = entry[1]
+        by_load.setdefault(layer_load.get((item.campaign_id, item.layer_position), 0), []).append(
+            entry
+        )
+    for load in sorted(by_load):
+        bucket = by_load[load]
+        while bucket:
+            i = _random.randrange(len(bucket))
+            bucket[i], bucket[-1] = bucket[-1], bucket[i]
+            yield bucket.pop()

@@ -168,7 +168,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "netviz_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -264,7 +264,9 @@ SPECTACULAR_SETTINGS = {
 # origin only: no inline <script>, no on*= handlers, no style="" attributes in the templates
 # (tests/netviz_site/test_security_headers.py checks them). NONCE is only a placeholder: it appears
 # in the header (as 'nonce-…') when a template uses {{ request.csp_nonce }}, which none does today.
-# A response that sets its own policy keeps it (the media view's `sandbox`).
+# A response that sets its own policy keeps it (the media view's `sandbox`); a response that is no
+# document (JSON, images, downloads) gets `default-src 'none'; frame-ancestors 'none'` instead
+# (netviz_site.middleware.ContentSecurityPolicyMiddleware).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -278,6 +280,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+
+# No report-only policy (django-csp's CONTENT_SECURITY_POLICY_REPORT_ONLY; setting one sends every
+# response through django-csp).
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -129,16 +129,56 @@ def test_every_public_page_has_a_strict_policy_and_no_inline_code(client, url):
     scan(response)
 
 
-def test_api_and_error_responses_carry_the_policy_too(client):
+NON_DOCUMENT = {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}
+
+
+def test_api_and_error_responses_carry_a_policy_too(client):
+    """What is no document (JSON, the schema) gets the fixed policy that forbids everything: it
+    is never a page. A script is code, so it keeps the pages' policy."""
     for url in (
         "/api/schema/",
-        "/api/docs/?script",
         "/healthz",
         "/api/game/campaigns/",
         "/api/game/rounds/none/",
     ):
         response = client.get(url)
-        assert_strict(response)
+        assert policy(response) == NON_DOCUMENT, url
+    assert_strict(client.get("/api/docs/?script"))
+
+
+def _through_middleware(rf, response, *, path="/x/", nonce=False):
+    from netviz_site.middleware import ContentSecurityPolicyMiddleware
+
+    request = rf.get(path)
+    middleware = ContentSecurityPolicyMiddleware(lambda req: response)
+    middleware.process_request(request)
+    if nonce:
+        str(request.csp_nonce)  # a template asked for the nonce
+    return middleware.process_response(request, response)
+
+
+def test_the_middleware_gives_documents_the_pages_policy_and_others_the_fixed_one(rf):
+    from csp.decorators import csp_update
+    from django.http import HttpResponse, JsonResponse
+
+    assert_strict(_through_middleware(rf, HttpResponse("<p>page</p>")))
+    xhtml = HttpResponse("<p/>", content_type="application/xhtml+xml")
+    assert_strict(_through_middleware(rf, xhtml))
+    svg = HttpResponse("<svg/>", content_type="image/svg+xml")
+    assert_strict(_through_middleware(rf, svg))
+    assert policy(_through_middleware(rf, JsonResponse({"a": 1}))) == NON_DOCUMENT
+    image = HttpResponse(b"\xff\xd8", content_type="image/jpeg")
+    assert policy(_through_middleware(rf, image)) == NON_DOCUMENT
+    # A response's own policy is kept, whatever its type.
+    sandboxed = HttpResponse(b"\xff\xd8", content_type="image/jpeg")
+    sandboxed["Content-Security-Policy"] = "sandbox"
+    assert _through_middleware(rf, sandboxed)["Content-Security-Policy"] == "sandbox"
+    # A per-view policy and a nonce go through django-csp, JSON or not.
+    updated = csp_update({"img-src": "https://tiles.example"})(lambda request: JsonResponse({}))
+    response = _through_middleware(rf, updated(rf.get("/x/")))
+    assert "https://tiles.example" in policy(response)["img-src"]
+    noncy = _through_middleware(rf, HttpResponse("<p/>"), nonce=True)
+    assert any(s.startswith("'nonce-") for s in policy(noncy)["script-src"])
 
 
 def test_player_pages_have_a_strict_policy_and_no_inline_code(client):
