@@ -289,7 +289,7 @@
     inputs.forEach(function (i) { i.removeAttribute("aria-invalid"); $(i.id + "-error").textContent = ""; });
     act(function () {
       return request("POST", api + round.token + "/characteristics/", { texts: texts })
-        .then(function (r) { render(r, false); offerVerification(r.token, 2); })
+        .then(function (r) { render(r, false); offerVerification(r.token, 0); })
         .catch(function (err) {
           var errors = err.data && err.data.errors;
           if (err.status === 400 && Array.isArray(errors)) {
@@ -310,14 +310,19 @@
   // --- the optional bonus question after the characteristics (issue 12) --------------------
   // Another player's label for the same region against one of yours; points when the answer
   // agrees with the verdict and another player (output agreement). Labels are processed in the
-  // background, so a first 204 is retried twice.
+  // background by a worker, so a 204 is asked again after 1.5, 3 and 6 s (about 10 s in all)
+  // while the player is still on this round's summary.
+  var VERIFY_RETRY_MS = [1500, 3000, 6000];
 
-  function offerVerification(token, tries) {
+  function offerVerification(token, attempt) {
     var old = $("verify-box");
-    if (old && tries === 2) old.hidden = true;
+    if (old && attempt === 0) old.hidden = true;
+    if (attempt > 0 && (!round || round.token !== token)) return;
     request("GET", api + token + "/verification/").then(function (q) {
       if (!q || !q.id) {
-        if (tries > 0) setTimeout(function () { offerVerification(token, tries - 1); }, 2000);
+        if (attempt < VERIFY_RETRY_MS.length) {
+          setTimeout(function () { offerVerification(token, attempt + 1); }, VERIFY_RETRY_MS[attempt]);
+        }
         return;
       }
       if (!round || round.token !== token) return;
@@ -333,10 +338,13 @@
       box.appendChild(el("p", {}, q.prompt));
       box.appendChild(el("p", { "class": "small-print" },
         "+" + q.points + " points if other players agree with you."));
-      var row = el("p", {});
+      var row = el("p", { "class": "choices" });
       [["Same thing", true], ["Different", false]].forEach(function (choice) {
-        var button = el("button", { type: "button" }, choice[0]);
-        button.addEventListener("click", function () { answerVerification(box, q.id, choice[1], token); });
+        var button = el("button", { type: "button", "aria-pressed": "false" }, choice[0]);
+        button.addEventListener("click", function () {
+          button.setAttribute("aria-pressed", "true");  // which answer was given stays visible
+          answerVerification(box, q.id, choice[1], token);
+        });
         row.appendChild(button);
       });
       box.appendChild(row);
