@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ class Stats:
         self.accepted: list[tuple[str, int, str]] = []  # (round token, position, text)
         self.first_request: list[float] = []  # per player, offset of its first request
         self.finished: list[float] = []  # per player, offset of its last response
+        self.plain_pages = 0  # plain pages sent among the players' requests (not in records)
 
     def add(self, endpoint: str, started: float, seconds: float) -> None:
         self.records.append((endpoint, started - self.t0, seconds))
@@ -61,7 +63,7 @@ async def play(
         if think > 0:  # a quick human: think time between two actions (not measured)
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
         nonlocal first
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "X-Bench-Phase": "players"}
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         if method == "POST":
@@ -134,7 +136,12 @@ async def _play_rounds(call, player_id, *, rounds, deadline, stats, rng) -> None
     await call("leaderboard", "GET", "/api/game/leaderboard/?period=week")
 
 
-async def floor_probe(*, base: str, requests: int = 400, concurrency: int = 8) -> None:
+PLAIN_PAGE = "/game/how-to-play/"  # the yardstick: a page without database or session
+
+
+async def floor_probe(
+    *, base: str, requests: int = 400, concurrency: int = 8, phase: str = "floor"
+) -> None:
     """Closed-loop GETs of a static page (no database): what the framework alone costs here."""
     import aiohttp
 
@@ -143,7 +150,7 @@ async def floor_probe(*, base: str, requests: int = 400, concurrency: int = 8) -
 
         async def worker() -> None:
             for _ in left:
-                async with session.get(base + "/game/how-to-play/") as resp:
+                async with session.get(base + PLAIN_PAGE, headers={"X-Bench-Phase": phase}) as resp:
                     await resp.read()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -181,6 +188,19 @@ async def start_probe(*, base: str, rounds: int = 40) -> list[float]:
     return latencies
 
 
+async def plain_pages(session, *, base: str, every: float, done: asyncio.Event) -> int:
+    """The plain page among the players' requests (same workers, same moments), one every
+    ``every`` seconds until ``done``; not in the players' figures. The number sent."""
+    sent = 0
+    while not done.is_set():
+        async with session.get(base + PLAIN_PAGE, headers={"X-Bench-Phase": "players"}) as resp:
+            await resp.read()
+        sent += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=every)
+    return sent
+
+
 async def run_players(
     *,
     base: str,
@@ -190,7 +210,10 @@ async def run_players(
     think: float,
     ramp: float,
     duration: float,
+    plain_every: float = 0.1,
 ) -> tuple[Stats, float]:
+    """The players' run; ``stats.plain_pages`` plain pages were sent among them (one every
+    ``plain_every`` seconds, 0: none)."""
     import aiohttp
 
     stats = Stats()
@@ -201,6 +224,12 @@ async def run_players(
     ) as session:
         stats.t0 = t0 = time.perf_counter()
         deadline = t0 + duration if duration > 0 else float("inf")
+        done = asyncio.Event()
+        plain = (
+            asyncio.create_task(plain_pages(session, base=base, every=plain_every, done=done))
+            if plain_every > 0
+            else None
+        )
         await asyncio.gather(
             *(
                 play(
@@ -218,6 +247,8 @@ async def run_players(
             )
         )
         wall = time.perf_counter() - t0
+        done.set()
+        stats.plain_pages = await plain if plain is not None else 0
     return stats, wall
 
 
