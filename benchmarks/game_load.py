@@ -31,8 +31,10 @@ What it does, all on this machine:
    (everyone starts at once, fixed rounds; the whole run then includes the burst and the tail);
 6. reports the server CPU per request (gunicorn's processes, PostgreSQL's backends, the load
    generator) and, as the machine-independent figure, gunicorn's CPU per game request over a
-   plain page's (1,600 closed-loop GETs of ``/game/how-to-play/`` before the players, after
-   400 unmeasured ones; measured again after them, for information).
+   plain page's at the same moments: ``/game/how-to-play/`` every 0.1 s among the players'
+   requests, each request's thread CPU counted by kind in the workers
+   (``benchmarks/game_load_gunicorn.py``); for comparison also over a plain page timed apart
+   (1,600 closed-loop GETs before the players, after 400 unmeasured ones, and after them).
 
 Targets (issue 3), judged on the steady state: reveal p95 <= 50 ms, >= 200 requests/s overall,
 0 errors, 0 lost.
