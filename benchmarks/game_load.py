@@ -359,7 +359,9 @@ def same_moment_cpu(totals: dict[str, list], process_seconds: float) -> dict | N
     same workers at the same moments: each kind's thread CPU inside the request hooks, plus
     the rest of the workers' CPU in that window (parsing, the event loop, idle work) shared
     equally by every request. None without plain pages among the players."""
-    n_game, cpu_game = totals.get("players:game", (0, 0.0))
+    games = {k.split(":", 2)[2]: v for k, v in totals.items() if k.startswith("players:game:")}
+    n_game = sum(n for n, _ in games.values())
+    cpu_game = sum(cpu for _, cpu in games.values())
     n_plain, cpu_plain = totals.get("players:plain", (0, 0.0))
     if not n_game or not n_plain:
         return None
@@ -375,6 +377,9 @@ def same_moment_cpu(totals: dict[str, list], process_seconds: float) -> dict | N
         "rest_per_request_ms": 1000 * rest,
         "game_requests": n_game,
         "plain_requests": n_plain,
+        "in_request_ms_by_endpoint": {
+            name: {"requests": n, "ms": 1000 * cpu / n} for name, (n, cpu) in sorted(games.items())
+        },
     }
 
 
@@ -489,6 +494,13 @@ def cpu_report(
             f"(inside the request {same['game_in_request_ms']:.2f} / "
             f"{same['plain_in_request_ms']:.2f} ms, the rest {same['rest_per_request_ms']:.2f} ms "
             f"per request)"
+        )
+        print(
+            "  inside the request, by endpoint: "
+            + ", ".join(
+                f"{name} {row['ms']:.2f} ms x{row['requests']}"
+                for name, row in same["in_request_ms_by_endpoint"].items()
+            )
         )
     print(
         f"plain page timed apart: {floor_before:.2f} ms of CPU before the players "

@@ -37,7 +37,7 @@ def post_request(worker, req, environ, resp) -> None:
     out = os.environ.get("NETVIZ_BENCH_CPU_DIR")
     if start is None or not out:
         return
-    kind = "plain" if req.path == PLAIN_PATH else "game"
+    kind = "plain" if req.path == PLAIN_PATH else f"game:{_endpoint(req.method, req.path)}"
     entry = _totals.setdefault(f"{environ.get('HTTP_X_BENCH_PHASE', '')}:{kind}", [0, 0.0])
     entry[0] += 1
     entry[1] += time.thread_time() - start
@@ -45,6 +45,16 @@ def post_request(worker, req, environ, resp) -> None:
     if now - _last_dump[0] >= DUMP_EVERY_S:
         _last_dump[0] = now
         _dump(out, worker.pid)
+
+
+def _endpoint(method: str, path: str) -> str:
+    """The game endpoint of a request, for the per-endpoint figures."""
+    if path.startswith("/game/frame/"):
+        return "frame"
+    if path.startswith("/api/game/rounds/"):
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        return "start" if last == "rounds" else last
+    return path.strip("/").replace("/", ".") or "root"
 
 
 def worker_exit(server, worker) -> None:
