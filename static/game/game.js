@@ -359,7 +359,14 @@
         a.points ? "Other players agree: +" + a.points + " points." :
         "Other players saw it differently.";
       box.appendChild(el("p", {}, text));
-    }).catch(function (err) { box.appendChild(el("p", {}, err.message)); });
+    }).catch(function (err) {
+      // not stored: say why and let the player answer again
+      box.querySelectorAll("button").forEach(function (b) {
+        b.disabled = false;
+        b.setAttribute("aria-pressed", "false");
+      });
+      box.appendChild(el("p", { role: "alert" }, err.message));
+    });
   }
 
   // --- the player: display name, guided first round, points kept after sign-up -------------

@@ -22,12 +22,22 @@ from tests.e2e.game_support import (
     photo_campaign,
     round_of,
     shot,
+    start_as_guest,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 THEIRS = "pointed ears"
 YOURS = "ears"
+
+
+def guess_right_and_describe(page, nickname: str) -> None:
+    """A new guest guesses the right class at step 0 and types YOURS (not sent yet)."""
+    start_as_guest(page, nickname)
+    page.get_by_label(answer_label_of(nickname)).check()
+    page.get_by_role("button", name=re.compile("^Guess")).click()
+    page.locator("#label-phase").wait_for()
+    page.get_by_label("Characteristic 1").fill(YOURS)
 
 
 @pytest.fixture
@@ -63,14 +73,7 @@ def test_bonus_question_after_a_round_is_answered_and_stored(game_pages, hashing
     assert LabelMention.objects.filter(player=other, refused_reason="").count() == 1
 
     page = game_pages.new(DESKTOP, init_script=TOUR_DONE)
-    page.goto("/game/play/")
-    page.get_by_label("Your nickname").fill("Vera")
-    page.get_by_role("button", name="Play as a guest").click()
-    page.locator("#frame[src*='/game/frame/']").wait_for()
-    page.get_by_label(answer_label_of("Vera")).check()
-    page.get_by_role("button", name=re.compile("^Guess")).click()
-    page.locator("#label-phase").wait_for()
-    page.get_by_label("Characteristic 1").fill(YOURS)
+    guess_right_and_describe(page, "Vera")
     page.get_by_role("button", name="Send and see the answer").click()
     page.locator("#summary-title").wait_for()
 
@@ -138,14 +141,7 @@ def test_a_question_that_appears_while_the_summary_is_shown_is_still_offered(
         "response",
         lambda r: statuses.append(r.status) if r.url.endswith("/verification/") else None,
     )
-    page.goto("/game/play/")
-    page.get_by_label("Your nickname").fill("Wren")
-    page.get_by_role("button", name="Play as a guest").click()
-    page.locator("#frame[src*='/game/frame/']").wait_for()
-    page.get_by_label(answer_label_of("Wren")).check()
-    page.get_by_role("button", name=re.compile("^Guess")).click()
-    page.locator("#label-phase").wait_for()
-    page.get_by_label("Characteristic 1").fill(YOURS)
+    guess_right_and_describe(page, "Wren")
     with page.expect_response(lambda r: r.url.endswith("/verification/")) as first:
         page.get_by_role("button", name="Send and see the answer").click()
     page.locator("#summary-title").wait_for()
@@ -159,3 +155,20 @@ def test_a_question_that_appears_while_the_summary_is_shown_is_still_offered(
     assert statuses[-1] == 200 and len(statuses) >= 2
     assert game_pages.problems == []
     assert game_pages.violations(page) == []
+
+    # An answer that does not reach the server is not taken for given: the player is told and
+    # can answer again.
+    from processing.models import VerificationAnswer
+
+    box = page.locator("#verify-box")
+    answer_url = "**/api/game/verification/*/"
+    page.route(answer_url, lambda route: route.abort())
+    box.get_by_role("button", name="Different").click()
+    box.get_by_role("alert").wait_for()
+    assert box.get_by_role("button", name="Different", pressed=False).is_enabled()
+    assert not VerificationAnswer.objects.exists()
+    page.unroute(answer_url)
+    box.get_by_role("button", name="Same thing").click()
+    box.get_by_text("Thanks! You get points once another player agrees with you.").wait_for()
+    (answer,) = VerificationAnswer.objects.all()
+    assert answer.same is True and answer.player.nickname == "Wren"
