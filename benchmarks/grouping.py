@@ -4,7 +4,8 @@ simulated human verification, and the timing of the models.
 Run:  HF_HUB_OFFLINE=1 python -m benchmarks.grouping [--half heldout|dev|both]
           [--model minilm|mpnet|both] [--json OUT] [--calibrate] [--skip-signals]
           [--skip-verification] [--skip-timing] [--pairs] [--seed N] [--threads N]
-          [--loco] [--loco-models minilm,mpnet,minilm+mpnet]
+          [--loco] [--loco-models minilm,mpnet,minilm+mpnet] [--loco-variants NAME,...]
+          [--settings JSON]
 
 The set. ``evaluation/grouping/labels.jsonl``: 2,297 hand-written player-style labels of 24
 classes, each with its ground-truth ``concept``; ``evaluation/grouping/split.json`` splits the
@@ -23,7 +24,9 @@ Pipelines, per half, measured in the same process:
 * ``baseline``: the plain embedding — each label's raw text embedded by all-MiniLM-L6-v2,
   average linkage on cosine distance, the threshold with the best F1 on the development half.
 * ``v1``: NetViz's grouping before issue 12 (``GroupingSettings.v1()``).
-* ``improved``: the defaults (``GroupingSettings()``) with the chosen model.
+* ``improved``: the defaults (``GroupingSettings()``, or with ``--settings``' JSON overrides:
+  ``'{"wordnet_physical_first": false}'``; the LOCO table always starts from the defaults) with
+  the chosen model; the game signals and the verification use the same settings.
 With ``--model both`` the improved pipeline (and a plain baseline) run with each model.
 
 Game signals (``--skip-signals`` to skip). The set has no rounds, so a seeded simulation makes
@@ -53,7 +56,10 @@ Leave-one-class-out (``--loco``, development half only): each dev class is score
 threshold (and probability linkage's fitted ``link_centre`` and ``link_slope``) chosen on the other 11 classes; the left-out scores are
 micro-averaged (:func:`benchmarks.grouping_calibrate.loco`). ``--loco-models`` lists the models
 (``minilm+mpnet``: the mean of both cosines, :class:`benchmarks.grouping_data.EnsembleEmbedder`).
-The rows and the spread of the chosen thresholds are printed (see ``loco_variants``).
+The rows and the spread of the chosen thresholds are printed (see ``loco_variants``;
+``--loco-variants a,b`` runs only those rows and the defaults), each with a paired bootstrap
+over the dev classes against the defaults (:func:`benchmarks.grouping_calibrate.
+paired_bootstrap`: the precision and recall differences with their 95 % intervals).
 
 Secondary smoke figure (``--pairs``): the 310 hand-labelled pairs of
 ``tests/processing/data/label_pairs.tsv``; they were used to write v1's rules and tune its
@@ -116,6 +122,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--loco", action="store_true", help="leave-one-class-out table on dev")
     parser.add_argument("--loco-models", default="minilm", help="comma list; a+b: ensemble")
+    parser.add_argument(
+        "--settings",
+        default="",
+        help="JSON overrides of GroupingSettings() for the improved rows, e.g. '{\"threshold\": 0.45}'",
+    )
+    parser.add_argument(
+        "--loco-variants",
+        default="",
+        help="comma list of LOCO rows to run (default: all; defaults always run)",
+    )
     return parser
 
 
@@ -246,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     halves, classes = load_eval()
     models = ["minilm", "mpnet"] if args.model == "both" else [args.model]
     embedders = _embedders(models)
-    settings = GroupingSettings()
+    settings = GroupingSettings(**(json.loads(args.settings) if args.settings else {}))
     result: dict = {"settings": settings.as_dict(), "models": {}, "halves": {}}
 
     threshold, dev_sc = best_baseline_threshold(halves["dev"], embedders["minilm"])
@@ -259,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         loco_models = args.loco_models.split(",")
         _add_ensembles(embedders, loco_models)
         print("\nleave-one-class-out on dev (threshold and knobs chosen on the other classes):")
-        result["loco"] = loco_table(halves["dev"], embedders, classes, loco_models)
+        only = [v for v in args.loco_variants.split(",") if v]
+        result["loco"] = loco_table(halves["dev"], embedders, classes, loco_models, only)
     if args.calibrate:
         result["calibration"] = _run_calibration(
             halves["dev"], embedders[models[0]], classes, args.seed

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -177,6 +177,7 @@ class PreparedClass:
     keys: tuple[str, ...]
     counts: tuple[int, ...]
     key_index: tuple[int | None, ...]
+    name: str = ""
 
 
 def prepare_classes(half, embedder, classes, settings=None) -> dict[str, PreparedClass]:
@@ -193,6 +194,7 @@ def prepare_classes(half, embedder, classes, settings=None) -> dict[str, Prepare
             tuple(keys),
             tuple(counts[k] for k in keys),
             tuple(None if p.refused_reason else pos[p.key] for p in processed),
+            cls,
         )
     return out
 
@@ -220,16 +222,24 @@ def settings_grouper(embedder, base: GroupingSettings):
     return group
 
 
-def tree_grouper(embedder, base: GroupingSettings):
+def class_templated(embedder, template: str, name: str) -> Callable[[Sequence[str]], np.ndarray]:
+    """Embed each string in ``template`` with its "{class}" replaced by the class ``name``
+    ("a photo of {}, part of a {class}" → "a photo of ears, part of a tabby")."""
+    filled = template.replace("{class}", name)
+    return lambda strings: embedder.embed([filled.format(s) for s in strings])
+
+
+def tree_grouper(embedder, base: GroupingSettings, class_template: str | None = None):
     """Like :func:`settings_grouper` but fast for threshold grids: the class's distances
     (:func:`label_distances`) and its tree are computed once per config without its threshold,
     then cut at each threshold (scipy; no constraints, no canonical unification, which on the
-    development half changes no grouping of the defaults)."""
+    development half changes no grouping of the defaults). class_template: embed with this
+    template, "{class}" being the class's name (:func:`class_templated`), not ``base``'s."""
     from scipy.cluster.hierarchy import fcluster
     from scipy.cluster.hierarchy import linkage as scipy_linkage
     from scipy.spatial.distance import squareform
 
-    embed = templated(embedder, base)
+    plain = templated(embedder, base)
     trees: dict[tuple, object] = {}
 
     def group(pc: PreparedClass, config: Config) -> np.ndarray:
@@ -238,7 +248,10 @@ def tree_grouper(embedder, base: GroupingSettings):
         keys = list(pc.keys)
         if len(keys) < 2:
             return np.zeros(len(keys), dtype=np.int64)
-        cache_key = (pc.keys, rest)
+        embed = (
+            plain if class_template is None else class_templated(embedder, class_template, pc.name)
+        )
+        cache_key = (pc.name, pc.keys, rest)
         if cache_key not in trees:
             heads = None
             if settings.head_weight > 0:
@@ -408,52 +421,141 @@ def loco_link(
 # ------------------------------------------------------------------------ the LOCO table
 
 _SYN_HYP = {"wordnet_cousin": 1.0, "wordnet_unrelated": 1.0}
+CLASS_TEMPLATE = "a photo of {}, part of a {class}"
+CLASS_TEMPLATE_OF = "a photo of the {} of a {class}"
+BOOTSTRAP_RESAMPLES = 10_000
 
 
-def loco_variants(base: GroupingSettings) -> list[tuple[str, GroupingSettings, dict, bool]]:
-    """(name, settings, grids of extra knobs chosen per fold, probability linkage?)."""
+@dataclass(frozen=True)
+class Variant:
+    """A row of the LOCO table: settings, grids of extra knobs chosen per fold, probability
+    linkage or not, and a class-aware template (None: the settings' template)."""
+
+    name: str
+    settings: GroupingSettings
+    grids: dict
+    link: bool = False
+    class_template: str | None = None
+
+
+def loco_variants(base: GroupingSettings) -> list[Variant]:
+    """The rows of the LOCO table; "defaults" first (the bootstrap's reference)."""
     syn_hyp = replace(base, **_SYN_HYP)
+    physical = replace(base, wordnet_physical_first=not base.wordnet_physical_first)
     return [
-        ("defaults", base, {}, False),
-        ("complete linkage", replace(base, linkage="complete"), {}, False),
-        ("WordNet syn+hyp only", syn_hyp, {}, False),
-        ("link (probability linkage)", base, {}, True),
-        ("link + WordNet syn+hyp only", syn_hyp, {}, True),
+        Variant("defaults", base, {}),
+        Variant("complete linkage", replace(base, linkage="complete"), {}),
+        Variant("WordNet syn+hyp only", syn_hyp, {}),
+        Variant("link (probability linkage)", base, {}, link=True),
+        Variant("link + WordNet syn+hyp only", syn_hyp, {}, link=True),
+        Variant("physical senses first toggled", physical, {}),
+        Variant("class template", base, {}, class_template=CLASS_TEMPLATE),
+        Variant("physical toggled + class template", physical, {}, class_template=CLASS_TEMPLATE),
+        Variant("class template (of)", base, {}, class_template=CLASS_TEMPLATE_OF),
     ]
 
 
-def loco_table(dev, embedders: dict, classes, models: Sequence[str]) -> list[dict]:
-    """Every :func:`loco_variants` row for every model, both objectives ("f1"; "precision":
-    the most precise threshold with recall ≥ 0.82 on the training classes); printed and
-    returned."""
-    thresholds = tuple(float(round(x, 3)) for x in np.arange(0.25, 0.901, 0.025))
+def paired_bootstrap(
+    variant: dict[str, Scores],
+    reference: dict[str, Scores],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 6,
+) -> dict[str, tuple[float, float, float]]:
+    """Paired bootstrap over classes of the micro-averaged precision and recall differences
+    (variant − reference): the classes are resampled with replacement, each resample's
+    per-class scores (left-out scores, held fixed) are summed for both. Returns {"precision":
+    (observed difference, 2.5 %, 97.5 % percentile), "recall": ...}."""
+    names = sorted(reference)
+    counts = np.array(
+        [
+            [
+                variant[c].tp,
+                variant[c].fp,
+                variant[c].fn,
+                reference[c].tp,
+                reference[c].fp,
+                reference[c].fn,
+            ]
+            for c in names
+        ],
+        dtype=np.float64,
+    )
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(resamples, len(names)))
+    totals = np.concatenate([counts.sum(axis=0, keepdims=True), counts[draws].sum(axis=1)])
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.ones_like(num), where=den > 0)
+
+    tp, fp, fn, rtp, rfp, rfn = totals.T
+    out = {}
+    for metric, diff in (
+        ("precision", ratio(tp, tp + fp) - ratio(rtp, rtp + rfp)),
+        ("recall", ratio(tp, tp + fn) - ratio(rtp, rtp + rfn)),
+    ):
+        lo, hi = np.percentile(diff[1:], [2.5, 97.5])
+        out[metric] = (float(diff[0]), float(lo), float(hi))
+    return out
+
+
+def loco_table(
+    dev, embedders: dict, classes, models: Sequence[str], only: Sequence[str] | None = None
+) -> list[dict]:
+    """Every :func:`loco_variants` row (or those named in ``only``; "defaults" always) for
+    every model, both objectives ("f1"; "precision": the most precise threshold with recall
+    ≥ 0.82 on the training classes), each with a paired bootstrap over the classes against
+    the defaults (:func:`paired_bootstrap`); printed and returned."""
+    thresholds = tuple(float(round(x, 3)) for x in np.arange(0.10, 0.901, 0.025))
     prepared = prepare_classes(dev, embedders["minilm"], classes)
     rows = []
     for model in models:
-        for name, settings, grids, link in loco_variants(GroupingSettings()):
+        reference: dict[str, dict[str, Scores]] = {}
+        for v in loco_variants(GroupingSettings()):
+            if only and v.name != "defaults" and v.name not in only:
+                continue
             per = None
-            if not link:
-                group = tree_grouper(embedders[model], settings)
-                per = grid_scores(prepared, group, threshold_configs(thresholds, **grids))
+            if not v.link:
+                group = tree_grouper(embedders[model], v.settings, v.class_template)
+                per = grid_scores(prepared, group, threshold_configs(thresholds, **v.grids))
             for objective in ("f1", "precision"):
-                if link:
-                    result = loco_link(prepared, embedders[model], settings, objective=objective)
+                if v.link:
+                    result = loco_link(prepared, embedders[model], v.settings, objective=objective)
                 else:
                     result = loco(per, objective=objective)
-                label = f"{model} {name} [{objective[:4]}]"
+                left_out = _left_out_scores(per, result) if per is not None else None
+                label = f"{model} {v.name} [{objective[:4]}]"
                 line = loco_line(label, result)
-                if link:
+                if v.link:
                     fits = sorted(result["fits"].values())
                     line += f"; fit (centre, slope) {fits[0]}..{fits[-1]}"
+                boot = None
+                if v.name == "defaults" and left_out is not None:
+                    reference[objective] = left_out
+                elif left_out is not None and objective in reference:
+                    boot = paired_bootstrap(left_out, reference[objective])
+                    line += "; vs defaults " + ", ".join(
+                        f"{m[0].upper()} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                        for m, (d, lo, hi) in boot.items()
+                    )
                 print("  " + line, flush=True)
                 rows.append(
                     {
                         "model": model,
-                        "variant": name,
+                        "variant": v.name,
                         "objective": objective,
                         **result["scores"].as_dict(),
                         "chosen": {c: dict(cfg) for c, cfg in result["chosen"].items()},
                         "fits": result.get("fits"),
+                        "per_class": None
+                        if left_out is None
+                        else {c: sc.as_dict() for c, sc in left_out.items()},
+                        "bootstrap_vs_defaults": boot,
                     }
                 )
     return rows
+
+
+def _left_out_scores(per: dict[str, dict], result: dict) -> dict[str, Scores]:
+    """Each class's score under the config chosen for it on the other classes."""
+    return {c: per[c][cfg] for c, cfg in result["chosen"].items()}

@@ -52,6 +52,7 @@ __all__ = [
     "Verdict",
     "char_similarity",
     "constraints_from_verdicts",
+    "question_score",
     "stored_verdict",
     "uncertain_pairs",
     "verdict",
@@ -340,25 +341,27 @@ class UncertaintyModel:
     the distance d of its two strings: σ(prior_<kind>_a + prior_<kind>_b · d).
 
     Fitted on the development half by :func:`benchmarks.grouping_sim.fit_uncertainty`
-    (``python -m benchmarks.grouping --calibrate``; MiniLM, the default settings): merge over
+    (``python -m benchmarks.grouping --calibrate``; MiniLM, the default settings, refitted
+    when physical senses first became the default, docs/PROCESSING.md "Sixth pass"): merge over
     every pair of groups (with class-held-out cross-validation on dev the rank and spelling
     terms find 80 % of the mergeable mention pairs in 180 questions, the former model of
     distance and size in 410), split over every member, the priors over the questions a simulated verification
-    asks (26 % of merge questions and 94 % of split questions were "same").
+    asks (22 % of merge questions and 96 % of split questions were "same").
     """
 
-    # Fitted on the development half with the WordNet defaults (k = 5, t = 0.50).
-    merge_a: float = 0.02
-    merge_b: float = -1.68
-    merge_c: float = -2.28
-    merge_d: float = 4.29
-    split_a: float = 2.3
-    split_b: float = -5.08
-    split_c: float = -0.34
-    prior_merge_a: float = 1.59
-    prior_merge_b: float = -3.64
-    prior_split_a: float = 3.18
-    prior_split_b: float = -0.95
+    # Fitted on the development half with the WordNet defaults (k = 5, t = 0.50) and physical
+    # senses first (wordnet_physical_first, refitted 2026-12-03 when that became the default).
+    merge_a: float = 0.12
+    merge_b: float = -1.8
+    merge_c: float = -2.45
+    merge_d: float = 4.52
+    split_a: float = 1.83
+    split_b: float = -6.31
+    split_c: float = -0.14
+    prior_merge_a: float = 1.73
+    prior_merge_b: float = -3.91
+    prior_split_a: float = 3.73
+    prior_split_b: float = -3.5
     neighbours: int = 3
 
     def merge_p(self, rank, smaller, chars):
@@ -381,6 +384,29 @@ class UncertaintyModel:
 
 
 DEFAULT_MODEL = UncertaintyModel()
+
+
+def question_score(
+    kind: str,
+    prior: float,
+    p_same: float,
+    impact: float,
+    *,
+    yes: int = 0,
+    no: int = 0,
+    rule: AnswerRule = DEFAULT_RULE,
+) -> float:
+    """The expected mention pairs set right per expected answer of asking a question (see
+    :func:`uncertain_pairs`): ``prior`` the verdict's prior, ``p_same`` P(same) of the decision
+    (answers so far included), ``impact`` the mention pairs it moves, ``yes`` / ``no`` its
+    answers so far. Positive: worth asking."""
+    o = rule.behaviour(prior, yes, no)
+    if kind == MERGE:  # apart now: a right "same" joins them, a wrong one joins wrongly
+        gain = p_same * o.same_if_same - (1.0 - p_same) * o.same_if_different
+    else:  # together now: a right "different" parts them, a wrong one parts wrongly
+        gain = (1.0 - p_same) * o.different_if_different - p_same * o.different_if_same
+    cost = p_same * o.answers_if_same + (1.0 - p_same) * o.answers_if_different
+    return impact * gain / max(cost, 1.0)
 
 
 def _sigmoid(x: float) -> float:
@@ -481,13 +507,7 @@ class _Questions:
             return
         prior = self.model.prior(kind, float(self.dist[i, j]))
         yes, no = (so_far.yes, so_far.no) if so_far else (0, 0)
-        o = self.rule.behaviour(prior, yes, no)
-        if kind == MERGE:  # apart now: a right "same" joins them, a wrong one joins wrongly
-            gain = p_same * o.same_if_same - (1.0 - p_same) * o.same_if_different
-        else:  # together now: a right "different" parts them, a wrong one parts wrongly
-            gain = (1.0 - p_same) * o.different_if_different - p_same * o.different_if_same
-        cost = p_same * o.answers_if_same + (1.0 - p_same) * o.answers_if_different
-        score = impact * gain / max(cost, 1.0)
+        score = question_score(kind, prior, p_same, impact, yes=yes, no=no, rule=self.rule)
         if score <= 0:
             return
         self.out.append(

@@ -9,8 +9,11 @@ same thing, related things or unrelated things in WordNet (:func:`relation`)?
 
 The hypernyms of every noun sense are loaded (ancestors are walked for cousins). Only the
 senses a word commonly has are used (``MAX_SENSES`` most frequent noun senses), so a
-rare sense ("tail" as a coin's reverse) cannot join two everyday labels. Loaded once per
-process on first use (about 1 s, 40 MB), never at import time.
+rare sense ("tail" as a coin's reverse) cannot join two everyday labels. With
+``physical_first`` a word's senses under "physical entity" (things one can see) are put before
+its abstract ones, in frequency order within each, before that cut: players describe what a
+picture shows, so "case" is a container before it is a lawsuit and no longer a synonym of
+"suit". Loaded once per process on first use (about 1 s, 40 MB), never at import time.
 """
 
 from __future__ import annotations
@@ -26,15 +29,20 @@ from pathlib import Path
 __all__ = [
     "COUSIN_STEPS",
     "MAX_SENSES",
+    "PHYSICAL_ROOT",
     "Relations",
     "WordNet",
     "load_wordnet",
+    "physical_synsets",
     "related_pairs",
     "relation",
     "wordnet_dir",
 ]
 
 MAX_SENSES = 3
+# The lemma of the root of the concrete senses ("an entity that has physical existence";
+# synset 00001930 in WordNet 3.0-3.3's data.noun), looked up by name, not by offset.
+PHYSICAL_ROOT = "physical entity"
 _HYPERNYM = ("@", "@i")
 
 
@@ -59,7 +67,7 @@ class WordNet:
     """Noun senses and hypernyms.
 
     senses: lemma (lower case, spaces) → synset offsets, most frequent first (at most
-    ``MAX_SENSES``). hypernyms: synset offset → its direct hypernym offsets (instances too).
+    ``MAX_SENSES``; with ``physical_first``, physical senses first). hypernyms: synset offset → its direct hypernym offsets (instances too).
     """
 
     senses: dict[str, tuple[int, ...]]
@@ -69,7 +77,8 @@ class WordNet:
         return self.senses.get(phrase.strip().lower(), ())
 
 
-def _parse_index(path: Path, max_senses: int) -> dict[str, tuple[int, ...]]:
+def _parse_index(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every noun sense of every lemma, most frequent first."""
     senses: dict[str, tuple[int, ...]] = {}
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -78,8 +87,38 @@ def _parse_index(path: Path, max_senses: int) -> dict[str, tuple[int, ...]]:
             parts = line.split()
             lemma, n_synsets, n_ptr = parts[0], int(parts[2]), int(parts[3])
             offsets = parts[4 + n_ptr + 2 : 4 + n_ptr + 2 + n_synsets]
-            senses[lemma.replace("_", " ")] = tuple(int(o) for o in offsets[:max_senses])
+            senses[lemma.replace("_", " ")] = tuple(int(o) for o in offsets)
     return senses
+
+
+def physical_synsets(hypernyms: dict[int, tuple[int, ...]], root: int) -> frozenset[int]:
+    """The synsets with ``root`` among their ancestors (the root included), through any of
+    their hypernym paths."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for child, parents in hypernyms.items():
+        for parent in parents:
+            children[parent].append(child)
+    seen, stack = {root}, [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return frozenset(seen)
+
+
+def _order_senses(
+    senses: dict[str, tuple[int, ...]],
+    max_senses: int,
+    physical: frozenset[int] | None,
+) -> dict[str, tuple[int, ...]]:
+    """Each lemma's first ``max_senses`` senses; with ``physical``, its physical senses first
+    (a stable sort: frequency order is kept within the physical and the abstract senses)."""
+    if physical is None:
+        return {k: v[:max_senses] for k, v in senses.items()}
+    return {
+        k: tuple(sorted(v, key=lambda o: o not in physical)[:max_senses]) for k, v in senses.items()
+    }
 
 
 def _parse_hypernyms(path: Path) -> dict[int, tuple[int, ...]]:
@@ -102,14 +141,22 @@ def _parse_hypernyms(path: Path) -> dict[int, tuple[int, ...]]:
     return hypernyms
 
 
-@functools.lru_cache(maxsize=2)
-def load_wordnet(folder: str | None = None, max_senses: int = MAX_SENSES) -> WordNet | None:
-    """The noun WordNet from ``folder`` (default :func:`wordnet_dir`); None if not installed."""
+@functools.lru_cache(maxsize=4)
+def load_wordnet(
+    folder: str | None = None, max_senses: int = MAX_SENSES, physical_first: bool = False
+) -> WordNet | None:
+    """The noun WordNet from ``folder`` (default :func:`wordnet_dir`); None if not installed.
+    physical_first: a lemma's senses under :data:`PHYSICAL_ROOT` come before its other senses
+    before the first ``max_senses`` are kept (no effect when the data lacks the root)."""
     path = Path(folder) if folder else wordnet_dir()
     if path is None:
         return None
-    senses = _parse_index(path / "index.noun", max_senses)
-    return WordNet(senses=senses, hypernyms=_parse_hypernyms(path / "data.noun"))
+    hypernyms = _parse_hypernyms(path / "data.noun")
+    senses = _parse_index(path / "index.noun")
+    physical = None
+    if physical_first and senses.get(PHYSICAL_ROOT):
+        physical = physical_synsets(hypernyms, senses[PHYSICAL_ROOT][0])
+    return WordNet(senses=_order_senses(senses, max_senses, physical), hypernyms=hypernyms)
 
 
 def _lookups(key: str, wordnet: WordNet, is_adjective: Callable[[str], bool]) -> tuple[int, ...]:

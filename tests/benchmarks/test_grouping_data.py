@@ -76,3 +76,22 @@ def test_ensemble_embedder_dot_is_the_mean_of_the_cosines():
     assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
     mean = (a.embed(words) @ a.embed(words).T + b.embed(words) @ b.embed(words).T) / 2
     assert np.allclose(both @ both.T, mean, atol=1e-5)
+
+
+def test_paired_bootstrap_over_classes():
+    from benchmarks.grouping_calibrate import paired_bootstrap
+    from benchmarks.grouping_data import Scores
+
+    ref = {"a": Scores(8, 2, 2, 0), "b": Scores(6, 4, 4, 0), "c": Scores(9, 1, 1, 0)}
+    same = paired_bootstrap(ref, ref, resamples=200)
+    assert same == {"precision": (0.0, 0.0, 0.0), "recall": (0.0, 0.0, 0.0)}
+    # one fewer wrong pair in every class, the same right ones: precision up in every
+    # resample, recall unchanged; the observed difference is the micro-average's
+    better = {c: Scores(s.tp, s.fp - 1, s.fn, 0) for c, s in ref.items()}
+    boot = paired_bootstrap(better, ref, resamples=200)
+    observed, lo, hi = boot["precision"]
+    assert observed == (23 / 27 - 23 / 30) and 0 < lo <= observed <= hi
+    assert boot["recall"] == (0.0, 0.0, 0.0)
+    # a gain in one class only: some resamples miss it, so the interval reaches 0
+    one = {**ref, "a": Scores(8, 0, 2, 0)}
+    assert paired_bootstrap(one, ref, resamples=500)["precision"][1] == 0.0

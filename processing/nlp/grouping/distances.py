@@ -152,7 +152,7 @@ def _apply_wordnet(dist: np.ndarray, keys: Sequence[str], settings: GroupingSett
     )
     if factors == (1.0, 1.0, 1.0, 1.0) or len(keys) < 2:
         return
-    wordnet = load_wordnet()
+    wordnet = load_wordnet(physical_first=settings.wordnet_physical_first)
     if wordnet is None:
         return
     rel = related_pairs(keys, wordnet, is_adjective=_can_be_adjective)
