@@ -3,8 +3,9 @@
 After a round's characteristics are processed, the player may get one optional bonus question:
 one of *their* labels of the round against a label *another* player typed for the same cluster
 map (else for another map of the same image, whose revealed regions usually overlap), the pair
-the grouping is least sure of ("Another player described this region as *control keys*. Same
-thing as your *buttons*?"). Answers are counted on a :class:`VerificationQuestion` per pair of
+whose answer is worth most to the grouping (:func:`processing.nlp.bonus.offer_pair`: expected
+mention pairs set right per expected answer; decided, closed and far-apart pairs are not asked)
+("Another player described this region as *control keys*. Same thing as your *buttons*?"). Answers are counted on a :class:`VerificationQuestion` per pair of
 keys; once the answers decide it (:func:`processing.selectors.question_verdict`: a sequential
 rule, as many answers as the pair needs, at most ``AnswerRule.max_answers``), everyone whose
 answer agrees with the verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players'
@@ -19,16 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 from rest_framework import status
 
 from core.errors import ApplicationError
 from game.models import Player, Round
 from processing.embeddings import EmbeddingMissing
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
+from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
-from processing.selectors import question_closed, question_verdict
+from processing.selectors import question_verdict
 
 from .common import embed_templated, embedder_stored, grouping_settings_get
 
@@ -80,10 +82,11 @@ def _round_mentions(player: Player, round: Round) -> tuple[list, list]:
     return own, [m for m in others if m.key not in own_keys]
 
 
-def _least_sure_pair(player: Player, round: Round, own: list, others: list, embedder):
-    """(mine, theirs, distance) of the pair not answered by the player whose distance is
-    closest to the grouping threshold (undecided questions first); None when there is none or
-    a label's vector is not stored yet."""
+def _best_pair(player: Player, round: Round, own: list, others: list, embedder):
+    """(mine, theirs, distance) of the pair whose answer is worth most
+    (:func:`processing.nlp.bonus.offer_pair`: expected mention pairs set right per expected
+    answer) among those the player has not answered; None when no pair is worth asking (all
+    decided or closed, or too far apart) or a label's vector is not stored yet."""
     class_name = own[0].class_name
     answered = set(
         VerificationAnswer.objects.filter(
@@ -93,35 +96,66 @@ def _least_sure_pair(player: Player, round: Round, own: list, others: list, embe
     gs = grouping_settings_get()
     # A web request: stored vectors only (the processing task embedded every label).
     embed = embed_templated(embedder_stored(embedder, lookup_only=True), gs)
-    keys = sorted({m.key for m in own} | {m.key for m in others})
+    own_keys = sorted({m.key for m in own})
+    other_keys = sorted({m.key for m in others} - set(own_keys))
+    keys = own_keys + other_keys
     try:
         emb = embed(keys)
         heads = embed([head_word(k) for k in keys]) if gs.head_weight > 0 else None
     except EmbeddingMissing:
         return None  # a label not processed yet: nothing to ask this time
     dist = label_distances(keys, np.asarray(emb), heads, settings=gs)
-    index = {k: i for i, k in enumerate(keys)}
-    decided, closed = set(), set()
-    for q in VerificationQuestion.objects.filter(
-        campaign_id=round.campaign_id, class_name=class_name
-    ):
-        if question_verdict(q).same is not None:
-            decided.add((q.key_a, q.key_b))
-        if question_closed(q):
-            closed.add((q.key_a, q.key_b))
-    best = None
-    for mine in own:
-        for theirs in others:
-            pair = tuple(sorted((mine.key, theirs.key)))
-            if pair in answered or pair in closed:
-                continue
-            d = float(dist[index[mine.key], index[theirs.key]])
-            if d <= 0.0:  # one concept key: nothing to ask
-                continue
-            rank = (pair in decided, abs(d - gs.threshold), pair, -theirs.pk)
-            if best is None or rank < best[0]:
-                best = (rank, mine, theirs, d)
-    return None if best is None else best[1:]
+    asked = {
+        (q.key_a, q.key_b): Asked(q.kind, q.distance, q.yes, q.no)
+        for q in VerificationQuestion.objects.filter(
+            campaign_id=round.campaign_id, class_name=class_name
+        ).only("key_a", "key_b", "kind", "distance", "yes", "no")
+    }
+    group_of, group_mentions, key_mentions = _class_sizes(round, class_name, own + others, keys)
+    offer = offer_pair(
+        own_keys,
+        other_keys,
+        dist,
+        group_of=group_of,
+        group_mentions=group_mentions,
+        key_mentions=key_mentions,
+        asked=asked,
+        skip=answered,
+    )
+    if offer is None:
+        return None
+    mine = next(m for m in own if m.key == offer.mine)
+    theirs = next(m for m in others if m.key == offer.theirs)  # the most recent one
+    return mine, theirs, offer.distance
+
+
+def _class_sizes(round: Round, class_name: str, mentions: list, keys: list[str]):
+    """Each key's group (its own key when not grouped yet), the groups' and keys' accepted
+    mentions in the class: what a verdict would move."""
+    group_of: dict[str, object] = {}
+    for m in mentions:
+        if m.group_id is not None:
+            group_of.setdefault(m.key, m.group_id)
+    in_class = LabelMention.objects.filter(
+        campaign_id=round.campaign_id, class_name=class_name, refused_reason=""
+    )
+    key_mentions = {
+        row["key"]: row["n"]
+        for row in in_class.filter(key__in=keys).values("key").annotate(n=Count("id"))
+    }
+    group_mentions: dict[object, float] = {
+        row["group_id"]: row["n"]
+        for row in in_class.filter(group_id__in=set(group_of.values()))
+        .values("group_id")
+        .annotate(n=Count("id"))
+    }
+    for k in keys:
+        if k not in group_of:  # not grouped yet: a group of its own
+            group_of[k] = ("key", k)
+            group_mentions[group_of[k]] = key_mentions.get(k, 1)
+        key_mentions.setdefault(k, 1)
+        group_mentions.setdefault(group_of[k], key_mentions[k])
+    return group_of, group_mentions, key_mentions
 
 
 def verification_question_next(
@@ -137,7 +171,7 @@ def verification_question_next(
     own, others = _round_mentions(player, round)
     if not own or not others:
         return None
-    chosen = _least_sure_pair(player, round, own, others, embedder)
+    chosen = _best_pair(player, round, own, others, embedder)
     if chosen is None:
         return None
     mine, theirs, d = chosen
