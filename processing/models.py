@@ -386,6 +386,13 @@ class VerificationQuestion(models.Model):
     )
     kind = models.CharField(max_length=5, choices=Kind.choices)
     distance = models.FloatField(help_text="Grouping distance of the pair when asked.")
+    prior = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="P(same) before any answer, fixed when first asked (the uncertainty model's "
+        "prior of its kind and distance then), so that a refitted model never changes the "
+        "verdict of answers already given. Empty: computed from kind and distance.",
+    )
     yes = models.PositiveIntegerField(default=0)
     no = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

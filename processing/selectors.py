@@ -228,9 +228,16 @@ def export_list(*, campaign: Campaign) -> QuerySet[CampaignExport]:
 
 def question_verdict(question: VerificationQuestion) -> Verdict:
     """The verdict of a question's answers so far: the sequential rule the benchmark simulates
-    (:data:`processing.nlp.verify.DEFAULT_RULE`, with the prior of the question's kind and
-    distance; :func:`processing.nlp.verify.stored_verdict`)."""
-    return stored_verdict(question.yes, question.no, kind=question.kind, distance=question.distance)
+    (:data:`processing.nlp.verify.DEFAULT_RULE`, with the prior stored when the question was
+    first asked, else that of its kind and distance; :func:`processing.nlp.verify.
+    stored_verdict`)."""
+    return stored_verdict(
+        question.yes,
+        question.no,
+        kind=question.kind,
+        distance=question.distance,
+        prior=question.prior,
+    )
 
 
 def question_closed(question: VerificationQuestion) -> bool:
@@ -253,7 +260,7 @@ def rebuild_signals_get(
     verdicts: dict[str, dict[tuple[int, int], Verdict]] = {}
     questions = VerificationQuestion.objects.filter(
         campaign=campaign, characteristic_a__isnull=False, characteristic_b__isnull=False
-    ).only("yes", "no", "kind", "distance", "characteristic_a_id", "characteristic_b_id")
+    ).only("yes", "no", "kind", "distance", "prior", "characteristic_a_id", "characteristic_b_id")
     for q in questions:
         v = question_verdict(q)
         a, b = line_of.get(q.characteristic_a_id), line_of.get(q.characteristic_b_id)

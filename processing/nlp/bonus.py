@@ -42,13 +42,15 @@ __all__ = ["Asked", "Offer", "offer_pair"]
 
 @dataclass(frozen=True)
 class Asked:
-    """A question asked before about a pair: its kind and distance when it was first asked
-    (what its prior is computed from) and its answers so far."""
+    """A question asked before about a pair: its kind and distance when it was first asked,
+    its answers so far and its stored prior (None: the model's prior of its kind and
+    distance)."""
 
     kind: str
     distance: float
     yes: int = 0
     no: int = 0
+    prior: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ def offer_pair(
     dist: (len(own) + len(others), same) distances of ``own + others`` in that order, as the
     grouping computes them. group_of: each key's current group (keys of one group: a split
     question; of two: a merge). group_mentions: mentions per group; key_mentions: per key.
-    asked: the questions asked before, by sorted pair of keys (their prior stays the one of their
-    kind and distance when first asked, as their verdict's). What a verdict would change is
+    asked: the questions asked before, by sorted pair of keys (their prior stays the one they
+    were first asked with, as their verdict's). What a verdict would change is
     judged on today's groups: a merge moves |A| · |B| mention pairs (the two groups), a split the
     smaller key's mentions times the rest of the group. ``Offer.kind`` is the question's kind
     when first asked. skip: sorted pairs not to ask (the player answered them already). Ties:
@@ -107,7 +109,9 @@ def offer_pair(
             ga, gb = group_of[mine], group_of[theirs]
             now = SPLIT if ga == gb else MERGE  # what a verdict would change today
             if before is not None:
-                prior = model.prior(before.kind, before.distance)
+                prior = before.prior
+                if prior is None:
+                    prior = model.prior(before.kind, before.distance)
                 if rule.closed(before.yes, before.no, prior):
                     continue
                 kind, yes, no = before.kind, before.yes, before.no

@@ -203,12 +203,15 @@ def stored_verdict(
     *,
     kind: str,
     distance: float,
+    prior: float | None = None,
     model: UncertaintyModel | None = None,
     rule: AnswerRule = DEFAULT_RULE,
 ) -> Verdict:
-    """The verdict of a stored question: its answers so far, its kind (``merge`` / ``split``)
-    and the distance of its two strings when it was asked (:meth:`UncertaintyModel.prior`)."""
-    prior = (model or DEFAULT_MODEL).prior(kind, distance)
+    """The verdict of a stored question: its answers so far and its prior, the one stored when
+    it was first asked, else that of its kind (``merge`` / ``split``) and the distance of its
+    two strings (:meth:`UncertaintyModel.prior`)."""
+    if prior is None:
+        prior = (model or DEFAULT_MODEL).prior(kind, distance)
     return verdict_of_counts(yes, no, prior=prior, rule=rule)
 
 

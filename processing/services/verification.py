@@ -30,6 +30,7 @@ from processing.models import LabelMention, VerificationAnswer, VerificationQues
 from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
+from processing.nlp.verify import DEFAULT_MODEL
 from processing.selectors import question_verdict
 
 from .common import embed_templated, embedder_stored, grouping_settings_get
@@ -106,10 +107,10 @@ def _best_pair(player: Player, round: Round, own: list, others: list, embedder):
         return None  # a label not processed yet: nothing to ask this time
     dist = label_distances(keys, np.asarray(emb), heads, settings=gs)
     asked = {
-        (q.key_a, q.key_b): Asked(q.kind, q.distance, q.yes, q.no)
+        (q.key_a, q.key_b): Asked(q.kind, q.distance, q.yes, q.no, q.prior)
         for q in VerificationQuestion.objects.filter(
             campaign_id=round.campaign_id, class_name=class_name
-        ).only("key_a", "key_b", "kind", "distance", "yes", "no")
+        ).only("key_a", "key_b", "kind", "distance", "yes", "no", "prior")
     }
     group_of, group_mentions, key_mentions = _class_sizes(round, class_name, own + others, keys)
     offer = offer_pair(
@@ -177,6 +178,7 @@ def verification_question_next(
     mine, theirs, d = chosen
     a, b = (mine, theirs) if mine.key < theirs.key else (theirs, mine)
     same_group = mine.group_id is not None and mine.group_id == theirs.group_id
+    kind = VerificationQuestion.Kind.SPLIT if same_group else VerificationQuestion.Kind.MERGE
     question, _ = VerificationQuestion.objects.get_or_create(
         campaign_id=round.campaign_id,
         class_name=own[0].class_name,
@@ -185,8 +187,9 @@ def verification_question_next(
         defaults=dict(
             characteristic_a_id=a.characteristic_id,
             characteristic_b_id=b.characteristic_id,
-            kind=VerificationQuestion.Kind.SPLIT if same_group else VerificationQuestion.Kind.MERGE,
+            kind=kind,
             distance=round_to(d),
+            prior=round_to(DEFAULT_MODEL.prior(kind, round_to(d))),
         ),
     )
     return OfferedQuestion(

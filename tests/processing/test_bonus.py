@@ -114,3 +114,15 @@ def test_pairs_the_player_answered_are_skipped():
     mentions = {"ear": 1, "lug": 1, "flap": 3}
     offer = _offer(["ear"], ["flap", "lug"], [[0.5, 0.5]], groups, mentions, skip={("ear", "flap")})
     assert offer.theirs == "lug"
+
+
+def test_a_stored_prior_wins_over_the_model_of_the_day():
+    """A question stored with its prior is judged by it: one "yes" closes a question stored at
+    prior 0.99, whatever its kind and distance give today."""
+    groups = {"ear": 0, "lug": 1}
+    mentions = {"ear": 1, "lug": 1}
+    stored = {("ear", "lug"): Asked("merge", 0.5, yes=1, no=0, prior=0.99)}
+    assert RULE.closed(1, 0, 0.99) and not RULE.closed(1, 0, MODEL.prior("merge", 0.5))
+    assert _offer(["ear"], ["lug"], [[0.5]], groups, mentions, asked=stored) is None
+    recomputed = {("ear", "lug"): Asked("merge", 0.5, yes=1, no=0)}
+    assert _offer(["ear"], ["lug"], [[0.5]], groups, mentions, asked=recomputed) is not None

@@ -224,3 +224,44 @@ def test_the_question_reads_stored_vectors_and_never_shows_hidden_text(
     Characteristic.objects.filter(text="floppy ears").update(hidden=True)
     VerificationQuestion.objects.all().delete()
     assert verification_question_next(player=alice, token=rnd.token) is None
+
+
+def test_a_question_keeps_the_prior_it_was_asked_with(springer_items, stored_hashing, monkeypatch):
+    """The prior is stored when the question is first asked: a refitted uncertainty model does
+    not change the verdict of answers already given."""
+    import processing.nlp.verify as verify
+
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    item = springer_items[0]
+    play(item, bob, ["floppy ears"], stored_hashing)
+    rnd = play(item, alice, ["ears"], stored_hashing)
+    q = verification_question_next(player=alice, token=rnd.token).question
+    assert q.prior == pytest.approx(verify.DEFAULT_MODEL.prior(q.kind, q.distance), abs=1e-6)
+    q.yes, q.no = 2, 0
+    before = question_verdict(q)
+    # a model whose prior for this pair is near 0: two "same" answers would decide nothing
+    monkeypatch.setattr(
+        verify, "DEFAULT_MODEL", verify.UncertaintyModel(prior_merge_a=-20.0, prior_split_a=-20.0)
+    )
+    assert question_verdict(q) == before
+    q.prior = None  # a question without a stored prior follows the model of the day
+    assert question_verdict(q).log_odds < before.log_odds
+
+
+def test_the_migration_gives_earlier_questions_the_prior_they_were_judged_with(
+    springer_items, stored_hashing
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("processing.migrations.0006_verification_prior")
+    # the model before the refit: merge σ(1.59 − 3.64 d), split σ(3.18 − 0.95 d)
+    assert migration._prior("merge", 0.5) == pytest.approx(1 / (1 + 2.718281828**0.23), abs=1e-6)
+    assert migration._prior("split", 1.0) == pytest.approx(1 / (1 + 2.718281828**-2.23), abs=1e-6)
+    question, _ = _question(springer_items, stored_hashing, n_players=2)
+    assert question.prior is None  # created as before the field existed
+    migration.forwards(apps, None)
+    question.refresh_from_db()
+    assert question.prior == pytest.approx(migration._prior("merge", 0.4), abs=1e-6)
