@@ -53,7 +53,14 @@ from benchmarks.grouping_sim import (
 from processing.nlp.bonus import Asked
 from processing.nlp.bonus import offer_pair as offer_pair_gain
 from processing.nlp.grouping import GroupingSettings, head_word, label_distances
-from processing.nlp.verify import DEFAULT_RULE, AnswerRule, stored_verdict
+from processing.nlp.verify import (
+    DEFAULT_MODEL,
+    DEFAULT_RULE,
+    AnswerRule,
+    Knowledge,
+    stored_verdict,
+    uncertain_pairs,
+)
 
 
 @dataclass
@@ -169,6 +176,50 @@ def _offer(s: _ClassState, g: _Game, lines: list[int], map_id: int, embed, setti
     )
 
 
+def _class_offer(s: _ClassState, g: _Game, settings, rule):
+    """The class-wide question most worth asking (:func:`processing.nlp.verify.uncertain_pairs`
+    on the whole class, the researchers' suggestion), for a player whose round has nothing
+    worth asking (``gain+class``)."""
+    verdicts = {p: v for p, q in g.questions.items() if (v := _verdict(q, rule)).same is not None}
+    closed = [
+        frozenset(p)
+        for p, q in g.questions.items()
+        if rule.closed(q.yes, q.no, DEFAULT_MODEL.prior(q.kind, q.distance))
+        and _verdict(q, rule).same is None
+    ]
+    found = uncertain_pairs(
+        s.keys,
+        s.dist,
+        s.groups_of_key,
+        threshold=settings.threshold,
+        counts=s.counts,
+        known=Knowledge(verdicts),
+        exclude=closed,
+        rule=rule,
+        limit=1,
+    )
+    if not found:
+        return None
+    q = found[0]
+    return q.a, q.b, float(s.dist[s.keys.index(q.a), s.keys.index(q.b)])
+
+
+def _answer_once(s: _ClassState, g: _Game, chosen, rng, accuracy: float) -> None:
+    """One player's answer to the pair ``chosen`` (its question made on first asking: kind
+    from today's groups, the distance given)."""
+    mine, theirs, d = chosen
+    ia, ib = s.keys.index(mine), s.keys.index(theirs)
+    q = g.questions.get(_pair(mine, theirs))
+    if q is None:
+        same_group = s.groups_of_key[ia] == s.groups_of_key[ib]
+        q = g.questions[_pair(mine, theirs)] = _Question(
+            "split" if same_group else "merge", round(d, 6)
+        )
+    truth = s.concept[ia] == s.concept[ib]
+    answer = truth if rng.random() < accuracy else not truth
+    q.yes, q.no = q.yes + answer, q.no + (not answer)
+
+
 def simulate_policy(
     half,
     embedder,
@@ -184,7 +235,9 @@ def simulate_policy(
     policy: str = "product",
 ) -> list[dict]:
     """The verification curve of the product's bonus question (see the module doc);
-    ``policy``: ``product`` (:func:`offer_pair`) or ``gain`` (:func:`offer_pair_gain`)."""
+    ``policy``: ``product`` (:func:`offer_pair`), ``gain`` (:func:`offer_pair_gain`, today's)
+    ``class`` (the class-wide question most worth asking, :func:`_class_offer`) or several
+    joined by ``+``, the first with something worth asking (``class+gain``)."""
     rng = random.Random(seed)
     _, reports = run_pipeline(half, embedder, settings, classes)
     states = {cls: class_state(half[cls], reports[cls], embedder, settings) for cls in sorted(half)}
@@ -219,20 +272,15 @@ def simulate_policy(
         for cls, r in stream:
             s, g = states[cls], games[cls]
             lines, map_id = g.rounds[r]
-            chosen = _offer(s, g, lines, map_id, embed, settings, rule, policy)
+            chosen = None
+            for part in policy.split("+"):  # the first that has something worth asking
+                if chosen is None and part == "class":
+                    chosen = _class_offer(s, g, settings, rule)
+                elif chosen is None:
+                    chosen = _offer(s, g, lines, map_id, embed, settings, rule, part)
             if chosen is None:
                 continue
-            mine, theirs, d = chosen
-            ia, ib = s.keys.index(mine), s.keys.index(theirs)
-            q = g.questions.get(_pair(mine, theirs))
-            if q is None:
-                same_group = s.groups_of_key[ia] == s.groups_of_key[ib]
-                q = g.questions[_pair(mine, theirs)] = _Question(
-                    "split" if same_group else "merge", round(d, 6)
-                )
-            truth = s.concept[ia] == s.concept[ib]
-            answer = truth if rng.random() < accuracy else not truth
-            q.yes, q.no = q.yes + answer, q.no + (not answer)
+            _answer_once(s, g, chosen, rng, accuracy)
             answers += 1
             offers += 1
             asked_this_pass += 1
@@ -286,7 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--budget", type=float, default=600.0, help="answers per 100 labels")
-    parser.add_argument("--policy", default="product", help="comma list: product, gain")
+    parser.add_argument(
+        "--policy",
+        default="product",
+        help="comma list: product, gain, class, gain+class, class+gain",
+    )
     parser.add_argument("--skip-class-wide", action="store_true")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path)

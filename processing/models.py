@@ -359,7 +359,8 @@ class CampaignExport(TrackedJob):
 
 class VerificationQuestion(models.Model):
     """A pair of labels of one campaign and guessed class that people are asked about (issue 12):
-    "Another player described this region as *a*. Same thing as your *b*?".
+    "Another player described this region as *a*. Same thing as your *b*?" (or two other
+    players' texts of the class).
 
     Keyed on the two lemma keys (sorted); ``characteristic_a`` / ``characteristic_b`` are the
     characteristics shown when it was created (players see their raw texts; a regroup maps the

@@ -240,6 +240,11 @@ def question_verdict(question: VerificationQuestion) -> Verdict:
     )
 
 
+def question_settled(question: VerificationQuestion) -> bool:
+    """Whether a question takes no more answers from players: decided, or closed."""
+    return question_closed(question) or question_verdict(question).same is not None
+
+
 def question_closed(question: VerificationQuestion) -> bool:
     """Whether a question takes no more answers (``DEFAULT_RULE.max_answers`` reached)."""
     return question.yes + question.no >= DEFAULT_RULE.max_answers

@@ -25,8 +25,14 @@ from .base import ResearcherApi
 
 class VerificationQuestionOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    yours = serializers.CharField(help_text="Your characteristic, as you typed it.")
-    theirs = serializers.CharField(help_text="Another player's, for the same or a nearby region.")
+    yours = serializers.CharField(
+        allow_null=True,
+        help_text="Your characteristic, as you typed it (null: both texts are other players').",
+    )
+    theirs = serializers.CharField(help_text="Another player's text.")
+    texts = serializers.ListField(
+        child=serializers.CharField(), help_text="The two texts asked about, in prompt order."
+    )
     prompt = serializers.CharField()
     points = serializers.IntegerField(help_text="Bonus when you agree with the majority.")
 
@@ -35,8 +41,9 @@ class VerificationQuestionApi(GameApi):
     @extend_schema(
         operation_id="game_round_verification",
         responses={200: VerificationQuestionOutput, 204: None, **ERRORS},
-        description="The optional bonus question after a finished round: is another player's "
-        "label the same thing as yours? 204 when there is nothing to ask (yet).",
+        description="The optional bonus question after a finished round: do two labels of the "
+        "class (one of them yours when you wrote one) name the same thing? 204 when there is "
+        "nothing to ask (yet).",
     )
     def get(self, request: Request, token: str) -> Response:
         offered = verification.verification_question_next(player=self.player(request), token=token)
@@ -47,8 +54,8 @@ class VerificationQuestionApi(GameApi):
                 "id": offered.question.pk,
                 "yours": offered.yours,
                 "theirs": offered.theirs,
-                "prompt": f"Another player described this region as “{offered.theirs}”. "
-                f"Same thing as your “{offered.yours}”?",
+                "texts": list(offered.texts),
+                "prompt": offered.prompt,
                 "points": verification.verification_points(),
             }
         )

@@ -1,11 +1,17 @@
 """Writes of the human verification of synonym groups (issue 12).
 
-After a round's characteristics are processed, the player may get one optional bonus question:
-one of *their* labels of the round against a label *another* player typed for the same cluster
-map (else for another map of the same image, whose revealed regions usually overlap), the pair
-whose answer is worth most to the grouping (:func:`processing.nlp.bonus.offer_pair`: expected
-mention pairs set right per expected answer; decided, closed and far-apart pairs are not asked)
-("Another player described this region as *control keys*. Same thing as your *buttons*?"). Answers are counted on a :class:`VerificationQuestion` per pair of
+After a round's characteristics are processed, the player may get one optional bonus question
+about two labels of the class they described. First choice: the class-wide question most worth
+asking that is still open (the researchers' suggestion ranking,
+:func:`processing.selectors.verification_suggestions`, recomputed at most once a minute per
+class), shown with the player's own text when they wrote one of its two
+keys ("Another player described a picture of this kind as *control keys*. Same thing as your
+*buttons*?", or "Two other players described pictures of this kind as ... and ...").
+Otherwise: one of *their* labels of the round against a label *another* player typed for the
+same cluster map (else for another map of the same image, whose revealed regions usually
+overlap), the pair whose answer is worth most (:func:`processing.nlp.bonus.offer_pair`).
+Measured by ``benchmarks/verification_policy.py``: the class-wide questions are the ones that
+bring precision and recall to 0.95 (docs/PROCESSING.md, "Human verification"). Answers are counted on a :class:`VerificationQuestion` per pair of
 keys; once the answers decide it (:func:`processing.selectors.question_verdict`: a sequential
 rule, as many answers as the pair needs, at most ``AnswerRule.max_answers``), everyone whose
 answer agrees with the verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players'
@@ -15,15 +21,18 @@ answers agree with it (output agreement, as in the ESP game). Decided questions 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 from rest_framework import status
 
 from core.errors import ApplicationError
+from explanations.models import Campaign
 from game.models import Player, Round
 from processing.embeddings import EmbeddingMissing
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
@@ -31,7 +40,7 @@ from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
 from processing.nlp.verify import DEFAULT_MODEL
-from processing.selectors import question_verdict
+from processing.selectors import question_settled, question_verdict, verification_suggestions
 
 from .common import embed_templated, embedder_stored, grouping_settings_get
 
@@ -43,13 +52,23 @@ def verification_points() -> int:
     return int(settings.NETVIZ_VERIFICATION_POINTS)
 
 
+#: Class-wide questions kept per class (the researchers' suggestion ranking,
+#: :func:`processing.selectors.verification_suggestions`), recomputed at most once a minute.
+CLASS_CANDIDATES = 30
+CLASS_CANDIDATES_TTL = 60  # seconds
+
+
 @dataclass(frozen=True)
 class OfferedQuestion:
-    """A question as offered to one player: their own text and the other player's."""
+    """A question as offered to one player: the two texts shown (``texts``, in the order of
+    the prompt), the player's own one (``yours``, None when both are other players') and the
+    other player's (``theirs``), and the sentence asked (``prompt``)."""
 
     question: VerificationQuestion
-    yours: str
+    yours: str | None
     theirs: str
+    texts: tuple[str, str]
+    prompt: str
 
 
 def _round_mentions(player: Player, round: Round) -> tuple[list, list]:
@@ -170,8 +189,11 @@ def verification_question_next(
     if round.status != Round.Status.DONE:
         raise ApplicationError("Finish the round first.", status=status.HTTP_409_CONFLICT)
     own, others = _round_mentions(player, round)
-    if not own or not others:
+    if not own:
         return None
+    offered = _class_question(player, round, own, embedder)
+    if offered is not None or not others:
+        return offered
     chosen = _best_pair(player, round, own, others, embedder)
     if chosen is None:
         return None
@@ -192,9 +214,134 @@ def verification_question_next(
             prior=round_to(DEFAULT_MODEL.prior(kind, round_to(d))),
         ),
     )
-    return OfferedQuestion(
-        question=question, yours=mine.characteristic.text, theirs=theirs.characteristic.text
+    return _offered(question, mine.characteristic.text, theirs, same_map=True)
+
+
+def _offered(question, yours: str | None, theirs, *, same_map: bool, other=None):
+    """The :class:`OfferedQuestion` of ``question`` with the player's text ``yours`` (None:
+    two other players' mentions, ``theirs`` and ``other``)."""
+    t = theirs.characteristic.text
+    if yours is None:
+        o = other.characteristic.text
+        prompt = (
+            f"Two other players described pictures of this kind as “{t}” and “{o}”. Same thing?"
+        )
+        return OfferedQuestion(question, None, t, (t, o), prompt)
+    where = "this region" if same_map else "a picture of this kind"
+    prompt = f"Another player described {where} as “{t}”. Same thing as your “{yours}”?"
+    return OfferedQuestion(question, yours, t, (t, yours), prompt)
+
+
+def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple]:
+    """The class-wide questions most worth asking, best first: (key_a, key_b, kind, distance)
+    of the researchers' suggestions (:func:`processing.selectors.verification_suggestions`).
+
+    Computing them reads every label vector of the class and ranks its groups (tens of
+    milliseconds for a large class), so one web process computes them at most once per
+    :data:`CLASS_CANDIDATES_TTL` seconds per class for all (the shared cache); the questions
+    decided, closed or answered since are skipped when one is offered. Empty when the class has
+    no groups yet or a label's vector is not stored yet."""
+    digest = hashlib.sha1(class_name.encode()).hexdigest()[:16]
+    key = f"netviz:verification:candidates:{campaign_id}:{digest}"
+    found = cache.get(key)
+    if found is None:
+        gs = grouping_settings_get()
+        embed = embed_templated(embedder_stored(embedder, lookup_only=True), gs)
+        try:
+            suggestions = verification_suggestions(
+                campaign=Campaign.objects.get(pk=campaign_id),
+                settings=gs,
+                embed=embed,
+                class_name=class_name,
+                limit=CLASS_CANDIDATES,
+            )
+        except EmbeddingMissing:
+            return []  # a label not processed yet: nothing to ask this time
+        found = [
+            (*sorted((sg.key_a, sg.key_b)), sg.kind, round_to(sg.distance)) for sg in suggestions
+        ]
+        cache.set(key, found, CLASS_CANDIDATES_TTL)
+    return found
+
+
+def _shown_mention(round: Round, class_name: str, key: str, *, player: Player, own_ok: bool):
+    """The text shown for ``key``: the player's own mention of it (when ``own_ok``), else
+    another player's most recent one (visible: not hidden, of a player not blocked, in a group
+    not blocked), on the round's cluster map if there is one."""
+    visible = (
+        LabelMention.objects.filter(
+            campaign_id=round.campaign_id,
+            class_name=class_name,
+            key=key,
+            refused_reason="",
+            characteristic__hidden=False,
+            player__is_blocked=False,
+        )
+        .exclude(group__blocked=True)
+        .select_related("characteristic")
     )
+    mine = visible.filter(player=player).order_by("-id").first() if own_ok else None
+    if mine is not None:
+        return mine
+    others = visible.exclude(player=player)
+    return (
+        others.filter(cluster_map_id=round.cluster_map_id).order_by("-id").first()
+        or others.order_by("-id").first()
+    )
+
+
+def _class_question(player: Player, round: Round, own: list, embedder):
+    """The class-wide question most worth asking that the player has not answered and that is
+    still open (its verdict undecided, fewer than the rule's most answers), shown with the
+    player's own text when they wrote one of its two keys."""
+    class_name = own[0].class_name
+    candidates = _class_candidates(round.campaign_id, class_name, embedder)
+    if not candidates:
+        return None
+    answered = set(
+        VerificationAnswer.objects.filter(
+            player=player, question__campaign_id=round.campaign_id, question__class_name=class_name
+        ).values_list("question__key_a", "question__key_b")
+    )
+    asked = {
+        (q.key_a, q.key_b): q
+        for q in VerificationQuestion.objects.filter(
+            campaign_id=round.campaign_id,
+            class_name=class_name,
+            key_a__in=[c[0] for c in candidates],
+        )
+    }
+    for a, b, kind, distance in candidates:
+        q = asked.get((a, b))
+        if (a, b) in answered or (q is not None and question_settled(q)):
+            continue
+        # at most one of the two texts is the player's own: they are asked about someone else's
+        ma = _shown_mention(round, class_name, a, player=player, own_ok=True)
+        own_a = ma is not None and ma.player_id == player.pk
+        mb = _shown_mention(round, class_name, b, player=player, own_ok=not own_a)
+        if ma is None or mb is None:
+            continue
+        if q is None:
+            q, _ = VerificationQuestion.objects.get_or_create(
+                campaign_id=round.campaign_id,
+                class_name=class_name,
+                key_a=a,
+                key_b=b,
+                defaults=dict(
+                    characteristic_a_id=ma.characteristic_id,
+                    characteristic_b_id=mb.characteristic_id,
+                    kind=kind,
+                    distance=distance,
+                    prior=round_to(DEFAULT_MODEL.prior(kind, distance)),
+                ),
+            )
+        mine = ma if ma.player_id == player.pk else mb if mb.player_id == player.pk else None
+        if mine is None:
+            return _offered(q, None, ma, same_map=False, other=mb)
+        theirs = mb if mine is ma else ma
+        same_map = theirs.cluster_map_id == round.cluster_map_id
+        return _offered(q, mine.characteristic.text, theirs, same_map=same_map)
+    return None
 
 
 def round_to(x: float, digits: int = 6) -> float:
@@ -235,8 +382,9 @@ def verification_answer_submit(
     *, player: Player, question_id: int, same: bool, token: str | None = None
 ) -> VerificationAnswer:
     """Record ``player``'s answer; once the answers decide the question and two of them agree
-    with the verdict, the answers agreeing with it get the bonus (each once). Only a player with a label of the question's pair in
-    that campaign and class may answer, once."""
+    with the verdict, the answers agreeing with it get the bonus (each once). Only a player who
+    described something for the question's campaign and class (an accepted label) may answer,
+    once: the players of the class are the ones asked about its labels."""
     question = VerificationQuestion.objects.filter(pk=question_id).first()
     if (
         question is None
@@ -244,7 +392,7 @@ def verification_answer_submit(
             campaign_id=question.campaign_id,
             class_name=question.class_name,
             player=player,
-            key__in=[question.key_a, question.key_b],
+            refused_reason="",
         ).exists()
     ):
         raise ApplicationError("No such question.", status=status.HTTP_404_NOT_FOUND)

@@ -308,7 +308,8 @@
   }
 
   // --- the optional bonus question after the characteristics (issue 12) --------------------
-  // Another player's label for the same region against one of yours; points when the answer
+  // Two labels of the class, usually another player's against one of yours (the server writes
+  // the prompt, processing/services/verification.py); points when the answer
   // agrees with the verdict and another player (output agreement). Labels are processed in the
   // background by a worker, so a 204 is asked again after 1.5, 3 and 6 s (about 10 s in all)
   // while the player is still on this round's summary.

@@ -37,11 +37,11 @@ def test_the_former_choice_is_the_undecided_pair_closest_to_the_threshold():
     )
 
 
-def test_both_policies_count_every_answer_and_stop_at_the_budget():
+def test_every_policy_counts_every_answer_and_stops_at_the_budget():
     halves, classes = load_eval()
     half = {c: halves["dev"][c] for c in sorted(halves["dev"])[:2]}
     settings = GroupingSettings(**NO_WORDNET)
-    for policy in ("product", "gain"):
+    for policy in ("product", "gain", "gain+class", "class"):
         curve = simulate_policy(
             half, HashingEmbedder(), settings, classes, max_answers_per_100=20.0, policy=policy
         )

@@ -119,12 +119,57 @@ def test_one_answer_that_decides_earns_nothing_until_another_player_agrees(
     assert (third.awarded, third.points) == (True, 0)
 
 
-def test_only_players_with_a_label_of_the_pair_may_answer(springer_items, stored_hashing):
+def test_only_players_who_described_the_class_may_answer(springer_items, stored_hashing):
     question, _ = _question(springer_items, stored_hashing)
     _, stranger = user_player("stranger")
     with pytest.raises(ApplicationError) as err:
         verification_answer_submit(player=stranger, question_id=question.pk, same=True)
     assert err.value.status == 404
+    # a player of the class may, even without a label of the pair
+    _, carol = user_player("carol")
+    play(springer_items[1], carol, ["white spots"], stored_hashing)
+    answer = verification_answer_submit(player=carol, question_id=question.pk, same=True)
+    assert answer.same is True
+
+
+def test_the_class_wide_question_most_worth_asking_comes_first(springer_items, stored_hashing):
+    """The researchers' top suggestion for the class is offered first, with the player's own
+    text when they wrote one of its keys, else as two other players' texts; never two of the
+    player's own labels."""
+    from processing.selectors import verification_suggestions
+    from processing.services.common import embed_templated, embedder_stored, grouping_settings_get
+
+    players = [user_player(n)[1] for n in ("alice", "bob", "carol")]
+    alice, bob, carol = players
+    play(springer_items[0], bob, ["ears"], stored_hashing)
+    play(springer_items[1], carol, ["floppy ears", "tail"], stored_hashing)
+    rnd = play(springer_items[2], alice, ["nose", "paws"], stored_hashing)
+    gs = grouping_settings_get()
+    top = verification_suggestions(
+        campaign=rnd.campaign,
+        settings=gs,
+        embed=embed_templated(embedder_stored(stored_hashing), gs),
+        class_name=LabelMention.objects.first().class_name,
+        limit=30,
+    )
+    offered = verification_question_next(player=alice, token=rnd.token)
+    # the first suggestion that does not pair two of alice's own labels
+    first = next(s for s in top if not {s.key_a, s.key_b} <= {"nose", "paw"})
+    assert (offered.question.key_a, offered.question.key_b) == tuple(
+        sorted((first.key_a, first.key_b))
+    )
+    assert offered.question.prior is not None
+    if offered.yours is None:  # alice wrote neither key
+        assert offered.prompt.startswith("Two other players described pictures of this kind")
+        assert not {offered.question.key_a, offered.question.key_b} & {"nose", "paw"}
+    else:
+        assert offered.yours in ("nose", "paws") and offered.theirs not in ("nose", "paws")
+        assert offered.prompt.endswith(f"Same thing as your “{offered.yours}”?")
+    assert set(offered.texts) <= {"ears", "floppy ears", "tail", "nose", "paws"}
+    # once alice answered, she gets another question, never the same one
+    verification_answer_submit(player=alice, question_id=offered.question.pk, same=False)
+    again = verification_question_next(player=alice, token=rnd.token)
+    assert again is None or again.question.pk != offered.question.pk
 
 
 def test_decided_answers_become_constraints_of_the_next_regroup(
