@@ -236,8 +236,9 @@ def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple
     """The class-wide questions most worth asking, best first: (key_a, key_b, kind, distance)
     of the researchers' suggestions (:func:`processing.selectors.verification_suggestions`).
 
-    Computing them reads every label vector of the class and ranks its groups (tens of
-    milliseconds for a large class), so one web process computes them at most once per
+    Computing them reads every label vector of the class and ranks its groups (about 0.1 s of
+    CPU for a class of 600 distinct labels: 28 ms of distances, 70 ms of ranking, measured on
+    the grouping set's development half), so the web processes compute them at most once per
     :data:`CLASS_CANDIDATES_TTL` seconds per class for all (the shared cache); the questions
     decided, closed or answered since are skipped when one is offered. Empty when the class has
     no groups yet or a label's vector is not stored yet."""
