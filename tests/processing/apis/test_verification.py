@@ -24,6 +24,7 @@ def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_h
     data = res.json()
     assert data["yours"] == "ears" and data["theirs"] == "floppy ears"
     assert "floppy ears" in data["prompt"] and data["points"] > 0
+    assert sorted(data["texts"]) == ["ears", "floppy ears"]
     res = client.post(f"/api/game/verification/{data['id']}/", {"same": True, "round": rnd.token})
     assert res.status_code == 200
     # one answer is never paid yet: output agreement needs a second player
