@@ -69,6 +69,7 @@ class _Question:
     distance: float
     yes: int = 0
     no: int = 0
+    prior: float | None = None  # stored when first asked (None: from kind and distance)
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 
 
 def _verdict(q: _Question, rule: AnswerRule):
-    return stored_verdict(q.yes, q.no, kind=q.kind, distance=q.distance, rule=rule)
+    return stored_verdict(q.yes, q.no, kind=q.kind, distance=q.distance, prior=q.prior, rule=rule)
 
 
 def _games(half, states: Mapping[str, _ClassState], seed: int) -> dict[str, _Game]:
@@ -167,7 +168,9 @@ def _offer(s: _ClassState, g: _Game, lines: list[int], map_id: int, embed, setti
             group_of=group_of,
             group_mentions=group_mentions,
             key_mentions=key_mentions,
-            asked={p: Asked(q.kind, q.distance, q.yes, q.no) for p, q in g.questions.items()},
+            asked={
+                p: Asked(q.kind, q.distance, q.yes, q.no, q.prior) for p, q in g.questions.items()
+            },
             rule=rule,
         )
         return None if offer is None else (offer.mine, offer.theirs, offer.distance)
@@ -176,7 +179,11 @@ def _offer(s: _ClassState, g: _Game, lines: list[int], map_id: int, embed, setti
     )
 
 
-def _class_offer(s: _ClassState, g: _Game, settings, rule):
+def _prior(q: _Question) -> float:
+    return q.prior if q.prior is not None else DEFAULT_MODEL.prior(q.kind, q.distance)
+
+
+def _class_offer(s: _ClassState, g: _Game, settings, rule, *, p_same_prior: bool = False):
     """The class-wide question most worth asking (:func:`processing.nlp.verify.uncertain_pairs`
     on the whole class, the researchers' suggestion), for a player whose round has nothing
     worth asking (``gain+class``)."""
@@ -184,8 +191,7 @@ def _class_offer(s: _ClassState, g: _Game, settings, rule):
     closed = [
         frozenset(p)
         for p, q in g.questions.items()
-        if rule.closed(q.yes, q.no, DEFAULT_MODEL.prior(q.kind, q.distance))
-        and _verdict(q, rule).same is None
+        if rule.closed(q.yes, q.no, _prior(q)) and _verdict(q, rule).same is None
     ]
     found = uncertain_pairs(
         s.keys,
@@ -201,19 +207,21 @@ def _class_offer(s: _ClassState, g: _Game, settings, rule):
     if not found:
         return None
     q = found[0]
-    return q.a, q.b, float(s.dist[s.keys.index(q.a), s.keys.index(q.b)])
+    d = float(s.dist[s.keys.index(q.a), s.keys.index(q.b)])
+    return (q.a, q.b, d, q.p_same) if p_same_prior else (q.a, q.b, d)
 
 
 def _answer_once(s: _ClassState, g: _Game, chosen, rng, accuracy: float) -> None:
     """One player's answer to the pair ``chosen`` (its question made on first asking: kind
     from today's groups, the distance given)."""
-    mine, theirs, d = chosen
+    mine, theirs, d = chosen[:3]
     ia, ib = s.keys.index(mine), s.keys.index(theirs)
     q = g.questions.get(_pair(mine, theirs))
     if q is None:
         same_group = s.groups_of_key[ia] == s.groups_of_key[ib]
+        prior = round(chosen[3], 6) if len(chosen) > 3 else None  # the ranking's P(same)
         q = g.questions[_pair(mine, theirs)] = _Question(
-            "split" if same_group else "merge", round(d, 6)
+            "split" if same_group else "merge", round(d, 6), prior=prior
         )
     truth = s.concept[ia] == s.concept[ib]
     answer = truth if rng.random() < accuracy else not truth
@@ -236,8 +244,9 @@ def simulate_policy(
 ) -> list[dict]:
     """The verification curve of the product's bonus question (see the module doc);
     ``policy``: ``product`` (:func:`offer_pair`), ``gain`` (:func:`offer_pair_gain`, today's)
-    ``class`` (the class-wide question most worth asking, :func:`_class_offer`) or several
-    joined by ``+``, the first with something worth asking (``class+gain``)."""
+    ``class`` (the class-wide question most worth asking, :func:`_class_offer`), ``classp``
+    (``class`` with the ranking's P(same) as the question's stored prior) or several joined by
+    ``+``, the first with something worth asking (``class+gain``, the product's)."""
     rng = random.Random(seed)
     _, reports = run_pipeline(half, embedder, settings, classes)
     states = {cls: class_state(half[cls], reports[cls], embedder, settings) for cls in sorted(half)}
@@ -274,8 +283,8 @@ def simulate_policy(
             lines, map_id = g.rounds[r]
             chosen = None
             for part in policy.split("+"):  # the first that has something worth asking
-                if chosen is None and part == "class":
-                    chosen = _class_offer(s, g, settings, rule)
+                if chosen is None and part in ("class", "classp"):
+                    chosen = _class_offer(s, g, settings, rule, p_same_prior=part == "classp")
                 elif chosen is None:
                     chosen = _offer(s, g, lines, map_id, embed, settings, rule, part)
             if chosen is None:
@@ -337,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--policy",
         default="product",
-        help="comma list: product, gain, class, gain+class, class+gain",
+        help="comma list: product, gain, class, classp, gain+class, class+gain",
     )
     parser.add_argument("--skip-class-wide", action="store_true")
     parser.add_argument("--threads", type=int, default=0)

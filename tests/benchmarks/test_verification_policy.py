@@ -41,7 +41,7 @@ def test_every_policy_counts_every_answer_and_stops_at_the_budget():
     halves, classes = load_eval()
     half = {c: halves["dev"][c] for c in sorted(halves["dev"])[:2]}
     settings = GroupingSettings(**NO_WORDNET)
-    for policy in ("product", "gain", "gain+class", "class"):
+    for policy in ("product", "gain", "gain+class", "class", "classp+gain"):
         curve = simulate_policy(
             half, HashingEmbedder(), settings, classes, max_answers_per_100=20.0, policy=policy
         )
