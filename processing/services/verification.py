@@ -241,7 +241,8 @@ def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple
     the grouping set's development half), so the web processes compute them at most once per
     :data:`CLASS_CANDIDATES_TTL` seconds per class for all (the shared cache); the questions
     decided, closed or answered since are skipped when one is offered. Empty when the class has
-    no groups yet or a label's vector is not stored yet."""
+    no groups yet or a label's vector is not stored yet (that too is kept for the TTL, so that a
+    missing vector does not make every request recompute)."""
     digest = hashlib.sha1(class_name.encode()).hexdigest()[:16]
     key = f"netviz:verification:candidates:{campaign_id}:{digest}"
     found = cache.get(key)
@@ -257,7 +258,9 @@ def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple
                 limit=CLASS_CANDIDATES,
             )
         except EmbeddingMissing:
-            return []  # a label not processed yet: nothing to ask this time
+            found = []  # a label not processed yet: nothing class-wide to ask for a while
+            cache.set(key, found, CLASS_CANDIDATES_TTL)
+            return found
         found = [
             (*sorted((sg.key_a, sg.key_b)), sg.kind, round_to(sg.distance)) for sg in suggestions
         ]
