@@ -310,3 +310,39 @@ def test_the_migration_gives_earlier_questions_the_prior_they_were_judged_with(
     migration.forwards(apps, None)
     question.refresh_from_db()
     assert question.prior == pytest.approx(migration._prior("merge", 0.4), abs=1e-6)
+
+
+def test_class_wide_questions_are_worded_by_who_wrote_them(
+    springer_items, stored_hashing, monkeypatch
+):
+    """With the class-wide candidates fixed, the wording follows who wrote the two keys: two
+    other players' texts, or the player's own against another's (on another map: "a picture of
+    this kind"); a pair of the player's own labels is never asked."""
+    from processing.services import verification
+
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    _, carol = user_player("carol")
+    play(springer_items[0], bob, ["ears"], stored_hashing)
+    play(springer_items[1], carol, ["floppy ears"], stored_hashing)
+    rnd = play(springer_items[2], alice, ["nose", "paws"], stored_hashing)
+
+    def candidates(*pairs):
+        monkeypatch.setattr(verification, "_class_candidates", lambda *a: list(pairs))
+
+    candidates(("ear", "floppy ear", "merge", 0.4))
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert offered.yours is None and offered.texts == ("ears", "floppy ears")
+    assert offered.prompt == (
+        "Two other players described pictures of this kind as “ears” and “floppy ears”. Same thing?"
+    )
+    assert offered.question.kind == "merge" and offered.question.distance == 0.4
+    # she described the class, so she may answer although neither text is hers
+    verification_answer_submit(player=alice, question_id=offered.question.pk, same=True)
+
+    candidates(("nose", "paw", "merge", 0.3), ("ear", "nose", "merge", 0.5))
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert (offered.yours, offered.theirs) == ("nose", "ears")  # never two of her own
+    assert offered.prompt == (
+        "Another player described a picture of this kind as “ears”. Same thing as your “nose”?"
+    )
