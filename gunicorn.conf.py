@@ -31,6 +31,9 @@ import gc
 worker_class = "gthread"
 threads = 1
 keepalive = 5  # seconds an idle keep-alive connection stays open
+# gunicorn 27's control interface (gunicornc) is not used here; its socket would be written under
+# $HOME/.gunicorn or $XDG_RUNTIME_DIR, outside var/ (nothing is written there at run time).
+control_socket_disable = True
 
 
 def on_starting(server) -> None:

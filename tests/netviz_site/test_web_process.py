@@ -105,3 +105,9 @@ def test_gunicorn_master_loads_the_language_identifier_before_forking():
     # loaded once in the master: the forked workers share it, no player's request loads it
     assert language._identifier.cache_info().currsize == 1
     assert language._accepted_share("le chat est noir", ["en"], ["fr"]) < 0.1
+
+
+def test_gunicorn_writes_no_control_socket_outside_var():
+    namespace: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own config
+    assert namespace["control_socket_disable"] is True
