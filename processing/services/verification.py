@@ -4,19 +4,21 @@ After a round's characteristics are processed, the player may get one optional b
 about two labels of the class they described. First choice: the class-wide question most worth
 asking that is still open (the researchers' suggestion ranking,
 :func:`processing.selectors.verification_suggestions`, recomputed at most once a minute per
-class), shown with the player's own text when they wrote one of its two
-keys ("Another player described a picture of this kind as *control keys*. Same thing as your
-*buttons*?", or "Two other players described pictures of this kind as ... and ...").
+class), shown with the player's own text when they wrote one of its two keys ("Another
+player described a picture of this kind as *control keys*. Same thing as your *buttons*?", or
+"Two other players described pictures of this kind as ... and ...").
 Otherwise: one of *their* labels of the round against a label *another* player typed for the
 same cluster map (else for another map of the same image, whose revealed regions usually
 overlap), the pair whose answer is worth most (:func:`processing.nlp.bonus.offer_pair`).
 Measured by ``benchmarks/verification_policy.py``: the class-wide questions are the ones that
-bring precision and recall to 0.95 (docs/PROCESSING.md, "Human verification"). Answers are counted on a :class:`VerificationQuestion` per pair of
-keys; once the answers decide it (:func:`processing.selectors.question_verdict`: a sequential
-rule, as many answers as the pair needs, at most ``AnswerRule.max_answers``), everyone whose
-answer agrees with the verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players'
-answers agree with it (output agreement, as in the ESP game). Decided questions are must-links / cannot-links of the next regroup
-(:func:`processing.selectors.rebuild_signals_get`).
+bring precision and recall to 0.95 (docs/PROCESSING.md, "Human verification").
+
+Answers are counted on a :class:`VerificationQuestion` per pair of keys; once the answers
+decide it (:func:`processing.selectors.question_verdict`: a sequential rule, as many answers as
+the pair needs, at most ``AnswerRule.max_answers``), everyone whose answer agrees with the
+verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players' answers agree with it
+(output agreement, as in the ESP game). Decided questions are must-links / cannot-links of the
+next regroup (:func:`processing.selectors.rebuild_signals_get`).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ def _round_mentions(player: Player, round: Round) -> tuple[list, list]:
 
 
 def _best_pair(player: Player, round: Round, own: list, others: list, embedder):
-    """(mine, theirs, distance) of the pair whose answer is worth most
-    (:func:`processing.nlp.bonus.offer_pair`: expected mention pairs set right per expected
+    """(mine, theirs, :class:`processing.nlp.bonus.Offer`) of the pair whose answer is worth
+    most (:func:`processing.nlp.bonus.offer_pair`: expected mention pairs set right per expected
     answer) among those the player has not answered; None when no pair is worth asking (all
     decided or closed, or too far apart) or a label's vector is not stored yet."""
     class_name = own[0].class_name
@@ -146,7 +148,7 @@ def _best_pair(player: Player, round: Round, own: list, others: list, embedder):
         return None
     mine = next(m for m in own if m.key == offer.mine)
     theirs = next(m for m in others if m.key == offer.theirs)  # the most recent one
-    return mine, theirs, offer.distance
+    return mine, theirs, offer
 
 
 def _class_sizes(round: Round, class_name: str, mentions: list, keys: list[str]):
@@ -197,10 +199,9 @@ def verification_question_next(
     chosen = _best_pair(player, round, own, others, embedder)
     if chosen is None:
         return None
-    mine, theirs, d = chosen
+    mine, theirs, offer = chosen
     a, b = (mine, theirs) if mine.key < theirs.key else (theirs, mine)
-    same_group = mine.group_id is not None and mine.group_id == theirs.group_id
-    kind = VerificationQuestion.Kind.SPLIT if same_group else VerificationQuestion.Kind.MERGE
+    d = round_to(offer.distance)
     question, _ = VerificationQuestion.objects.get_or_create(
         campaign_id=round.campaign_id,
         class_name=own[0].class_name,
@@ -209,9 +210,9 @@ def verification_question_next(
         defaults=dict(
             characteristic_a_id=a.characteristic_id,
             characteristic_b_id=b.characteristic_id,
-            kind=kind,
-            distance=round_to(d),
-            prior=round_to(DEFAULT_MODEL.prior(kind, round_to(d))),
+            kind=offer.kind,
+            distance=d,
+            prior=round_to(DEFAULT_MODEL.prior(offer.kind, d)),
         ),
     )
     return _offered(question, mine.characteristic.text, theirs, same_map=True)
@@ -258,9 +259,7 @@ def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple
                 limit=CLASS_CANDIDATES,
             )
         except EmbeddingMissing:
-            found = []  # a label not processed yet: nothing class-wide to ask for a while
-            cache.set(key, found, CLASS_CANDIDATES_TTL)
-            return found
+            suggestions = []  # a label not processed yet: nothing class-wide to ask for a while
         found = [
             (*sorted((sg.key_a, sg.key_b)), sg.kind, round_to(sg.distance)) for sg in suggestions
         ]
