@@ -1,4 +1,5 @@
-"""The few calls the admin pages make into the processing app (export, reprocessing).
+"""The few calls the admin pages make into the processing app (export, reprocessing,
+recounts after moderation).
 
 Kept in one place so the processing app's names are referenced once.
 """
@@ -16,6 +17,7 @@ from processing.services import (
     campaign_export_create,
     campaign_process_enqueue,
     campaigns_rescore,
+    verification_recount,
 )
 
 
@@ -79,3 +81,9 @@ def labels_rescore(*, player) -> list[int]:
     """Recompute the scores of every campaign where ``player`` has labels (their trust weight
     changed), unless a task is already queued for it. Returns the campaign ids enqueued."""
     return campaigns_rescore(player_ids=[player.pk])
+
+
+def answers_recount(*, player) -> int:
+    """Recount the bonus-question answers ``player`` gave (they were blocked, unblocked or
+    their trust overridden: their answers may start or stop counting)."""
+    return verification_recount(player_ids=[player.pk])

@@ -29,7 +29,7 @@ from game.models import Characteristic, Player
 from . import import_plans
 from .archives import ArchiveLimits, archive_open, entry_read
 from .classes import class_resolver
-from .integration import labels_reprocess, labels_rescore
+from .integration import answers_recount, labels_reprocess, labels_rescore
 
 # --- form helpers --------------------------------------------------------------------------------
 
@@ -480,6 +480,7 @@ def player_set_blocked(*, player: Player, blocked: bool) -> Player:
         campaigns = Campaign.objects.filter(rounds__player=player).distinct()
         for campaign in campaigns:
             labels_reprocess(campaign=campaign)
+        answers_recount(player=player)
     return player
 
 
@@ -508,6 +509,7 @@ def player_set_trust_override(*, player: Player, value: float | str | None) -> P
             raise ApplicationError("This player no longer exists.", status=404)
         player.trust_override = value
         labels_rescore(player=player)
+        answers_recount(player=player)
     return player
 
 

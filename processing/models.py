@@ -364,9 +364,12 @@ class VerificationQuestion(models.Model):
 
     Keyed on the two lemma keys (sorted); ``characteristic_a`` / ``characteristic_b`` are the
     characteristics shown when it was created (players see their raw texts; a regroup maps the
-    decision to their keys of the day). Answers (:class:`VerificationAnswer`)
-    decide it by majority once 3 exist; a decided question is a must-link ("same") or a
-    cannot-link ("different") of the next grouping of the class.
+    decision to their keys of the day). Answers (:class:`VerificationAnswer`) decide it by the
+    sequential rule of ``processing.nlp.verify`` (``processing.selectors.question_verdict``);
+    a decided question is a must-link ("same") or a cannot-link ("different") of the next
+    grouping of the class. ``yes`` / ``no`` count the answers of *trusted* players only
+    (``game.selectors.trusted_players_q``); they are recounted when a player's trust crosses
+    ``NETVIZ_TRUST_MIN_COUNTED`` (``processing.services.verification.verification_recount``).
     """
 
     class Kind(models.TextChoices):
@@ -394,8 +397,8 @@ class VerificationQuestion(models.Model):
         "prior of its kind and distance then), so that a refitted model never changes the "
         "verdict of answers already given. Empty: computed from kind and distance.",
     )
-    yes = models.PositiveIntegerField(default=0)
-    no = models.PositiveIntegerField(default=0)
+    yes = models.PositiveIntegerField(default=0, help_text="Trusted players' answers: same.")
+    no = models.PositiveIntegerField(default=0, help_text="Trusted players' answers: different.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -412,12 +415,50 @@ class VerificationQuestion(models.Model):
         return f"{self.key_a} ~ {self.key_b} ({self.class_name}: {self.yes}/{self.no})"
 
 
+class VerificationOffer(models.Model):
+    """A question as offered to one player after one of their rounds, with what they were
+    shown. Only an offered question may be answered (``verification_answer_submit``), and a
+    round gets one question: a player cannot pick the questions they answer by id, and answers
+    come at the pace of finished rounds. Offered again after a later round, the offer moves to
+    that round."""
+
+    question = models.ForeignKey(
+        VerificationQuestion, on_delete=models.CASCADE, related_name="offers"
+    )
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(
+        Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text_a = models.CharField(max_length=200, blank=True, help_text="First text, prompt order.")
+    text_b = models.CharField(max_length=200, blank=True, help_text="Second text.")
+    yours = models.CharField(
+        max_length=200, blank=True, help_text="The player's own text of the two, if one is."
+    )
+    prompt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["question", "player"], name="verification_offer_once"),
+            models.UniqueConstraint(
+                fields=["player", "round"],
+                condition=Q(round__isnull=False),
+                name="verification_offer_per_round",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id} offered to {self.player_id}"
+
+
 class VerificationAnswer(models.Model):
     """One player's answer to a :class:`VerificationQuestion` (one per player and question).
 
+    Only a question offered to the player (:class:`VerificationOffer`) may be answered.
     points: the output-agreement bonus, given once the answers decide the question
-    (``processing.nlp.verify``'s sequential rule) and at least two players' answers agree with
-    the verdict, to everyone whose answer agrees (``awarded`` set then).
+    (``processing.nlp.verify``'s sequential rule) and at least two trusted players' answers
+    agree with the verdict, to every trusted player whose answer agrees (``awarded`` set then;
+    an untrusted player's answer waits, counting for nothing).
     """
 
     question = models.ForeignKey(

@@ -67,7 +67,6 @@ class VerificationAnswerApi(GameApi):
             ref_name = "GameVerificationAnswerInput"
 
         same = serializers.BooleanField()
-        round = serializers.CharField(required=False, help_text="The round it was asked after.")
 
     class Output(serializers.Serializer):
         same = serializers.BooleanField()
@@ -81,9 +80,11 @@ class VerificationAnswerApi(GameApi):
         operation_id="game_verification_answer",
         request=Input,
         responses={200: Output, **ERRORS},
-        description="Answer a bonus question (once). Points go to the answers that agree with "
-        "the verdict once the answers decide the question and at least two players agree with "
-        "it (yours may be judged later).",
+        description="Answer a bonus question you were offered (once; 404 for a question not "
+        "offered to you, 403 when your account is blocked). Points go to the answers that agree "
+        "with the verdict once the answers decide the question and at least two players agree "
+        "with it (yours may be judged later). An untrusted player's answer is kept but counts "
+        "for nothing while they stay untrusted.",
     )
     def post(self, request: Request, question_id: int) -> Response:
         data = self.Input(data=request.data)
@@ -92,7 +93,6 @@ class VerificationAnswerApi(GameApi):
             player=self.player(request),
             question_id=question_id,
             same=data.validated_data["same"],
-            token=data.validated_data.get("round"),
         )
         q = answer.question
         return Response(

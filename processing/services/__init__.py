@@ -40,6 +40,7 @@ from .verification import (
     verification_answer_submit,
     verification_answers_merge,
     verification_question_next,
+    verification_recount,
 )
 
 __all__ = [
@@ -68,4 +69,5 @@ __all__ = [
     "verification_answer_submit",
     "verification_answers_merge",
     "verification_question_next",
+    "verification_recount",
 ]

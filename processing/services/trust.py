@@ -9,6 +9,8 @@ pure computation is :mod:`processing.trust`.
   manage.py trust_refresh``) and after a campaign regroup: the counters recounted from every
   labelled mention, every trust recomputed, and campaigns whose players' label weights changed
   rescored (a catch-up task each).
+* Either way, the bonus-question answers of players whose answers started or stopped counting
+  are recounted (:func:`processing.services.verification.verification_recount`).
 
 A *label* here is what the scores use: the group's curated name, else its canonical label, of
 accepted mentions in unblocked groups.
@@ -29,6 +31,7 @@ from processing.models import CampaignProcessing, LabelMention
 from processing.trust import agreement_counts
 
 from . import enqueue
+from .verification import verification_recount
 
 
 def _labelled(qs) -> list[tuple[int, str, int, int]]:
@@ -66,7 +69,15 @@ def round_trust_update(*, round_id: int, new_mentions: bool = True) -> list[game
                     trust_agreements=Greatest(F("trust_agreements") + (a1 - a0), Value(0)),
                     trust_disagreements=Greatest(F("trust_disagreements") + (d1 - d0), Value(0)),
                 )
-        return game_trust.players_trust_update(player_ids=affected)
+        changes = game_trust.players_trust_update(player_ids=affected)
+        verification_recount(player_ids=crossed(changes))
+        return changes
+
+
+def crossed(changes: Iterable[game_trust.TrustChange]) -> list[int]:
+    """The players whose answers started or stopped counting (their label weight went to or
+    from 0: untrusted, blocked)."""
+    return [c.player_id for c in changes if (c.before == 0.0) != (c.after == 0.0)]
 
 
 def players_agreement_refresh(*, player_ids: Iterable[int] | None = None) -> int:
@@ -114,6 +125,7 @@ def players_trust_refresh(
     with transaction.atomic():
         players_agreement_refresh(player_ids=ids)
         changes = game_trust.players_trust_update(player_ids=ids)
+        verification_recount(player_ids=crossed(changes))
         if rescore and changes:
             campaigns_rescore(player_ids=[c.player_id for c in changes])
     return changes

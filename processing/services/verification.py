@@ -24,20 +24,27 @@ next regroup (:func:`processing.selectors.rebuild_signals_get`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 from rest_framework import status
 
 from core.errors import ApplicationError
 from explanations.models import Campaign
 from game.models import Player, Round
+from game.selectors import trust_min_counted, trusted_players_q
 from processing.embeddings import EmbeddingMissing
-from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
+from processing.models import (
+    LabelMention,
+    VerificationAnswer,
+    VerificationOffer,
+    VerificationQuestion,
+)
 from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
@@ -184,18 +191,67 @@ def verification_question_next(
     *, player: Player, token: str, embedder: Embedder | None = None
 ) -> OfferedQuestion | None:
     """The bonus question for ``player`` after their round ``token`` (None when there is
-    nothing to ask: labels not processed yet, no other player's label, all answered)."""
+    nothing to ask: labels not processed yet, no other player's label, all answered, or the
+    round's question answered already). One question per round: asked again, the question
+    already offered after the round is shown again, as it was, until it is answered."""
     round = Round.objects.filter(token=token, player=player).first()
     if round is None:
         raise ApplicationError("No such round.", status=status.HTTP_404_NOT_FOUND)
     if round.status != Round.Status.DONE:
         raise ApplicationError("Finish the round first.", status=status.HTTP_409_CONFLICT)
+    shown = _round_offer(player, round)
+    if shown is not None:  # one question per round: the same one until it is answered
+        return shown or None
     own, others = _round_mentions(player, round)
     if not own:
         return None
     offered = _class_question(player, round, own, embedder)
-    if offered is not None or not others:
-        return offered
+    if offered is None and others:
+        offered = _same_map_question(player, round, own, others, embedder)
+    if offered is None:
+        return None
+    try:  # only an offered question may be answered
+        with transaction.atomic():
+            VerificationOffer.objects.update_or_create(
+                question=offered.question,
+                player=player,
+                defaults=dict(
+                    round=round,
+                    text_a=offered.texts[0],
+                    text_b=offered.texts[1],
+                    yours=offered.yours or "",
+                    prompt=offered.prompt,
+                ),
+            )
+    except IntegrityError:  # a concurrent request offered another question after this round
+        return _round_offer(player, round) or None
+    return offered
+
+
+def _round_offer(player: Player, round: Round) -> OfferedQuestion | bool | None:
+    """The question offered after ``round`` as it was shown; False when the player answered it
+    (nothing more after this round); None when none was offered yet."""
+    offer = (
+        VerificationOffer.objects.filter(player=player, round=round)
+        .select_related("question")
+        .first()
+    )
+    if offer is None:
+        return None
+    if VerificationAnswer.objects.filter(question_id=offer.question_id, player=player).exists():
+        return False
+    return OfferedQuestion(
+        offer.question,
+        offer.yours or None,
+        offer.text_a,
+        (offer.text_a, offer.text_b),
+        offer.prompt,
+    )
+
+
+def _same_map_question(player: Player, round: Round, own: list, others: list, embedder):
+    """One of the player's labels of the round against another player's on the same cluster
+    map (else the same image), the pair worth most (:func:`_best_pair`); None if none is."""
     chosen = _best_pair(player, round, own, others, embedder)
     if chosen is None:
         return None
@@ -351,23 +407,26 @@ def round_to(x: float, digits: int = 6) -> float:
     return float(f"{x:.{digits}f}")
 
 
-def _answers_award(question: VerificationQuestion, answer: VerificationAnswer):
-    """Once the question has a verdict that at least two players' answers agree with, award
-    the pending answers (points to those agreeing); returns ``answer`` as awarded.
+def _answers_award(question: VerificationQuestion) -> dict[int, VerificationAnswer]:
+    """Once the question has a verdict that at least two trusted players' answers agree with,
+    award the pending answers of trusted players (points to those agreeing); returns them by id.
 
     Output agreement, as in the ESP game: points need another player's matching answer. The
     sequential rule may decide a question from one answer that confirms what the grouping
     expected; paying that answer alone would teach players to answer what the grouping
     expects instead of what they see. Such answers wait (``awarded`` false) until a second
-    player agrees, or stay unpaid."""
+    player agrees, or stay unpaid. Answers of untrusted players count for nothing and wait too
+    (they are judged if the player is trusted again when the question is next judged)."""
     majority = question_verdict(question).same
     if majority is None:
-        return answer
+        return {}
     if (question.yes if majority else question.no) < 2:
-        return answer
+        return {}
     points = verification_points()
     pending = list(
-        VerificationAnswer.objects.select_for_update().filter(question=question, awarded=False)
+        VerificationAnswer.objects.select_for_update().filter(
+            trusted_players_q("player__"), question=question, awarded=False
+        )
     )
     for a in pending:
         a.awarded = True
@@ -376,62 +435,103 @@ def _answers_award(question: VerificationQuestion, answer: VerificationAnswer):
     for a in pending:
         if a.points:
             Player.objects.filter(pk=a.player_id).update(points=F("points") + a.points)
-        if a.pk == answer.pk:
-            answer = a
-    return answer
+    return {a.pk: a for a in pending}
+
+
+def _counts(player: Player) -> bool:
+    """Whether ``player``'s answers count now: not blocked, trusted at least
+    ``NETVIZ_TRUST_MIN_COUNTED`` (as for their rounds, ``game.selectors.trusted_players_q``)."""
+    return not player.is_blocked and player.effective_trust >= trust_min_counted()
 
 
 def verification_answer_submit(
-    *, player: Player, question_id: int, same: bool, token: str | None = None
+    *, player: Player, question_id: int, same: bool
 ) -> VerificationAnswer:
-    """Record ``player``'s answer; once the answers decide the question and two of them agree
-    with the verdict, the answers agreeing with it get the bonus (each once). Only a player who
-    described something for the question's campaign and class (an accepted label) may answer,
-    once: the players of the class are the ones asked about its labels."""
-    question = VerificationQuestion.objects.filter(pk=question_id).first()
-    if (
-        question is None
-        or not LabelMention.objects.filter(
-            campaign_id=question.campaign_id,
-            class_name=question.class_name,
-            player=player,
-            refused_reason="",
-        ).exists()
-    ):
+    """Record ``player``'s answer to a question they were offered (:class:`VerificationOffer`),
+    once; once the answers decide the question and two trusted players' answers agree with the
+    verdict, the answers agreeing with it get the bonus (each once).
+
+    Only an offered question may be answered: a player cannot choose which questions they
+    answer, nor answer faster than they finish rounds. A blocked player's answer is refused;
+    an untrusted player's is stored but counts for nothing (neither the verdict nor points)
+    while they stay untrusted (:func:`verification_recount`)."""
+    offer = (
+        VerificationOffer.objects.filter(question_id=question_id, player=player)
+        .only("round_id")
+        .first()
+    )
+    if offer is None:
         raise ApplicationError("No such question.", status=status.HTTP_404_NOT_FOUND)
-    round = Round.objects.filter(token=token, player=player).first() if token else None
+    player = Player.objects.get(pk=player.pk)  # trust and block as they are now
+    if player.is_blocked:
+        raise ApplicationError(
+            "Your account is blocked: answers are not taken.", status=status.HTTP_403_FORBIDDEN
+        )
+    counted = _counts(player)
     with transaction.atomic():
-        question = VerificationQuestion.objects.select_for_update().get(pk=question.pk)
+        question = VerificationQuestion.objects.select_for_update().get(pk=question_id)
         try:
             with transaction.atomic():
                 answer = VerificationAnswer.objects.create(
-                    question=question, player=player, round=round, same=same
+                    question=question, player=player, round_id=offer.round_id, same=same
                 )
         except IntegrityError:
             raise ApplicationError(
                 "You already answered this question.", status=status.HTTP_409_CONFLICT
             ) from None
-        if same:
-            question.yes += 1
-        else:
-            question.no += 1
-        question.save(update_fields=["yes", "no"])
-        answer = _answers_award(question, answer)
+        if counted:
+            if same:
+                question.yes += 1
+            else:
+                question.no += 1
+            question.save(update_fields=["yes", "no"])
+        answer = _answers_award(question).get(answer.pk, answer)
     return answer
+
+
+def verification_recount(*, player_ids: Iterable[int]) -> int:
+    """Recount ``yes`` / ``no`` of the questions these players answered from the answers of
+    players trusted now (after their trust crossed ``NETVIZ_TRUST_MIN_COUNTED``, or an admin
+    blocked, unblocked or overrode them), then judge the pending answers of those questions.
+    Points already given stay. Returns how many questions changed."""
+    ids = sorted(set(player_ids))
+    if not ids:
+        return 0
+    question_ids: set[int] = set()
+    for start in range(0, len(ids), 1000):  # bounded parameter lists (SQLite)
+        question_ids |= set(
+            VerificationAnswer.objects.filter(player_id__in=ids[start : start + 1000]).values_list(
+                "question_id", flat=True
+            )
+        )
+    changed = 0
+    for qid in sorted(question_ids):
+        with transaction.atomic():
+            question = VerificationQuestion.objects.select_for_update().filter(pk=qid).first()
+            if question is None:
+                continue
+            counts = VerificationAnswer.objects.filter(
+                trusted_players_q("player__"), question=question
+            ).aggregate(yes=Count("id", filter=Q(same=True)), no=Count("id", filter=Q(same=False)))
+            if (counts["yes"], counts["no"]) == (question.yes, question.no):
+                continue
+            question.yes, question.no = counts["yes"], counts["no"]
+            question.save(update_fields=["yes", "no"])
+            _answers_award(question)
+            changed += 1
+    return changed
 
 
 def verification_answers_merge(*, account_id: int, guest_id: int) -> None:
     """After a guest's play moved to an account (``game.signals.player_merged``): the guest's
     answers move too, except to questions the account answered itself, and both players get
-    their answers' points back (the game recounts a player's points from rounds only)."""
-    answered = list(
-        VerificationAnswer.objects.filter(player_id=account_id).values_list(
-            "question_id", flat=True
+    their answers' points back (the game recounts a player's points from rounds only). The
+    guest's open offers move with them, and the moved answers count by the account's trust."""
+    for model in (VerificationAnswer, VerificationOffer):
+        held = model.objects.filter(player_id=account_id).values("question_id")
+        model.objects.filter(player_id=guest_id).exclude(question_id__in=held).update(
+            player_id=account_id
         )
-    )
-    VerificationAnswer.objects.filter(player_id=guest_id).exclude(question_id__in=answered).update(
-        player_id=account_id
-    )
     for player_id in (account_id, guest_id):
         extra = (
             VerificationAnswer.objects.filter(player_id=player_id).aggregate(s=Sum("points"))["s"]
@@ -439,3 +539,4 @@ def verification_answers_merge(*, account_id: int, guest_id: int) -> None:
         )
         if extra:
             Player.objects.filter(pk=player_id).update(points=F("points") + extra)
+    verification_recount(player_ids=[account_id, guest_id])

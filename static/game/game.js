@@ -344,7 +344,7 @@
         var button = el("button", { type: "button", "aria-pressed": "false" }, choice[0]);
         button.addEventListener("click", function () {
           button.setAttribute("aria-pressed", "true");  // which answer was given stays visible
-          answerVerification(box, q.id, choice[1], token);
+          answerVerification(box, q.id, choice[1]);
         });
         row.appendChild(button);
       });
@@ -352,10 +352,10 @@
     }).catch(function () { /* optional: the game goes on without it */ });
   }
 
-  function answerVerification(box, id, same, token) {
+  function answerVerification(box, id, same) {
     box.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
     var url = api.replace(/rounds\/$/, "verification/") + id + "/";
-    request("POST", url, { same: same, round: token }).then(function (a) {
+    request("POST", url, { same: same }).then(function (a) {
       var text = !a.awarded ? "Thanks! You get points once another player agrees with you." :
         a.points ? "Other players agree: +" + a.points + " points." :
         "Other players saw it differently.";

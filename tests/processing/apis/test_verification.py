@@ -25,20 +25,18 @@ def test_game_api_offers_and_answers_the_bonus_question(springer_items, stored_h
     assert data["yours"] == "ears" and data["theirs"] == "floppy ears"
     assert "floppy ears" in data["prompt"] and data["points"] > 0
     assert sorted(data["texts"]) == ["ears", "floppy ears"]
-    res = client.post(f"/api/game/verification/{data['id']}/", {"same": True, "round": rnd.token})
+    res = client.post(f"/api/game/verification/{data['id']}/", {"same": True})
     assert res.status_code == 200
     # one answer is never paid yet: output agreement needs a second player
     assert res.json() == {"same": True, "awarded": False, "points": 0, "answers": 1}
     assert client.post(f"/api/game/verification/{data['id']}/", {"same": True}).status_code == 409
     # answered: nothing more to ask
     assert client.get(f"/api/game/rounds/{rnd.token}/verification/").status_code == 204
-    # someone else's round
-    assert (
-        api_client(User.objects.create_user("eve"))
-        .get(f"/api/game/rounds/{rnd.token}/verification/")
-        .status_code
-        == 404
-    )
+    # someone else's round; a question not offered to them
+    eve = api_client(User.objects.create_user("eve"))
+    assert eve.get(f"/api/game/rounds/{rnd.token}/verification/").status_code == 404
+    res = eve.post(f"/api/game/verification/{data['id']}/", {"same": False})
+    assert res.status_code == 404 and res.json()["detail"] == "No such question."
 
 
 def test_researchers_get_ranked_suggestions(springer_items, stored_hashing, settings):

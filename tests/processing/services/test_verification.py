@@ -7,13 +7,19 @@ import pytest
 
 from core.errors import ApplicationError
 from game.models import Player
-from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
+from processing.models import (
+    LabelMention,
+    VerificationAnswer,
+    VerificationOffer,
+    VerificationQuestion,
+)
 from processing.selectors import question_verdict
 from processing.services.rebuild import campaign_rebuild
 from processing.services.verification import (
     verification_answer_submit,
     verification_question_next,
 )
+from tests.factories import make_image_items
 from tests.processing.support import NO_WORDNET, play, user_player
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +52,12 @@ def test_no_question_without_another_players_label(springer_items, stored_hashin
     assert verification_question_next(player=alice, token=rnd.token) is None
 
 
+def _another_image(rnd):
+    """A cluster map of another springer image of the round's campaign (a player plays an
+    image once)."""
+    return make_image_items(campaign=rnd.campaign, true_class="English springer")[0]
+
+
 def _question(springer_items, embedder, n_players=4):
     item = springer_items[0]
     players = []
@@ -63,6 +75,8 @@ def _question(springer_items, embedder, n_players=4):
         kind=VerificationQuestion.Kind.MERGE,
         distance=0.4,
     )
+    for p in players:  # as if each had been offered it after their round
+        VerificationOffer.objects.create(question=question, player=p)
     return question, players
 
 
@@ -119,17 +133,88 @@ def test_one_answer_that_decides_earns_nothing_until_another_player_agrees(
     assert (third.awarded, third.points) == (True, 0)
 
 
-def test_only_players_who_described_the_class_may_answer(springer_items, stored_hashing):
-    question, _ = _question(springer_items, stored_hashing)
-    _, stranger = user_player("stranger")
-    with pytest.raises(ApplicationError) as err:
-        verification_answer_submit(player=stranger, question_id=question.pk, same=True)
-    assert err.value.status == 404
-    # a player of the class may, even without a label of the pair
+def test_only_an_offered_question_may_be_answered(springer_items, stored_hashing):
+    """A player answers the questions the game offered them, not any question id: neither a
+    stranger nor a player of the class who was not offered it may answer."""
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
     _, carol = user_player("carol")
-    play(springer_items[1], carol, ["white spots"], stored_hashing)
-    answer = verification_answer_submit(player=carol, question_id=question.pk, same=True)
-    assert answer.same is True
+    item = springer_items[0]
+    play(item, bob, ["floppy ears"], stored_hashing)
+    rnd = play(item, alice, ["ears"], stored_hashing)
+    play(springer_items[1], carol, ["white spots"], stored_hashing)  # a player of the class
+    offered = verification_question_next(player=alice, token=rnd.token)
+    offer = VerificationOffer.objects.get(question=offered.question, player=alice)
+    assert offer.round_id == rnd.pk
+    # asked again before answering: the same question, the same offer
+    assert verification_question_next(player=alice, token=rnd.token).question == offered.question
+    assert VerificationOffer.objects.filter(player=alice).count() == 1
+    for player in (carol, user_player("stranger")[1]):
+        with pytest.raises(ApplicationError) as err:
+            verification_answer_submit(player=player, question_id=offered.question.pk, same=True)
+        assert err.value.status == 404
+    offered.question.refresh_from_db()
+    assert (offered.question.yes, offered.question.no) == (0, 0)
+    answer = verification_answer_submit(player=alice, question_id=offered.question.pk, same=True)
+    assert (answer.same, answer.round_id) == (True, rnd.pk)
+    # answered: no second question after the same round
+    assert verification_question_next(player=alice, token=rnd.token) is None
+
+
+def test_untrusted_players_answers_count_for_nothing_until_they_are_trusted_again(
+    springer_items, stored_hashing, settings
+):
+    """An untrusted player's answer is kept but moves neither the verdict nor points; when an
+    admin restores their trust the question is recounted and judged. A blocked player's answer
+    is refused."""
+    from campaigns.services import player_set_blocked, player_set_trust_override
+
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    settings.NETVIZ_TRUST_MIN_COUNTED = 0.3
+    question, players = _question(springer_items, stored_hashing, n_players=4)
+    question.kind, question.distance = VerificationQuestion.Kind.SPLIT, 0.1
+    question.save(update_fields=["kind", "distance"])
+    low = player_set_trust_override(player=players[0], value=0.1)
+    first = verification_answer_submit(player=low, question_id=question.pk, same=True)
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (0, 0) and question_verdict(question).same is None
+    second = verification_answer_submit(player=players[1], question_id=question.pk, same=True)
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (1, 0)  # decided by the trusted answer alone
+    assert question_verdict(question).same is True
+    assert not second.awarded  # one trusted answer agrees: not judged yet
+    # trust restored: the question is recounted, two agree, both answers are paid
+    player_set_trust_override(player=low, value=None)
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (2, 0)
+    paid = {a.player_id: (a.awarded, a.points) for a in VerificationAnswer.objects.all()}
+    assert paid == {players[0].pk: (True, 7), players[1].pk: (True, 7)}
+    assert Player.objects.get(pk=players[0].pk).points == players[0].points + 7
+    assert first.pk in {a.pk for a in VerificationAnswer.objects.filter(awarded=True)}
+    # blocking takes a player's answers out of the counts; a blocked player cannot answer
+    player_set_blocked(player=Player.objects.get(pk=players[1].pk), blocked=True)
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (1, 0)
+    blocked = Player.objects.get(pk=players[2].pk)
+    Player.objects.filter(pk=blocked.pk).update(is_blocked=True)
+    with pytest.raises(ApplicationError) as err:
+        verification_answer_submit(player=blocked, question_id=question.pk, same=False)
+    assert err.value.status == 403
+    assert not VerificationAnswer.objects.filter(player=blocked).exists()
+
+
+def test_answers_are_recounted_when_trust_crosses_the_threshold():
+    """Only players whose label weight went to or from 0 have their answers recounted."""
+    from game.trust_services import TrustChange
+    from processing.services.trust import crossed
+
+    changes = [
+        TrustChange(1, 0.5, 0.6),  # still trusted
+        TrustChange(2, 0.5, 0.0),  # now untrusted
+        TrustChange(3, 0.0, 0.4),  # trusted again
+        TrustChange(4, 0.0, 0.0),
+    ]
+    assert crossed(changes) == [2, 3]
 
 
 def test_the_class_wide_question_most_worth_asking_comes_first(springer_items, stored_hashing):
@@ -166,8 +251,11 @@ def test_the_class_wide_question_most_worth_asking_comes_first(springer_items, s
         assert offered.yours in ("nose", "paws") and offered.theirs not in ("nose", "paws")
         assert offered.prompt.endswith(f"Same thing as your “{offered.yours}”?")
     assert set(offered.texts) <= {"ears", "floppy ears", "tail", "nose", "paws"}
-    # once alice answered, she gets another question, never the same one
+    # once alice answered, nothing more after this round (one question per round); after her
+    # next round, another question, never the same one
     verification_answer_submit(player=alice, question_id=offered.question.pk, same=False)
+    assert verification_question_next(player=alice, token=rnd.token) is None
+    rnd = play(_another_image(rnd), alice, ["collar"], stored_hashing)
     again = verification_question_next(player=alice, token=rnd.token)
     assert again is None or again.question.pk != offered.question.pk
 
@@ -235,6 +323,7 @@ def test_verification_points_survive_a_guest_joining_an_account(
     player_claim_guest(user=user, guest_id=guest.pk)
     answer.refresh_from_db()
     assert answer.player_id == account.pk
+    assert VerificationOffer.objects.filter(player=account, question=question).exists()
     # The guest's round and its 7-point bonus are both kept (without the signal: 7 lost).
     assert Player.objects.get(pk=account.pk).points == rounds_points + 7
     assert Player.objects.get(pk=guest.pk).points == 0
@@ -337,12 +426,35 @@ def test_class_wide_questions_are_worded_by_who_wrote_them(
         "Two other players described pictures of this kind as “ears” and “floppy ears”. Same thing?"
     )
     assert offered.question.kind == "merge" and offered.question.distance == 0.4
-    # she described the class, so she may answer although neither text is hers
+    # it was offered to her, so she may answer although neither text is hers
     verification_answer_submit(player=alice, question_id=offered.question.pk, same=True)
 
     candidates(("nose", "paw", "merge", 0.3), ("ear", "nose", "merge", 0.5))
+    assert verification_question_next(player=alice, token=rnd.token) is None  # one per round
+    rnd = play(_another_image(rnd), alice, ["nose"], stored_hashing)
     offered = verification_question_next(player=alice, token=rnd.token)
     assert (offered.yours, offered.theirs) == ("nose", "ears")  # never two of her own
     assert offered.prompt == (
         "Another player described a picture of this kind as “ears”. Same thing as your “nose”?"
     )
+
+
+def test_the_offer_migration_gives_every_earlier_answer_its_offer_and_recounts(
+    springer_items, stored_hashing, settings
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("processing.migrations.0007_verification_offer")
+    settings.NETVIZ_TRUST_MIN_COUNTED = 0.3
+    question, players = _question(springer_items, stored_hashing, n_players=3)
+    for p, same in zip(players, (True, True, False)):
+        VerificationAnswer.objects.create(question=question, player=p, same=same)
+    Player.objects.filter(pk=players[1].pk).update(trust_override=0.1)  # untrusted now
+    VerificationOffer.objects.all().delete()
+    VerificationQuestion.objects.filter(pk=question.pk).update(yes=2, no=1)  # counted as before
+    migration.forwards(apps, None)
+    assert {o.player_id for o in VerificationOffer.objects.all()} == {p.pk for p in players}
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (1, 1)
