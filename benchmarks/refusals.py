@@ -14,7 +14,11 @@ Every text goes through the game's whole acceptance rule
 * ``junk/junk.jsonl`` (must be refused) and ``junk/legit_short.jsonl`` (must pass): no class
   terms, the campaign accepting English only;
 * ``grouping/labels.jsonl`` (player-style labels, typos included: all must pass): against
-  their own class's names, aliases and forbidden terms — an extra false-refusal figure.
+  their own class's names, aliases and forbidden terms — an extra false-refusal figure;
+* ``leaks/attacks2.jsonl`` (must be refused as ``class_name``) and ``leaks/legit2.jsonl`` (must
+  not be): the generated sets of the second attacker review (small capitals, upside-down text,
+  head words; ``leaks/src/attacks2.py``), against the class names only (no aliases, no
+  forbidden terms); only ``class_name`` refusals count there.
 
 ``--baseline`` measures the rule the game had before (form checks, then class names and aliases
 as whole words, plural or possessive; the forbidden terms given to it as aliases).
@@ -74,6 +78,8 @@ def load_sets(half: str, root: Path = EVALUATION) -> dict[str, list[dict]]:
         "junk": by_hash(_jsonl(root / "junk" / "junk.jsonl"), "junk"),
         "legit_short": by_hash(_jsonl(root / "junk" / "legit_short.jsonl"), "legit_short"),
         "grouping": grouping,
+        "attacks2": by_class(_jsonl(root / "leaks" / "attacks2.jsonl")),
+        "legit2": by_class(_jsonl(root / "leaks" / "legit2.jsonl")),
     }
 
 
@@ -117,15 +123,16 @@ def evaluate(half: str, root: Path = EVALUATION, *, baseline: bool = False) -> d
     errors: dict[str, list] = {}
     timings: list[float] = []
     for name, records in sets.items():
-        must_refuse = name in ("leaks", "junk")
+        must_refuse = name in ("leaks", "junk", "attacks2")
+        leak_only = name in ("attacks2", "legit2")  # class names only; class_name counts
         per_kind: dict[str, Counter] = defaultdict(Counter)
         reasons: Counter = Counter()
         wrong = []
         for r in records:
             t0 = time.perf_counter()
-            refusal = _check(r, forbidden, rule)
+            refusal = _check(r, {} if leak_only else forbidden, rule)
             timings.append(time.perf_counter() - t0)
-            refused = refusal is not None
+            refused = refusal is not None and (not leak_only or refusal.reason == "class_name")
             kind = r.get("kind", "")
             if name == "leaks" and kind in ("translation", "synonym"):
                 kind = f"{kind} (forbidden terms)"
@@ -233,6 +240,14 @@ def print_report(report: dict, *, show_errors: bool = False, out=None) -> None:
         f"Check time per text: p50 {report['check_ms']['p50']:.2f} ms, p99 "
         f"{report['check_ms']['p99']:.2f} ms"
     )
+    for name, title in (
+        ("attacks2", "Second review attacks (leaks/attacks2.jsonl), refused as class_name"),
+        ("legit2", "Its legitimate counterpart (leaks/legit2.jsonl), refused as class_name"),
+    ):
+        entry = report[name]
+        p(f"\n{title}: {entry['refused']}/{entry['n']} = {_pct(entry['rate'])}")
+        for kind, r in entry["per_kind"].items():
+            p(f"    {kind:32s} {r['refused']:4d}/{r['n']:<4d} {_pct(r['rate'])}")
     if show_errors:
         for name, wrong in report["_errors"].items():
             if wrong:

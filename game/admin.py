@@ -32,6 +32,8 @@ class PlayerAdmin(admin.ModelAdmin):
         "trust_step0_rounds",
         "trust_step0_wins",
         "trust_step0_expected",
+        "trust_early_wins",
+        "trust_early_expected",
         "trust_agreements",
         "trust_disagreements",
         "trust_updated_at",

@@ -137,6 +137,12 @@ class Player(models.Model):
         default=0, help_text="Finished rounds judged for wins at step 0."
     )
     trust_step0_wins = models.PositiveIntegerField(default=0, help_text="Wins at step 0.")
+    trust_early_wins = models.PositiveIntegerField(
+        default=0, help_text="Wins at step 1 or before (NETVIZ_TRUST early_step), of those rounds."
+    )
+    trust_early_expected = models.FloatField(
+        default=0.0, help_text="Expected early wins: Σ of the crowd's early-win probability."
+    )
     trust_step0_expected = models.FloatField(
         default=0.0,
         help_text="Expected wins at step 0: Σ over those rounds of the crowd's step-0 win "

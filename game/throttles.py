@@ -28,6 +28,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
+from .models import Player
 from .selectors import SESSION_PLAYER_KEY
 
 _LUA = """
@@ -179,6 +180,31 @@ def guest_creation_wait(request) -> float | None:
     if check_limits(parts, request, None):
         return None
     return max((p.wait() or 0.0) for p in parts) or 1.0
+
+
+def signup_limit_message(wait: float) -> str:
+    """What a refused sign-up says: the same budget as guests, and when to try again."""
+    minutes = max(1, math.ceil(wait / 60))
+    when = "in about a minute" if minutes == 1 else f"in about {minutes} minutes"
+    return (
+        "Too many new players (guests or accounts) were started from your network recently. "
+        f"Please try again {when}, or log in if you already have an account."
+    )
+
+
+def signup_creation_wait(request) -> float | None:
+    """Count one new account against the guest limits of the client's address and network.
+
+    A new account is a new player, as cheap to make as a guest, so it spends the same budget
+    (:func:`guest_creation_wait`: None when allowed, and counted; else the seconds to wait).
+    One exception: a sign-up from a session that holds a guest player costs nothing, since that
+    guest becomes the account's player and was counted when it was started.
+    """
+    session = getattr(request, "session", None)
+    guest_id = session.get(SESSION_PLAYER_KEY) if session is not None else None
+    if guest_id and Player.objects.filter(pk=guest_id, user__isnull=True).exists():
+        return None
+    return guest_creation_wait(request)
 
 
 def _redis_client():

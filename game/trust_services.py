@@ -1,8 +1,8 @@
 """Writes of player trust (docs/METHOD_NOTES.md, "Player trust"): the evidence the game knows
-(wins at step 0, refused and accepted characteristics) and the trust computed from it with the
-pure model in ``processing/trust.py``. The agreement counters come from label processing
-(``processing/services/trust.py``), which calls :func:`players_trust_update` after it writes
-them.
+(wins at step 0 and early wins, refused and accepted characteristics) and the trust computed
+from it with the pure model in ``processing/trust.py``. The agreement counters come from label
+processing (``processing/services/trust.py``), which calls :func:`players_trust_update` after
+it writes them.
 
 Trust is recomputed for a player when a round of theirs is processed (and for the players
 whose agreement that round changed), and for everyone by the periodic ``refresh_player_trust``
@@ -23,8 +23,10 @@ from django.utils import timezone
 from processing.trust import (
     TrustEvidence,
     crowd_agreement_rate,
+    crowd_resign_rate,
     effective_trust,
     item_step0_probability,
+    item_win_probability,
     label_weight,
     player_trust,
 )
@@ -38,6 +40,8 @@ _FIELDS = (
     "trust_accepted",
     "trust_step0_rounds",
     "trust_step0_wins",
+    "trust_early_wins",
+    "trust_early_expected",
     "trust_step0_expected",
     "trust_updated_at",
 )
@@ -61,12 +65,14 @@ def _judged_rounds():
     )
 
 
-def _step0_evidence(player_ids: list[int] | None) -> dict[int, tuple[int, int, float]]:
-    """{player: (judged rounds, step-0 wins, expected step-0 wins)}.
+def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
+    """{player: the round fields of their :class:`TrustEvidence`}: judged rounds, step-0 wins
+    and early wins (at step ``early_step`` or before) with their expected numbers, resigns.
 
-    The expected chance of a step-0 win of each round is the crowd's rate on its item: the
-    other (trusted) players' finished rounds there, smoothed (``item_step0_probability``)."""
+    The expected chance of a step-0 (early) win of each round is the crowd's rate on its item:
+    the other (trusted) players' finished rounds there, smoothed (``item_win_probability``)."""
     params = selectors.trust_params()
+    early_step = params.early_step
     own = Round.objects.filter(status=Round.Status.DONE, outcome__in=_JUDGED_OUTCOMES)
     if player_ids is not None:
         own = own.filter(player_id__in=player_ids)
@@ -74,31 +80,78 @@ def _step0_evidence(player_ids: list[int] | None) -> dict[int, tuple[int, int, f
     crowd = _judged_rounds()
     if player_ids is not None:
         crowd = crowd.filter(cluster_map_id__in=own.values("cluster_map_id"))
+    won = Q(outcome=Round.Outcome.WIN)
     per_item = {
-        row["cluster_map_id"]: (row["n"], row["w"])
+        row["cluster_map_id"]: (row["n"], row["w"], row["w1"])
         for row in crowd.values("cluster_map_id").annotate(
-            n=Count("id"), w=Count("id", filter=Q(outcome=Round.Outcome.WIN, step=0))
+            n=Count("id"),
+            w=Count("id", filter=won & Q(step=0)),
+            w1=Count("id", filter=won & Q(step__lte=early_step)),
         )
     }
     trusted_players = Player.objects.filter(selectors.trusted_players_q())
     if player_ids is not None:
         trusted_players = trusted_players.filter(pk__in=player_ids)
     trusted = set(trusted_players.values_list("pk", flat=True))
-    out: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
+    out: dict[int, dict] = defaultdict(lambda: dict.fromkeys(_ROUND_FIELDS, 0))
     for player_id, cluster_map_id, outcome, step in rows:
         win0 = outcome == Round.Outcome.WIN and step == 0
-        n, w = per_item.get(cluster_map_id, (0, 0))
+        win1 = outcome == Round.Outcome.WIN and step <= early_step
+        n, w, w1 = per_item.get(cluster_map_id, (0, 0, 0))
         if player_id in trusted:  # the item's tally holds the player's own round: take it out
-            n, w = n - 1, w - int(win0)
+            n, w, w1 = n - 1, w - int(win0), w1 - int(win1)
+        n, w, w1 = max(0, n), max(0, w), max(0, w1)
         acc = out[player_id]
-        acc[0] += 1
-        acc[1] += int(win0)
-        acc[2] += item_step0_probability(wins=max(0, w), rounds=max(0, n), params=params)
-    return {pid: (n, w, e) for pid, (n, w, e) in out.items()}
+        acc["step0_rounds"] += 1
+        acc["step0_wins"] += int(win0)
+        acc["step0_expected"] += item_step0_probability(wins=w, rounds=n, params=params)
+        acc["early_wins"] += int(win1)
+        acc["early_expected"] += item_win_probability(
+            wins=w1, rounds=n, prior_rate=params.early_prior_rate, params=params
+        )
+        acc["resigns"] += int(outcome == Round.Outcome.RESIGN)
+    for acc in out.values():  # sums of probabilities: never above the rounds
+        acc["step0_expected"] = min(acc["step0_expected"], float(acc["step0_rounds"]))
+        acc["early_expected"] = min(acc["early_expected"], float(acc["step0_rounds"]))
+    return out
+
+
+_ROUND_FIELDS = (
+    "step0_rounds",
+    "step0_wins",
+    "step0_expected",
+    "early_wins",
+    "early_expected",
+    "resigns",
+)
+
+
+def _crowd_rates(params) -> tuple[float, float]:
+    """(ā, c): the crowd's agreement rate (every player's counters) and its share of resigned
+    rounds (trusted players' finished rounds)."""
+    totals = Player.objects.aggregate(a=Sum("trust_agreements"), d=Sum("trust_disagreements"))
+    agreement = crowd_agreement_rate(
+        agreements=totals["a"] or 0, disagreements=totals["d"] or 0, params=params
+    )
+    played = Player.objects.filter(selectors.trusted_players_q()).aggregate(
+        r=Sum("resigns"), n=Sum("rounds_finished")
+    )
+    n = played["n"] or 0
+    resign = crowd_resign_rate(resigns=min(played["r"] or 0, n), rounds=n, params=params)
+    return agreement, resign
+
+
+def _weight(player: Player, min_counted: float) -> float:
+    return label_weight(
+        effective=effective_trust(
+            trust=player.trust, override=player.trust_override, blocked=player.is_blocked
+        ),
+        min_counted=min_counted,
+    )
 
 
 def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[TrustChange]:
-    """Recompute the step-0 evidence, the accepted characteristics and the trust of some
+    """Recompute the round evidence, the accepted characteristics and the trust of some
     players (None: every player) from the stored rounds, characteristics and counters.
 
     Returns the players whose label weight changed (for the caller to rescore their labels).
@@ -108,12 +161,9 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
         return []
     params = selectors.trust_params()
     min_counted = selectors.trust_min_counted()
-    totals = Player.objects.aggregate(a=Sum("trust_agreements"), d=Sum("trust_disagreements"))
-    crowd = crowd_agreement_rate(
-        agreements=totals["a"] or 0, disagreements=totals["d"] or 0, params=params
-    )
+    crowd, crowd_resign = _crowd_rates(params)
     players = Player.objects.all() if ids is None else Player.objects.filter(pk__in=ids)
-    step0 = _step0_evidence(ids)
+    by_rounds = _rounds_evidence(ids)
     accepted_qs = Characteristic.objects.all()
     if ids is not None:
         accepted_qs = accepted_qs.filter(player_id__in=ids)
@@ -123,45 +173,33 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
     now = timezone.now()
     changes: list[TrustChange] = []
     batch: list[Player] = []
-    for player in players.only(
-        "id",
-        "user_id",
-        "is_blocked",
-        "trust",
-        "trust_override",
-        "trust_refusals",
-        "trust_agreements",
-        "trust_disagreements",
-    ).iterator(chunk_size=2000):
-        before = label_weight(
-            effective=effective_trust(
-                trust=player.trust, override=player.trust_override, blocked=player.is_blocked
-            ),
-            min_counted=min_counted,
-        )
-        rounds, wins, expected = step0.get(player.pk, (0, 0, 0.0))
+    fields = ("id", "user_id", "is_blocked", "trust", "trust_override", "trust_refusals")
+    for player in (
+        players.only(*fields, "trust_agreements", "trust_disagreements")
+        .annotate(account_prior=selectors.account_prior_exists())
+        .iterator(chunk_size=2000)
+    ):
+        before = _weight(player, min_counted)
         evidence = TrustEvidence(
-            is_guest=player.user_id is None,
-            step0_rounds=rounds,
-            step0_wins=wins,
-            step0_expected=min(expected, float(rounds)),
+            is_guest=not player.account_prior,  # the guest prior until an account earns its own
+            **by_rounds.get(player.pk, dict.fromkeys(_ROUND_FIELDS, 0)),
             refusals=player.trust_refusals,
             accepted=accepted.get(player.pk, 0),
             agreements=player.trust_agreements,
             disagreements=player.trust_disagreements,
         )
-        player.trust = player_trust(evidence, crowd_agreement=crowd, params=params).trust
-        player.trust_accepted = evidence.accepted
-        player.trust_step0_rounds = rounds
-        player.trust_step0_wins = wins
-        player.trust_step0_expected = evidence.step0_expected
-        player.trust_updated_at = now
-        after = label_weight(
-            effective=effective_trust(
-                trust=player.trust, override=player.trust_override, blocked=player.is_blocked
-            ),
-            min_counted=min_counted,
+        computed = player_trust(
+            evidence, crowd_agreement=crowd, crowd_resign=crowd_resign, params=params
         )
+        player.trust = computed.trust
+        player.trust_accepted = evidence.accepted
+        player.trust_step0_rounds = evidence.step0_rounds
+        player.trust_step0_wins = evidence.step0_wins
+        player.trust_step0_expected = evidence.step0_expected
+        player.trust_early_wins = evidence.early_wins
+        player.trust_early_expected = evidence.early_expected
+        player.trust_updated_at = now
+        after = _weight(player, min_counted)
         if abs(after - before) > 1e-9:
             changes.append(TrustChange(player_id=player.pk, before=before, after=after))
         batch.append(player)

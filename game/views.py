@@ -20,6 +20,7 @@ from core.errors import ApplicationError
 from explanations.models import Campaign
 
 from . import rules, selectors, services, throttles
+from .frame_bytes import jpeg_salted
 
 
 def _player(request: HttpRequest):
@@ -230,7 +231,8 @@ def frame(request: HttpRequest, token: str, step: int) -> HttpResponse:
 
     The response names nothing about the item: no file name (Content-Disposition), no ETag or
     Last-Modified, which would be the same for every player of the item and let players
-    recognise it; only the per-round URL and the image bytes.
+    recognise it; only the per-round URL and the image bytes, salted with a random comment
+    (:func:`game.frame_bytes.jpeg_salted`) so that neither they nor their length repeat.
     """
     if not 0 <= step <= rules.MAX_STEP:
         raise Http404()
@@ -247,7 +249,8 @@ def frame(request: HttpRequest, token: str, step: int) -> HttpResponse:
             data = handle.read()
     except OSError as exc:  # FileNotFoundError, IsADirectoryError, ...
         raise Http404() from exc
-    response = HttpResponse(data, content_type="image/jpeg")
+    # salted per response: the stored bytes would be the same for every player of the item
+    response = HttpResponse(jpeg_salted(data), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=900"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -281,8 +284,9 @@ def round_picture(request: HttpRequest, token: str, kind: str) -> HttpResponse:
             data = handle.read()
     except OSError as exc:
         raise Http404() from exc
-    # Bytes, not a FileResponse: its Content-Disposition would name the stored file.
-    response = HttpResponse(data, content_type=content_type)
+    # Bytes, not a FileResponse: its Content-Disposition would name the stored file; a JPEG
+    # salted as the frames are.
+    response = HttpResponse(jpeg_salted(data), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     return response

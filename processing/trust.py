@@ -3,16 +3,20 @@
 Plain numbers in, frozen dataclasses out; no framework code (an import-linter contract keeps it
 so). The evidence is gathered by ``processing.services.trust``; this module only computes.
 
-A player's trust is their prior (guests 0.5, accounts 0.7) scaled by three factors, each a
+A player's trust is their prior (guests and new accounts 0.5, accounts with a verified e-mail
+address 0.7: ``TrustEvidence.is_guest`` says which prior applies) scaled by four factors, each a
 Bayesian estimate, so that one event moves it a little and a pattern moves it a lot:
 
-* **plausibility** (wins at step 0). Each finished round on an item has an *expected* chance of a
+* **plausibility** (early wins). Each finished round on an item has an *expected* chance of a
   step-0 win: the crowd's step-0 win rate on that item, smoothed towards ``step0_prior_rate``
   (:func:`item_step0_probability`; the player's own rounds are not part of it). The player's
   step-0 win rate is estimated with ``step0_strength`` pseudo-rounds at their expected rate ē:
   θ̂ = (W + k·ē) / (N + k). The excess over the crowd, (θ̂ − ē) / (1 − ē) when positive, is the
-  share of their rounds won at step 0 beyond what the crowd manages; plausibility =
-  (1 − excess) ** ``step0_power``.
+  share of their rounds won at step 0 beyond what the crowd manages; its factor is
+  (1 − excess) ** ``step0_power``. The same estimate for wins at step ``early_step`` or before
+  (the crowd's rate smoothed towards ``early_prior_rate``) gives a second factor,
+  (1 − excess) ** ``early_power``; plausibility is the smaller of the two. A player who looked
+  the item up wins early but need not win at step 0 (:func:`plausibility_factor`).
 * **care** (refused characteristics). The refusal rate with a Beta prior of mean r0 =
   ``refusal_prior_rate`` and weight ``refusal_strength``: r̂ = (R + s·r0) / (R + A + s);
   care = min(1, (1 − r̂) / (1 − r0)): 1 at or below the usual rate, falling as refusals pile up.
@@ -23,7 +27,13 @@ Bayesian estimate, so that one event moves it a little and a pattern moves it a 
   crowd's rate ā: â = (Ag + k·ā) / (Ag + D + k); consensus = â / ā (1 with no evidence, above 1
   for players who agree more often than the crowd, towards 0 for players nobody agrees with).
 
-trust = min(1, prior · consensus) · plausibility · care, in [0, 1].
+* **persistence** (resigns). The player's share of resigned rounds, with ``resign_strength``
+  pseudo-rounds at the crowd's share c (:func:`crowd_resign_rate`): ρ̂ = (S + k·c) / (N + k);
+  persistence = (1 − excess) ** ``resign_power`` with excess = (ρ̂ − c) / (1 − c) when
+  positive. A resign yields no label yet counts toward an item's target, so a player who only
+  resigns would retire a campaign's items without describing any.
+
+trust = min(1, prior · consensus) · plausibility · care · persistence, in [0, 1].
 """
 
 from __future__ import annotations
@@ -38,9 +48,12 @@ __all__ = [
     "TrustParams",
     "agreement_counts",
     "crowd_agreement_rate",
+    "crowd_resign_rate",
     "effective_trust",
     "item_step0_probability",
+    "item_win_probability",
     "label_weight",
+    "plausibility_factor",
     "player_trust",
 ]
 
@@ -58,6 +71,10 @@ class TrustParams:
     #: Pseudo-rounds at the expected rate in a player's step-0 win rate.
     step0_strength: float = 10.0
     step0_power: float = 2.0
+    #: Early wins: at this step or before (the same estimate as step 0's, its own constants).
+    early_step: int = 1
+    early_prior_rate: float = 0.3
+    early_power: float = 1.0
     #: Usual share of refused characteristics, and the weight of that prior (texts).
     refusal_prior_rate: float = 0.1
     refusal_strength: float = 10.0
@@ -66,16 +83,28 @@ class TrustParams:
     #: The crowd's agreement rate before there is any evidence, and its weight (labels).
     agreement_prior_rate: float = 0.5
     crowd_strength: float = 10.0
+    #: The crowd's share of resigned rounds before there is any evidence (weight
+    #: ``crowd_strength`` rounds), pseudo-rounds at the crowd's share in a player's, and the power.
+    resign_prior_rate: float = 0.2
+    resign_strength: float = 10.0
+    resign_power: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("prior_guest", "prior_account", "step0_prior_rate", "refusal_prior_rate"):
+        for name in (
+            "prior_guest",
+            "prior_account",
+            "step0_prior_rate",
+            "early_prior_rate",
+            "refusal_prior_rate",
+            "resign_prior_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {value!r}")
         if not 0.0 < self.agreement_prior_rate <= 1.0:
             raise ValueError("agreement_prior_rate must be in (0, 1]")
-        if self.refusal_prior_rate >= 1.0:
-            raise ValueError("refusal_prior_rate must be below 1")
+        if self.refusal_prior_rate >= 1.0 or self.resign_prior_rate >= 1.0:
+            raise ValueError("refusal_prior_rate and resign_prior_rate must be below 1")
         for name in (
             "step0_item_strength",
             "step0_strength",
@@ -83,19 +112,29 @@ class TrustParams:
             "agreement_strength",
             "crowd_strength",
             "step0_power",
+            "early_power",
+            "resign_strength",
+            "resign_power",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.early_step < 1:
+            raise ValueError("early_step must be at least 1 (step 0 has its own factor)")
 
 
 @dataclass(frozen=True)
 class TrustEvidence:
-    """What is known of one player (counts, and the expected step-0 wins as a float)."""
+    """What is known of one player (counts, and the expected wins as floats). Early wins are
+    wins at step ``TrustParams.early_step`` or before, over the same ``step0_rounds`` (None:
+    not gathered, no factor)."""
 
     is_guest: bool
     step0_rounds: int = 0
     step0_wins: int = 0
     step0_expected: float = 0.0
+    early_wins: int | None = None
+    early_expected: float | None = None
+    resigns: int = 0  # of the ``step0_rounds``
     refusals: int = 0
     accepted: int = 0
     agreements: int = 0
@@ -105,6 +144,7 @@ class TrustEvidence:
         for name in (
             "step0_rounds",
             "step0_wins",
+            "resigns",
             "refusals",
             "accepted",
             "agreements",
@@ -114,8 +154,17 @@ class TrustEvidence:
                 raise ValueError(f"{name} must not be negative")
         if self.step0_wins > self.step0_rounds:
             raise ValueError("step0_wins cannot exceed step0_rounds")
+        if self.step0_wins + self.resigns > self.step0_rounds:
+            raise ValueError("step0_wins + resigns cannot exceed step0_rounds")
         if not 0.0 <= self.step0_expected <= self.step0_rounds + 1e-9:
             raise ValueError("step0_expected must be in [0, step0_rounds]")
+        if (self.early_wins is None) != (self.early_expected is None):
+            raise ValueError("early_wins and early_expected come together")
+        if self.early_wins is not None:
+            if not self.step0_wins <= self.early_wins <= self.step0_rounds:
+                raise ValueError("early_wins must be in [step0_wins, step0_rounds]")
+            if not 0.0 <= self.early_expected <= self.step0_rounds + 1e-9:
+                raise ValueError("early_expected must be in [0, step0_rounds]")
 
 
 @dataclass(frozen=True)
@@ -127,19 +176,45 @@ class PlayerTrust:
     plausibility: float
     care: float
     consensus: float
+    persistence: float
     step0_rate: float  # θ̂, the player's estimated step-0 win rate
     step0_expected_rate: float  # ē, the crowd's on the player's items
+    early_rate: float  # the same for wins at ``early_step`` or before
+    early_expected_rate: float
     refusal_rate: float  # r̂
+    resign_rate: float  # ρ̂
     agreement_rate: float  # â
 
 
 def item_step0_probability(*, wins: int, rounds: int, params: TrustParams = TrustParams()) -> float:
     """The crowd's chance of a step-0 win on an item: ``wins`` step-0 wins in ``rounds`` finished
     rounds of other players, with ``step0_item_strength`` pseudo-rounds at ``step0_prior_rate``."""
+    return item_win_probability(
+        wins=wins, rounds=rounds, prior_rate=params.step0_prior_rate, params=params
+    )
+
+
+def item_win_probability(
+    *, wins: int, rounds: int, prior_rate: float, params: TrustParams = TrustParams()
+) -> float:
+    """The crowd's chance of a win by some step on an item: ``wins`` such wins in ``rounds``
+    finished rounds of other players, with ``step0_item_strength`` pseudo-rounds at
+    ``prior_rate`` (``step0_prior_rate`` for step 0, ``early_prior_rate`` for early wins)."""
     if rounds < 0 or not 0 <= wins <= rounds:
         raise ValueError("need 0 <= wins <= rounds")
     m = params.step0_item_strength
-    return (wins + m * params.step0_prior_rate) / (rounds + m)
+    return (wins + m * prior_rate) / (rounds + m)
+
+
+def plausibility_factor(
+    *, rounds: int, wins: int, expected: float, prior_rate: float, strength: float, power: float
+) -> tuple[float, float, float]:
+    """(factor, θ̂, ē): how plausible ``wins`` in ``rounds`` are when the crowd would expect
+    ``expected`` of them (see the module's docstring); 1 without excess."""
+    e = min(expected / rounds if rounds else prior_rate, 1.0)
+    rate = (wins + strength * e) / (rounds + strength)
+    excess = max(0.0, rate - e) / (1.0 - e) if e < 1.0 else 0.0
+    return (1.0 - min(1.0, excess)) ** power, rate, e
 
 
 def crowd_agreement_rate(
@@ -153,26 +228,56 @@ def crowd_agreement_rate(
     return (agreements + k * params.agreement_prior_rate) / (agreements + disagreements + k)
 
 
+def crowd_resign_rate(*, resigns: int, rounds: int, params: TrustParams = TrustParams()) -> float:
+    """c: the share of every (trusted) player's finished rounds that were resigned, smoothed
+    towards ``resign_prior_rate`` with ``crowd_strength`` pseudo-rounds."""
+    if rounds < 0 or not 0 <= resigns <= rounds:
+        raise ValueError("need 0 <= resigns <= rounds")
+    k = params.crowd_strength
+    rate = (resigns + k * params.resign_prior_rate) / (rounds + k)
+    return min(rate, 0.99)
+
+
 def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
 def player_trust(
-    evidence: TrustEvidence, *, crowd_agreement: float, params: TrustParams = TrustParams()
+    evidence: TrustEvidence,
+    *,
+    crowd_agreement: float,
+    crowd_resign: float | None = None,
+    params: TrustParams = TrustParams(),
 ) -> PlayerTrust:
-    """The trust of one player (see the module's docstring for the model)."""
+    """The trust of one player (see the module's docstring for the model); ``crowd_resign``:
+    the crowd's share of resigned rounds (:func:`crowd_resign_rate`; None: the prior's)."""
     if not 0.0 < crowd_agreement <= 1.0:
         raise ValueError("crowd_agreement must be in (0, 1]")
+    c = params.resign_prior_rate if crowd_resign is None else crowd_resign
+    if not 0.0 <= c < 1.0:
+        raise ValueError("crowd_resign must be in [0, 1)")
     prior = params.prior_guest if evidence.is_guest else params.prior_account
 
-    # plausibility: wins at step 0 beyond the crowd's
-    n = evidence.step0_rounds
-    expected = evidence.step0_expected / n if n else params.step0_prior_rate
-    expected = min(expected, 1.0)
-    k = params.step0_strength
-    rate = (evidence.step0_wins + k * expected) / (n + k)
-    excess = max(0.0, rate - expected) / (1.0 - expected) if expected < 1.0 else 0.0
-    plausibility = (1.0 - min(1.0, excess)) ** params.step0_power
+    # plausibility: wins at step 0, and early wins, beyond the crowd's
+    step0, rate, expected = plausibility_factor(
+        rounds=evidence.step0_rounds,
+        wins=evidence.step0_wins,
+        expected=evidence.step0_expected,
+        prior_rate=params.step0_prior_rate,
+        strength=params.step0_strength,
+        power=params.step0_power,
+    )
+    early, early_rate, early_expected = 1.0, 0.0, 0.0
+    if evidence.early_wins is not None:
+        early, early_rate, early_expected = plausibility_factor(
+            rounds=evidence.step0_rounds,
+            wins=evidence.early_wins,
+            expected=evidence.early_expected,
+            prior_rate=params.early_prior_rate,
+            strength=params.step0_strength,
+            power=params.early_power,
+        )
+    plausibility = min(step0, early)
 
     # care: refused characteristics beyond the usual share
     s, r0 = params.refusal_strength, params.refusal_prior_rate
@@ -185,16 +290,30 @@ def player_trust(
     agreement = (evidence.agreements + ka * crowd_agreement) / (labels + ka)
     consensus = agreement / crowd_agreement
 
-    trust = _clamp(min(1.0, prior * consensus) * plausibility * care)
+    # persistence: resigned rounds beyond the crowd's share
+    persistence, resign_rate, _ = plausibility_factor(
+        rounds=evidence.step0_rounds,
+        wins=evidence.resigns,
+        expected=c * evidence.step0_rounds,
+        prior_rate=c,
+        strength=params.resign_strength,
+        power=params.resign_power,
+    )
+
+    trust = _clamp(min(1.0, prior * consensus) * plausibility * care * persistence)
     return PlayerTrust(
         trust=trust,
         prior=prior,
         plausibility=plausibility,
         care=care,
         consensus=consensus,
+        persistence=persistence,
         step0_rate=rate,
         step0_expected_rate=expected,
+        early_rate=early_rate,
+        early_expected_rate=early_expected,
         refusal_rate=refusal,
+        resign_rate=resign_rate,
         agreement_rate=agreement,
     )
 

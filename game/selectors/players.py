@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from processing.trust import TrustParams
@@ -75,9 +76,28 @@ def trust_params() -> TrustParams:
 
 
 def trust_prior(*, is_guest: bool) -> float:
-    """A new player's trust: the model's prior for guests or for accounts."""
+    """A new player's trust: the model's prior for guests or for accounts.
+
+    ``is_guest`` is whether the player starts from the guest prior: every guest, and every
+    account that has not earned the account prior (:func:`account_prior_earned`)."""
     params = trust_params()
     return params.prior_guest if is_guest else params.prior_account
+
+
+def account_prior_exists(prefix: str = "") -> Exists:
+    """Whether a player's account has earned the account prior: it has a verified e-mail address
+    (allauth's ``EmailAddress``). A guest never has; an account that only exists starts, and
+    stays, at the guest prior: making accounts is as cheap as making guests, a verified address
+    is not (issue 12). For ``Player`` querysets (``prefix`` reaches a player from another model).
+    """
+    return Exists(EmailAddress.objects.filter(user_id=OuterRef(f"{prefix}user_id"), verified=True))
+
+
+def account_prior_earned(*, user) -> bool:
+    """:func:`account_prior_exists` for one user (None: a guest)."""
+    if user is None or user.pk is None:
+        return False
+    return EmailAddress.objects.filter(user_id=user.pk, verified=True).exists()
 
 
 def trust_min_counted() -> float:

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from processing.nlp.clean import MAX_LENGTH
-from processing.nlp.leaks import forbidden_terms_for
-from processing.nlp.refusals import check_characteristic
+from processing.nlp.leaks import find_split_leak, forbidden_terms_for
+from processing.nlp.refusals import check_characteristic, leak_message
 
 from .. import rules, selectors
 from ..models import Characteristic, Round
@@ -68,6 +68,15 @@ def _check_texts(*, round: Round, texts: list[str]) -> _Checked:
             seen.add(key)
         errors.append(message)
         reasons.append(reason)
+    if not any(errors):  # each text passed alone: a name cut across two of them ("gold" "finch")
+        split = find_split_leak(texts, class_names=names, aliases=alias_list, forbidden=forbidden)
+        if split is not None:
+            i, j, leak = split
+            errors[j] = (
+                f"Together with \u201c{texts[i].strip()}\u201d, {leak_message(leak.matched)}"
+            )
+            reasons[j] = "class_name"
+            checked_out += 1
     return _Checked(errors=errors, reasons=reasons, checked_out=checked_out)
 
 

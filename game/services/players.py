@@ -133,7 +133,9 @@ def nickname_generate() -> str:
 
 def player_ensure_for_user(*, user) -> Player:
     """The player of a registered user, created on first use with a generated display name
-    ("Player 4821", never the username: the player chooses theirs on the profile page)."""
+    ("Player 4821", never the username: the player chooses theirs on the profile page), and the
+    guest prior unless the account has earned the account prior (a verified e-mail address,
+    ``selectors.account_prior_exists``)."""
     player = selectors.player_for_user(user=user)
     if player is not None:
         return player
@@ -143,7 +145,9 @@ def player_ensure_for_user(*, user) -> Player:
                 return Player.objects.create(
                     user=user,
                     nickname=nickname_generate(),
-                    trust=selectors.trust_prior(is_guest=False),
+                    trust=selectors.trust_prior(
+                        is_guest=not selectors.account_prior_earned(user=user)
+                    ),
                 )
         except IntegrityError:  # created concurrently, or the generated name was just taken
             player = Player.objects.filter(user=user).first()
@@ -189,10 +193,16 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     """Keep a guest's play when they sign up or log in.
 
     Sign-up (the user has no player yet): the guest player becomes the user's player, with its
-    nickname, rounds, characteristics and points. Log-in to an account that already plays: the
-    guest's rounds move to the account, except rounds of images the account has already had
-    (a player never holds two items of one image); those stay with the detached guest. An open
-    round of the guest is closed first when the account has one open too.
+    nickname, rounds, characteristics, points, trust evidence and moderation (a blocked guest is
+    a blocked account). Log-in to an account that already plays: the guest's rounds move to the
+    account, except rounds of images the account has already had (a player never holds two
+    items of one image); those stay with the detached guest. An open round of the guest is
+    closed first when the account has one open too. The guest's refused characteristics
+    (``trust_refusals``) move with its rounds.
+
+    A blocked or untrusted guest (``selectors.untrusted_players_q``, on its trust recomputed
+    here) moves nothing: its rounds and points stay with the detached guest, where moderation
+    applies, and cannot be laundered into an unblocked, counted account by logging in.
     """
     guest = (
         Player.objects.select_for_update().filter(pk=guest_id, user__isnull=True).first()
@@ -205,9 +215,13 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     if account is None:
         guest.user = user
         guest.save(update_fields=["user"])
-        trust_services.players_trust_update(player_ids=[guest.pk])  # an account's prior now
+        # the account prior only once the account earns it (a verified e-mail address)
+        trust_services.players_trust_update(player_ids=[guest.pk])
         guest.refresh_from_db()
         return guest
+    trust_services.players_trust_update(player_ids=[guest.pk])
+    if not Player.objects.filter(selectors.trusted_players_q(), pk=guest.pk).exists():
+        return account
     now = timezone.now()
     if selectors.round_open_for_player(player=account) is not None:
         for open_round in Round.objects.filter(
@@ -221,6 +235,11 @@ def player_claim_guest(*, user, guest_id: int | None) -> Player:
     Characteristic.objects.filter(round_id__in=moved_ids).update(player=account)
     _player_recount(player_id=account.pk)
     _player_recount(player_id=guest.pk)
+    if guest.trust_refusals:
+        Player.objects.filter(pk=account.pk).update(
+            trust_refusals=F("trust_refusals") + guest.trust_refusals
+        )
+        Player.objects.filter(pk=guest.pk).update(trust_refusals=0)
     # Points the game does not hold (verification bonuses) are moved and added back by their
     # owners, inside this transaction.
     player_merged.send(sender=Player, account_id=account.pk, guest_id=guest.pk)

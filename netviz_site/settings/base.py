@@ -370,7 +370,12 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_PREVENT_ENUMERATION = "strict"
 ACCOUNT_LOGOUT_ON_GET = False
 # allauth's rate limits (cache-backed) stay at its defaults: e.g. login 30/m per address, failed
-# logins 10/m per address and 5 per 5 minutes per account, sign-up 20/m per address.
+# logins 10/m per address and 5 per 5 minutes per account, sign-up attempts 20/m per address.
+# On top of them a successful sign-up is a new player and spends the guest budget of its address
+# and network ("guest_ip", "guest_net" below; 429 when spent), unless the session's guest becomes
+# the account's player; an account starts from the guest trust prior until it has a verified
+# e-mail address (game/account_adapter.py, docs/game.md "Limits").
+ACCOUNT_ADAPTER = "game.account_adapter.AccountAdapter"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "game:play"
 ACCOUNT_SIGNUP_REDIRECT_URL = "game:play"

@@ -13,8 +13,13 @@ letters inside words that hold letters (``p1zza``, ``5huttle``, ``ch@pel``). Tex
 into tokens at spaces and punctuation, and every run of consecutive tokens is also read with
 its separators removed (``d a i s y``, ``d.a.i.s.y``, ``gold finch``, ``trash_truck``).
 
-A run of tokens is a leak when, against a term (never against a bare head word except for the
-first rule):
+Latin letters named after a plain letter fold to it (small capitals ``ᴛᴀʙʙʏ``, turned and
+reversed letters ``ɘspʀɘsso``); text holding a turned letter is also read upside down
+(:func:`readings`), and any text backwards against terms of five letters or more.
+
+A run of tokens is a leak when, against a term (a bare head word: rule 1 on a whole token or a
+spaced run, rule 2, rule 4 with -like, -ish, -esque, -shaped, -less or -looking only, and rule 3
+from five letters; a head glued to another word passes: ``cathead``, ``bobcat``):
 
 1. it *is* the term or an inflection of it (plural, regular or irregular; possessive);
 2. it is the term once repeated letters are collapsed (``espressoo``, ``daaaisy``);
@@ -56,10 +61,12 @@ __all__ = [
     "Leak",
     "LeakChecker",
     "find_leak",
+    "find_split_leak",
     "fold",
     "fold_tokens",
     "leak_checker",
     "osa_distance",
+    "readings",
 ]
 
 # Allowed edits by the term's length in letters: (up to this length, edits).
@@ -87,6 +94,8 @@ _EXTRA_FOLD = {
 # Leetspeak, read only inside a token that also holds a letter.
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 _TOKEN_RE = re.compile(r"(?:[^\W_]|[@$])+")
+# A Latin letter named after a plain one: small capitals, turned, reversed, script, "X WITH Y".
+_LATIN_NAME_RE = re.compile(r"(?:LATIN|MODIFIER)\b.*\bLETTER (?:[A-Z]+ )*?([A-Z])(?: WITH .*)?$")
 _REPEAT_RE = re.compile(r"(.)\1+")
 
 # Suffixes that make a derivative of the noun before them (never exempt).
@@ -115,6 +124,18 @@ _DIMINUTIVES = frozenset(["y", "ie", "ies", "o", "os", "ey"])
 _AMBIGUOUS_SUFFIXES = frozenset(
     ["y", "ey", "o", "os", "er", "ers", "ing", "ings", "ly", "ery", "eries"]
 )
+# Suffixes glued to a head word (``catlike``, ``helmetish``): heads take only these.
+_HEAD_SUFFIXES = ("like", "ish", "esque", "shaped", "less", "looking")
+# Heads shorter than this get no edit (``cat``, ``saw``, ``bus``, ``pump``: too many neighbours).
+_HEAD_EDIT_MIN = 5
+# Text read backwards is checked for terms of this many letters or more (``was`` / ``saw``).
+_BACKWARDS_MIN = 5
+# Upside-down text: letters that read as another one turned half a turn (the TURNED letters
+# fold by their names) and the glyphs "flip text" uses for letters Unicode has no turned form of.
+_UPSIDE_DOWN = str.maketrans(
+    {"b": "q", "q": "b", "d": "p", "p": "d", "n": "u", "u": "n", "ɔ": "c", "ɟ": "f", "ƃ": "g",
+     "ᵷ": "g", "ɾ": "j", "ə": "e", "∀": "a", "ɓ": "q"}
+)  # fmt: skip
 _VOWEL_SUFFIXES = frozenset(
     s for s in _TRANSPARENT_SUFFIXES | _AMBIGUOUS_SUFFIXES | _DIMINUTIVES if s[0] in "aeiouy"
 )
@@ -126,7 +147,8 @@ class Leak:
 
     matched: the folded tokens that name it (for the player's message: their own words).
     term: the class term it names (folded; never shown to a player who may not know it).
-    rule: ``exact``, ``repeated``, ``edit``, ``compound`` or ``lemma`` (the rule above).
+    rule: ``exact``, ``repeated``, ``edit``, ``compound``, ``lemma`` or ``backwards`` (the
+    rules above).
     forbidden: the term is one an admin added (translation or synonym).
     """
 
@@ -139,6 +161,15 @@ class Leak:
 # --- folding ---------------------------------------------------------------------------------
 
 
+def _latin_base(name: str) -> str | None:
+    """The plain letter a Latin letter's Unicode name is built on: ``LATIN LETTER SMALL
+    CAPITAL E``, ``LATIN SMALL LETTER TURNED E``, ``... REVERSED E``, ``... SCRIPT G``,
+    ``... B WITH HOOK`` -> ``e``, ``e``, ``e``, ``g``, ``b`` (None for other letters: schwa,
+    eth, ezh)."""
+    found = _LATIN_NAME_RE.match(name)
+    return found.group(1).lower() if found else None
+
+
 @functools.lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     if ch.isascii():
@@ -148,7 +179,10 @@ def _fold_char(ch: str) -> str:
     category = unicodedata.category(ch)
     if category in ("Cf", "Mn", "Me"):  # invisible format characters, combining marks
         return ""
-    if category.startswith("L") and not unicodedata.name(ch, "").startswith("LATIN"):
+    name = unicodedata.name(ch, "")
+    if category.startswith("L") and name.startswith(("LATIN", "MODIFIER LETTER")):
+        return _latin_base(name) or ch
+    if category.startswith("L"):
         from confusable_homoglyphs import confusables
 
         found = confusables.is_confusable(ch, preferred_aliases=["latin"])
@@ -177,6 +211,24 @@ def _leet(token: str) -> str:
     if token.isalpha() or not any(c.isalpha() for c in token):
         return token
     return "".join(_LEET.get(c, c) for c in token)
+
+
+def _turned(text: str) -> bool:
+    return any(
+        not c.isascii() and ("TURNED" in unicodedata.name(c, "") or c in "ɔɟƃᵷɾə∀") for c in text
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def readings(text: str) -> tuple[tuple[str, ...], ...]:
+    """The folded tokens of ``text`` as written and, when it holds turned letters (``ǝ``,
+    ``ɹ``, ``ʇ``), as upside-down text read the right way up: order reversed, ``b``/``q``,
+    ``d``/``p``, ``n``/``u`` swapped (``ossǝɹdsǝ`` -> ``espresso``)."""
+    out = [fold_tokens(text)]
+    if _turned(text):
+        flipped = "".join(reversed(unicodedata.normalize("NFKC", text).lower()))
+        out.append(fold_tokens(flipped.translate(_UPSIDE_DOWN)))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -306,6 +358,12 @@ class LeakChecker:
             if len(s) >= 3 and s[-1] not in "aeiouwxy" and s[-2] in "aeiou":
                 self._stems.append((s + s[-1], t, "doubled"))
         self._max_len = max((len(t.squashed) for t in self.terms), default=0) + 4
+        # heads (rules 2-4 on a head word): collapsed forms, suffix stems, edit targets
+        heads = [t for t in self.terms if t.head]
+        self._head_collapsed = {_collapse(t.squashed): t for t in heads}
+        self._head_stems = {t.squashed: t for t in heads}
+        self._head_stems.update({t.squashed[:-1]: t for t in heads if t.squashed[-1] == "e"})
+        self._head_edit = [t for t in heads if len(t.squashed) >= _HEAD_EDIT_MIN]
 
     # -- rules ------------------------------------------------------------------------------
 
@@ -379,11 +437,69 @@ class LeakChecker:
 
     # -- entry point ------------------------------------------------------------------------
 
+    def _head_exempt(self, token: str) -> bool:
+        """A real English word whose lemma and root are no head word (``cattle``, ``helm``)."""
+        if not is_real_word(token):
+            return False
+        lemma, root = _lemma_and_root(token)
+        return lemma not in self._head_exact and root not in self._head_exact
+
+    def _head_match(self, squashed: str, span: tuple[str, ...]) -> tuple[_Term, str] | None:
+        """A head word spaced or cut (``c a t``, ``hel-met``), with repeated letters
+        (``caaat``), plus a suffix (``catlike``, ``spanielish``) or, from five letters, misspelt
+        (``helmit``); real words pass (``cattle``, ``helm``, ``springtime``)."""
+        if len(span) > 1 and squashed in self._head_exact:
+            return self._head_exact[squashed], "exact"
+        if not squashed.isalpha() or (len(span) == 1 and self._head_exempt(squashed)):
+            return None
+        t = self._head_collapsed.get(_collapse(squashed))
+        if t is not None and len(squashed) > len(t.squashed):
+            return t, "repeated"
+        if len(span) > 1:
+            return None
+        for suffix in _HEAD_SUFFIXES:
+            stem = squashed[: -len(suffix)]
+            if squashed.endswith(suffix) and stem in self._head_stems:
+                return self._head_stems[stem], "compound"
+        for t in self._head_edit:
+            edits = _allowed_edits(len(t.squashed))
+            near = abs(len(squashed) - len(t.squashed)) <= edits
+            if near and osa_distance(squashed, t.squashed, edits) <= edits:
+                return t, "edit"
+        return None
+
     def find(self, text: str) -> Leak | None:
-        """The first leak in ``text`` (raw or cleaned), or None."""
+        """The first leak in ``text`` (raw or cleaned), or None; upside-down text is also
+        read the right way up (:func:`readings`)."""
         if not self.terms:
             return None
-        tokens = fold_tokens(text)
+        for tokens in readings(text):
+            leak = self._find_in(tokens)
+            if leak is not None:
+                return leak
+        return self._find_backwards(text)
+
+    def _find_backwards(self, text: str) -> Leak | None:
+        """Text written backwards (``osserpse``) or flipped without a turned letter (``snq``):
+        a run of tokens read backwards that *is* a term or head word of five letters or more
+        (``was`` must not be ``saw``)."""
+        back = "".join(reversed(unicodedata.normalize("NFKC", text).lower()))
+        for turn, flipped in ((False, back), (True, back.translate(_UPSIDE_DOWN))):
+            tokens = fold_tokens(flipped)
+            for i in range(len(tokens)):
+                squashed = ""
+                for j in range(i, min(len(tokens), i + _MAX_SPAN)):
+                    squashed += tokens[j]
+                    if len(squashed) > self._max_len:
+                        break
+                    t = self._exact.get(squashed) or self._head_exact.get(squashed)
+                    if t is not None and len(t.squashed) >= _BACKWARDS_MIN:
+                        shown = " ".join(tokens[i : j + 1])[::-1]  # the player's letters
+                        shown = shown.translate(_UPSIDE_DOWN) if turn else shown
+                        return Leak(shown, t.text, "backwards", t.forbidden)
+        return None
+
+    def _find_in(self, tokens: tuple[str, ...]) -> Leak | None:
         n = len(tokens)
         # rule 1 on whole tokens and runs of tokens, heads on whole tokens only
         for i in range(n):
@@ -427,6 +543,12 @@ class LeakChecker:
                 t = self._compound(token)
                 if t is not None:
                     return Leak(token, t.text, "compound", t.forbidden)
+        # head words: spaced, repeated letters, suffixes, edits
+        if self._head_stems:
+            for squashed, shown, span in spans:
+                found = self._head_match(squashed, span)
+                if found is not None:
+                    return Leak(shown, found[0].text, found[1], found[0].forbidden)
         return None
 
 
@@ -459,6 +581,27 @@ def find_leak(
 ) -> Leak | None:
     """The leak in ``text`` against these names, aliases and forbidden terms, or None."""
     return leak_checker(class_names, aliases, forbidden).find(text)
+
+
+def find_split_leak(
+    texts: Sequence[str],
+    *,
+    class_names: Iterable[str] | str = (),
+    aliases: Iterable[str] = (),
+    forbidden: Iterable[str] = (),
+) -> tuple[int, int, Leak] | None:
+    """A name cut across two texts of one round (``gold`` then ``finch``): ``(i, j, leak)``
+    for the first ordered pair of texts, neither a leak alone, whose join is one; or None.
+    (The game checks each text alone; a caller that has the round's texts can add this.)"""
+    checker = leak_checker(class_names, aliases, forbidden)
+    alone = [i for i, t in enumerate(texts) if t.strip() and checker.find(t) is None]
+    for i in alone:
+        for j in alone:
+            if i != j:
+                leak = checker.find(f"{texts[i]} {texts[j]}")
+                if leak is not None:
+                    return i, j, leak
+    return None
 
 
 def forbidden_terms_for(forbidden: dict | None, class_names: Sequence[str]) -> tuple[str, ...]:

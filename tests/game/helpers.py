@@ -33,3 +33,18 @@ def guest_client(nickname: str = "Guesty") -> APIClient:
     client = csrf_client()
     make_guest(client, nickname)
     return client
+
+
+def same_image(content: bytes, stored_name: str) -> bool:
+    """Whether a served image shows the stored file's pixels. Served JPEGs are salted per
+    response (game.frame_bytes), so their bytes never equal the stored file's."""
+    import io
+
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    with default_storage.open(stored_name, "rb") as fh:
+        stored = fh.read()
+    if stored.startswith(b"\xff\xd8") and content == stored:
+        return False  # a JPEG served as stored: not salted
+    return Image.open(io.BytesIO(content)).tobytes() == Image.open(io.BytesIO(stored)).tobytes()

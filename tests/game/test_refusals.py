@@ -64,3 +64,21 @@ def test_a_duplicate_has_its_own_reason(items):
     resp = post(client, f"{API}rounds/{token}/characteristics/", {"texts": texts})
     assert resp.status_code == 400
     assert resp.json()["reasons"] == [None, None, "duplicate"]
+
+
+def test_a_name_cut_across_two_characteristics_is_refused(items):
+    """Each text passes alone; together they name the class: the second is refused, nothing is
+    stored, and the refusal counts for the player's trust."""
+    client = guest_client()
+    token, rnd = _labelling_round(client)
+    Round.objects.filter(pk=rnd.pk).update(answer="goldfinch", guess="goldfinch")
+    url = f"{API}rounds/{token}/characteristics/"
+    resp = post(client, url, {"texts": ["gold", "yellow wings", "finch"]})
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["reasons"] == [None, None, "class_name"]
+    assert body["errors"][2].startswith("Together with \u201cgold\u201d")
+    assert not Characteristic.objects.exists()
+    assert rnd.player.__class__.objects.get(pk=rnd.player_id).trust_refusals == 1
+    resp = post(client, url, {"texts": ["gold", "yellow wings"]})
+    assert resp.status_code == 200, resp.content

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from explanations.models import ExplanationJob
@@ -19,7 +18,7 @@ from tests.factories import (
     PlayerFactory,
     make_image_items,
 )
-from tests.game.helpers import API, csrf_client, guest_client, post
+from tests.game.helpers import API, csrf_client, guest_client, post, same_image
 
 pytestmark = pytest.mark.django_db
 
@@ -82,8 +81,7 @@ def test_the_last_frame_stays_for_its_player_while_labelling_and_only_then(items
     assert data["frame_url"] == f"/game/frame/{token}/1.jpg"
     frame = client.get(data["frame_url"])
     assert frame.status_code == 200
-    with default_storage.open(round.cluster_map.frames[1], "rb") as fh:
-        assert frame.content == fh.read()
+    assert same_image(frame.content, round.cluster_map.frames[1])
     # other steps, other players, anonymous visitors: 404
     assert client.get(f"/game/frame/{token}/0.jpg").status_code == 404
     assert guest_client("Other").get(data["frame_url"]).status_code == 404
@@ -129,15 +127,13 @@ def test_summary_shows_the_guessed_from_frame_the_full_picture_and_plain_words(i
     assert s["frame_url"] == f"/game/rounds/{token}/frame/"
     frame = client.get(s["frame_url"])
     assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
-    with default_storage.open(round.cluster_map.frames[2], "rb") as fh:
-        assert frame.content == fh.read()
+    assert same_image(frame.content, round.cluster_map.frames[2])
     assert frame["X-Content-Type-Options"] == "nosniff"
     assert frame["Content-Security-Policy"] == "sandbox"
     assert "Content-Disposition" not in frame
     # the full picture is the game image (the field of view from the original)
     picture = client.get(s["image_url"])
-    with default_storage.open(round.image.game_file.name, "rb") as fh:
-        assert picture.content == fh.read()
+    assert same_image(picture.content, round.image.game_file.name)
     position = round.cluster_map.layer_result.position
     assert s["depth"] == rules.layer_depth(position, 3) == ("early", "middle")[position]
     assert s["caption"] == (

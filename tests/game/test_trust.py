@@ -4,6 +4,7 @@ blocked players that do not count toward an item's target."""
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from core.errors import ApplicationError
 from explanations.models import Campaign
 from game import selectors, services, trust_services
 from game.models import Player, Round
-from processing.trust import item_step0_probability
+from processing.trust import crowd_resign_rate, item_step0_probability, item_win_probability
 from tests.factories import PlayerFactory, RoundFactory, make_image_items
 
 pytestmark = pytest.mark.django_db
@@ -29,15 +30,24 @@ def play_to_the_end(player, *, texts=("floppy ears",)) -> Round:
 def test_new_guests_and_accounts_start_from_their_priors(db):
     guest = services.player_create_guest(nickname="New guest")
     assert guest.trust == pytest.approx(0.5) and guest.effective_trust == pytest.approx(0.5)
+    # an account that only exists starts from the guest prior (accounts are as cheap as guests);
+    # one with a verified e-mail address from the account prior
     user = get_user_model().objects.create_user("acct", password="pw-12345678")
-    assert services.player_ensure_for_user(user=user).trust == pytest.approx(0.7)
+    assert services.player_ensure_for_user(user=user).trust == pytest.approx(0.5)
+    verified = get_user_model().objects.create_user("verified", password="pw-12345678")
+    EmailAddress.objects.create(user=verified, email="v@example.org", verified=True, primary=True)
+    assert services.player_ensure_for_user(user=verified).trust == pytest.approx(0.7)
 
 
-def test_a_guest_who_signs_up_gets_the_accounts_prior(db):
+def test_a_guest_who_signs_up_keeps_the_guest_prior_until_the_address_is_verified(db):
     guest = services.player_create_guest(nickname="Soon account")
     user = get_user_model().objects.create_user("soon", password="pw-12345678")
     player = services.player_claim_guest(user=user, guest_id=guest.pk)
-    assert player.pk == guest.pk and player.trust == pytest.approx(0.7)
+    assert player.pk == guest.pk and player.trust == pytest.approx(0.5)
+    EmailAddress.objects.create(user=user, email="soon@example.org", verified=True, primary=True)
+    trust_services.players_trust_update(player_ids=[player.pk])
+    player.refresh_from_db()
+    assert player.trust == pytest.approx(0.7)
 
 
 def test_effective_trust_is_the_override_if_set_and_zero_when_blocked(db):
@@ -92,6 +102,57 @@ def test_step0_wins_where_the_crowd_never_wins_at_step0_lower_trust(campaign):
     honest = Player.objects.get(pk=crowd[0].pk)
     assert honest.trust_step0_wins == 0
     assert honest.trust == pytest.approx(0.5)
+
+
+def test_wins_at_step_1_where_the_crowd_wins_late_lower_trust(campaign):
+    """A player who learned the items' classes elsewhere (another identity that resigned, say)
+    and wins at step 1, never at step 0: the early-win factor catches what step 0 does not."""
+    harvester = PlayerFactory(trust=0.5)
+    crowd = [PlayerFactory(trust=0.5) for _ in range(4)]
+    items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(12)]
+    for item in items:
+        RoundFactory(
+            player=harvester, cluster_map=item, status=Round.Status.DONE, outcome="win", step=1
+        )
+        for p in crowd:
+            RoundFactory(
+                player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3
+            )
+    trust_services.players_trust_update(player_ids=[harvester.pk])
+    harvester.refresh_from_db()
+    q1 = item_win_probability(wins=0, rounds=4, prior_rate=0.3)  # 0.9 / 7
+    assert (harvester.trust_step0_wins, harvester.trust_early_wins) == (0, 12)
+    assert harvester.trust_early_expected == pytest.approx(12 * q1)
+    rate = (12 + 10 * q1) / 22
+    assert harvester.trust == pytest.approx(0.5 * (1 - (rate - q1) / (1 - q1)))
+    assert harvester.trust < selectors.trust_min_counted()
+    # the crowd, winning at step 3, is untouched
+    trust_services.players_trust_update(player_ids=[crowd[0].pk])
+    honest = Player.objects.get(pk=crowd[0].pk)
+    assert (honest.trust_early_wins, honest.trust) == (0, pytest.approx(0.5))
+
+
+def test_a_player_who_only_resigns_becomes_untrusted(campaign):
+    """Resigns yield no label but count toward an item's target: a player who resigns round
+    after round (to retire a campaign's items) falls below the threshold, and then their
+    rounds stop counting. A resign now and then costs little."""
+    quitter = PlayerFactory(trust=0.5)
+    items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(10)]
+    for item in items:
+        RoundFactory(
+            player=quitter, cluster_map=item, status=Round.Status.DONE, outcome="resign", step=5
+        )
+    trust_services.players_trust_update(player_ids=[quitter.pk])
+    quitter.refresh_from_db()
+    c = crowd_resign_rate(resigns=0, rounds=0)  # no finished rounds counted yet: the prior
+    rate = (10 + 10 * c) / 20
+    assert quitter.trust == pytest.approx(0.5 * (1 - (rate - c) / (1 - c)))  # 0.25
+    assert quitter.trust < selectors.trust_min_counted()
+    once = PlayerFactory(trust=0.5)
+    RoundFactory(player=once, cluster_map=items[0], status=Round.Status.DONE, outcome="resign")
+    trust_services.players_trust_update(player_ids=[once.pk])
+    once.refresh_from_db()
+    assert once.trust >= 0.45
 
 
 def test_one_lucky_step0_win_keeps_a_player_counted(campaign):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
 from django.urls import reverse
+from PIL import Image
 
 from game import selectors, services
 from game.models import Player, Round
@@ -210,7 +214,7 @@ def test_frames_name_nothing_that_is_the_same_for_every_player_of_an_item(items)
     """Two players of one item get the same picture, but no header in common that names it
     (no file name, ETag or Last-Modified), each under the URL of their own round."""
     item = items[0]
-    answers = []
+    answers, clients = [], []
     for nickname in ("First", "Second"):
         client = guest_client(nickname)
         round = RoundFactory(player=Player.objects.get(nickname=nickname), cluster_map=item)
@@ -218,6 +222,7 @@ def test_frames_name_nothing_that_is_the_same_for_every_player_of_an_item(items)
         resp = client.get(url)
         assert resp.status_code == 200 and resp["Content-Type"] == "image/jpeg"
         answers.append((url, resp))
+        clients.append(client)
     (url1, first), (url2, second) = answers
     assert url1 != url2
     stored = {name.rsplit("/", 1)[-1] for name in item.frames} | set(item.frames)
@@ -226,6 +231,15 @@ def test_frames_name_nothing_that_is_the_same_for_every_player_of_an_item(items)
             assert header not in resp, header
         text = repr(dict(resp.headers))
         assert not [name for name in stored if name.rsplit(".", 1)[0] in text]
+    # nor bytes: salted per response (a random comment), the same pixels
+    again = clients[0].get(url1)
+    bodies = [first.content, second.content, again.content]
+    assert len({hashlib.sha256(b).hexdigest() for b in bodies}) == 3
+    with default_storage.open(item.frames[0], "rb") as handle:
+        stored_bytes = handle.read()
+    assert stored_bytes not in bodies
+    pixels = {Image.open(io.BytesIO(b)).tobytes() for b in [stored_bytes, *bodies]}
+    assert len(pixels) == 1
 
 
 def test_a_frame_step_past_any_integer_column_is_404(items):

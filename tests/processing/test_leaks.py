@@ -8,10 +8,12 @@ from processing.nlp.leaks import (
     EDIT_DISTANCE,
     LeakChecker,
     find_leak,
+    find_split_leak,
     fold,
     fold_tokens,
     forbidden_terms_for,
     osa_distance,
+    readings,
 )
 
 TABBY = "tabby, tabby cat"
@@ -155,3 +157,99 @@ def test_forbidden_terms_for_reads_every_language_of_the_named_classes():
     assert forbidden_terms_for(setting, ["tripod"]) == ("Stativ", "trépied")
     assert forbidden_terms_for(setting, ["tripod", "moped"]) == ("Stativ", "trépied", "Mofa")
     assert forbidden_terms_for(None, ["tripod"]) == ()
+
+
+# --- second attacker review: Latin letter forms, upside-down text, head words -------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("ᴇsᴘʀᴇssᴏ", "espresso"),  # LATIN LETTER SMALL CAPITAL E, P, R, O
+        ("ᴅᴀɪꜱʏ", "daisy"),  # small capital S is U+A731
+        ("ɘspʀɘsso", "espresso"),  # LATIN SMALL LETTER REVERSED E
+        ("ǝspɹǝsso", "espresso"),  # TURNED E, TURNED R in place
+        ("ɡolf ɓall", "golf ball"),  # SCRIPT G, B WITH HOOK
+        ("ᵉˢᵖʳᵉˢˢᵒ", "espresso"),  # modifier letters (NFKC)
+    ],
+)
+def test_fold_reads_latin_letter_forms_by_their_names(raw, folded):
+    assert fold(raw) == folded
+
+
+def test_fold_keeps_latin_letters_not_named_after_a_plain_one():
+    assert fold("ə") == "ə" and fold("ʒ") == "ʒ"  # schwa, ezh
+
+
+def test_readings_turn_upside_down_text_the_right_way_up():
+    assert readings("ossǝɹdsǝ") == (("osserdse",), ("espresso",))
+    assert readings("yellow eyes") == (("yellow", "eyes"),)  # no turned letter: one reading
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("ᴛᴀʙʙʏ ᴄᴀᴛ", (TABBY,)),
+        ("ʜᴇʟᴍᴇᴛ", ("football helmet",)),
+        ("ossǝɹdsǝ", ("espresso",)),  # upside down
+        ("ʞɔnɹʇ", ("fire engine, fire truck",)),  # upside down, a head word
+        ("osserpse", ("espresso",)),  # written backwards, five letters or more
+        ("reveirter nedlog", ("golden retriever",)),
+    ],
+)
+def test_letter_forms_and_turned_text_leak(text, names):
+    assert find_leak(text, class_names=names) is not None, text
+
+
+def test_backwards_reading_skips_short_terms():
+    assert find_leak("it was there", class_names=("chain saw",)) is None  # saw
+    assert find_leak("sub sandwich", class_names=("school bus",)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "rule"),
+    [
+        ("c a t", (TABBY,), "exact"),
+        ("hel met", ("football helmet",), "exact"),
+        ("hel-met", ("football helmet",), "exact"),
+        ("caaat", (TABBY,), "repeated"),
+        ("catlike", (TABBY,), "compound"),
+        ("catish", (TABBY,), "compound"),
+        ("helmetlike", ("football helmet",), "compound"),
+        ("springerlike", ("English springer",), "compound"),
+        ("spanielish", ("English springer, English springer spaniel",), "compound"),
+        ("helmit", ("football helmet",), "edit"),
+        ("spanyel", ("English springer, English springer spaniel",), "edit"),
+    ],
+)
+def test_head_words_are_read_spaced_repeated_suffixed_and_misspelt(text, names, rule):
+    found = find_leak(text, class_names=names)
+    assert found is not None, text
+    assert found.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("cattle", (TABBY,)),
+        ("catalog", (TABBY,)),
+        ("scatter", (TABBY,)),
+        ("caterpillar", (TABBY,)),
+        ("helm", ("football helmet",)),
+        ("helmsman", ("football helmet",)),
+        ("springtime", ("English springer",)),
+        ("ʙʀᴏᴡɴ ꜰᴜʀ", (TABBY,)),
+        ("bobcat", (TABBY,)),  # word + head: another thing (decision in METHOD_NOTES)
+        ("football", ("golf ball",)),
+        ("sawl", ("chain saw",)),  # heads under five letters get no edit
+    ],
+)
+def test_head_rules_let_other_words_pass(text, names):
+    assert find_leak(text, class_names=names) is None, text
+
+
+def test_a_name_split_across_two_texts_of_a_round():
+    names = ("goldfinch, Carduelis carduelis",)
+    assert find_split_leak(["gold", "finch"], class_names=names)[:2] == (0, 1)
+    assert find_split_leak(["finch", "red", "gold"], class_names=names)[:2] == (2, 0)
+    assert find_split_leak(["gold wings", "black cap"], class_names=names) is None

@@ -9,6 +9,7 @@ from processing.trust import (
     TrustParams,
     agreement_counts,
     crowd_agreement_rate,
+    crowd_resign_rate,
     effective_trust,
     item_step0_probability,
     label_weight,
@@ -75,6 +76,101 @@ def test_step0_wins_on_easy_items_are_plausible():
     assert trust_of(is_guest=True, step0_rounds=10, step0_wins=9, step0_expected=9.0) == (
         pytest.approx(0.5)
     )
+
+
+def test_early_wins_where_the_crowd_wins_late_are_implausible():
+    """A player who looked the items up need not win at step 0: twenty wins at step 1 on items
+    the crowd wins by step 1 three times in ten. θ̂ = (20 + 10 · 0.3) / 30; excess =
+    (θ̂ − 0.3) / 0.7 = 2/3; the early factor (power 1) is 1/3."""
+    t = player_trust(
+        TrustEvidence(
+            is_guest=False,
+            step0_rounds=20,
+            step0_wins=0,
+            step0_expected=2.0,
+            early_wins=20,
+            early_expected=6.0,
+        ),
+        crowd_agreement=0.5,
+    )
+    assert t.early_expected_rate == pytest.approx(0.3)
+    assert t.early_rate == pytest.approx(23 / 30)
+    assert t.plausibility == pytest.approx(1 / 3)  # the smaller factor: step 0's is 1
+    assert t.trust == pytest.approx(0.7 / 3)  # 0.233: an account too falls below 0.3
+
+
+def test_a_player_better_than_the_crowd_stays_counted():
+    """Twelve early wins of twenty where the crowd would have six: θ̂ = (12 + 3) / 30 = 0.5,
+    excess = 0.2 / 0.7 = 2/7, factor 5/7; a guest keeps 0.357 (counted)."""
+    t = trust_of(
+        is_guest=True,
+        step0_rounds=20,
+        step0_wins=2,
+        step0_expected=2.0,
+        early_wins=12,
+        early_expected=6.0,
+    )
+    assert t == pytest.approx(0.5 * 5 / 7)
+    assert t > P.prior_guest * 0.6
+
+
+def test_step0_wins_weigh_by_the_smaller_factor_not_twice():
+    """Eight step-0 wins of eight are eight early wins too: plausibility is the smaller of the
+    two factors, not their product."""
+    q, q1 = 0.3 / 7, 0.3
+    step0_only = player_trust(
+        TrustEvidence(is_guest=True, step0_rounds=8, step0_wins=8, step0_expected=8 * q),
+        crowd_agreement=0.5,
+    )
+    both = player_trust(
+        TrustEvidence(
+            is_guest=True,
+            step0_rounds=8,
+            step0_wins=8,
+            step0_expected=8 * q,
+            early_wins=8,
+            early_expected=8 * q1,
+        ),
+        crowd_agreement=0.5,
+    )
+    early = 1 - ((8 + 10 * q1) / 18 - q1) / (1 - q1)  # 10/18 as well: the same excess share
+    assert both.plausibility == pytest.approx(min(step0_only.plausibility, early))
+    with pytest.raises(ValueError):
+        TrustEvidence(is_guest=True, step0_rounds=2, step0_wins=2, early_wins=1, early_expected=1)
+    with pytest.raises(ValueError):
+        TrustEvidence(is_guest=True, step0_rounds=2, early_wins=1)
+
+
+def test_a_player_who_only_resigns_loses_trust():
+    """Resigns yield no label but count toward an item's target. Ten resigns of ten where the
+    crowd resigns one round in five: ρ̂ = (10 + 2) / 20 = 0.6, excess = 0.4 / 0.8 = 0.5."""
+    t = player_trust(
+        TrustEvidence(is_guest=True, step0_rounds=10, resigns=10, step0_expected=1.0),
+        crowd_agreement=0.5,
+        crowd_resign=0.2,
+    )
+    assert t.resign_rate == pytest.approx(0.6)
+    assert t.persistence == pytest.approx(0.5)
+    assert t.trust == pytest.approx(0.25)  # untrusted: their rounds stop counting
+    # resigning as often as the crowd costs nothing; a hard campaign's crowd resigns more
+    assert trust_of(is_guest=True, step0_rounds=10, resigns=2, step0_expected=1.0) == (
+        pytest.approx(0.5)
+    )
+    hard = player_trust(
+        TrustEvidence(is_guest=True, step0_rounds=10, resigns=5, step0_expected=1.0),
+        crowd_agreement=0.5,
+        crowd_resign=0.5,
+    )
+    assert hard.persistence == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        TrustEvidence(is_guest=True, step0_rounds=3, step0_wins=2, resigns=2)
+
+
+def test_crowd_resign_rate_is_smoothed_towards_the_prior():
+    assert crowd_resign_rate(resigns=0, rounds=0) == pytest.approx(0.2)
+    assert crowd_resign_rate(resigns=30, rounds=90) == pytest.approx((30 + 2) / 100)
+    with pytest.raises(ValueError):
+        crowd_resign_rate(resigns=3, rounds=2)
 
 
 def test_refusals_beyond_the_usual_share_lower_trust():

@@ -52,8 +52,10 @@ def test_incremental_and_rebuild_give_the_same_groups(campaign, players, minilm)
         (cat_items[1], ["whisker", "green eyes", "striped fur"]),
         (items[3], ["tail", "ears"]),
     ]
+    # Won at step 3: no early win, so no player's trust (and label weight) moves between the
+    # incremental scores and the rebuild's (scores use the weights of their moment).
     for player, (cluster, texts) in zip(players, plays):
-        rnd = make_finished_round(cluster_map=cluster, player=player, texts=texts)
+        rnd = make_finished_round(cluster_map=cluster, player=player, texts=texts, step=3)
         round_process(round_id=rnd.pk, embedder=minilm)
     incremental = partition(campaign)
     scores = sorted(ClusterLabelScore.objects.values_list("cluster_map_id", "label", "score"))
