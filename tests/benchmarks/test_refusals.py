@@ -55,6 +55,17 @@ def root(tmp_path):
     (tmp_path / "junk" / "split.json").write_text(
         json.dumps({"heldout": {"junk": ["asdfgh"], "legit_short": ["x-ray"]}}), encoding="utf-8"
     )
+    _write(
+        tmp_path / "leaks" / "attacks2.jsonl",
+        [
+            {**moped, "text": "ᴍᴏᴘᴇᴅ", "kind": "smallcaps"},
+            {**teapot, "text": "t-e-a-p-o-t", "kind": "hyphens"},
+        ],
+    )
+    _write(
+        tmp_path / "leaks" / "legit2.jsonl",
+        [{**moped, "text": "ʀᴇᴅ ꜱᴇᴀᴛ", "kind": "smallcaps-legit"}],
+    )
     return tmp_path
 
 
@@ -66,6 +77,8 @@ def test_halves_follow_the_splits(root):
     assert [r["text"] for r in dev["junk"]] == ["idk"]
     assert [r["text"] for r in held["legit_short"]] == ["x-ray"]
     assert held["grouping"][0]["class_names"] == "teapot"
+    assert [r["text"] for r in held["attacks2"]] == ["t-e-a-p-o-t"]
+    assert [r["text"] for r in dev["legit2"]] == ["ʀᴇᴅ ꜱᴇᴀᴛ"]
 
 
 def test_forbidden_terms_come_from_the_translation_records(root):
@@ -79,6 +92,9 @@ def test_rates_per_set_and_kind(root, capsys):
     assert report["legit"]["rate"] == 0.0 and report["legit_short"]["rate"] == 0.0
     assert report["junk"]["per_kind"]["placeholder"]["rate"] == 1.0
     assert report["grouping"]["refused"] == 0
+    # small capitals and a hyphen-spelled name are refused as class names; small capitals that
+    # name no class pass
+    assert report["attacks2"]["rate"] == 1.0 and report["legit2"]["rate"] == 0.0
     refusals.print_report(report)
     assert "leak catch 100.0 %" in capsys.readouterr().out
 
