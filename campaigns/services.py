@@ -496,6 +496,11 @@ def player_set_trust_override(*, player: Player, value: float | str | None) -> P
     new weight (a rescore task each)."""
     if isinstance(value, str):
         value = value.strip() or None
+    if value is not None and player.user_id is not None and _is_privileged(player):
+        # an override near 0 is a block in effect: the same rule as blocking
+        raise ApplicationError(
+            "Staff and campaign admins' trust cannot be overridden here.", status=409
+        )
     if value is not None:
         try:
             value = float(value)

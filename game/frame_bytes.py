@@ -7,8 +7,10 @@ step 0 in a later round from the bytes alone. :func:`jpeg_salted` inserts a comm
 of random length and content after the JPEG's start-of-image marker: the pixels are unchanged
 (decoders skip comments), the bytes and their length are not. It costs a copy of the bytes.
 
-It does not stop a player who compares *pixels* (a perceptual hash): that is left to player
-trust (implausible early wins, docs/METHOD_NOTES.md, "Player trust").
+It only stops that naive lookup. A player who strips the comment (one line of code) or
+compares *pixels* still recognises the item, and the lengths stay within ``MAX_SALT`` + 4
+bytes of the stored file's: that is left to player trust (implausible early wins, rounds left
+without a label; docs/METHOD_NOTES.md, "Player trust"; docs/SECURITY.md).
 """
 
 from __future__ import annotations

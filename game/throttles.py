@@ -198,13 +198,25 @@ def signup_creation_wait(request) -> float | None:
     A new account is a new player, as cheap to make as a guest, so it spends the same budget
     (:func:`guest_creation_wait`: None when allowed, and counted; else the seconds to wait).
     One exception: a sign-up from a session that holds a guest player costs nothing, since that
-    guest becomes the account's player and was counted when it was started.
+    guest becomes the account's player and was counted when it was started (once per guest:
+    reserved atomically in the shared cache, so simultaneous sign-ups of one session pay).
     """
     session = getattr(request, "session", None)
     guest_id = session.get(SESSION_PLAYER_KEY) if session is not None else None
     if guest_id and Player.objects.filter(pk=guest_id, user__isnull=True).exists():
-        return None
+        # One free sign-up per guest, reserved atomically: concurrent sign-ups from the same
+        # session (the guest is claimed only after the user is saved) pay like any other.
+        reserved = caches["default"].add(
+            f"netviz:signup-guest:{guest_id}", 1, timeout=SIGNUP_GUEST_RESERVATION_SECONDS
+        )
+        if reserved:
+            return None
     return guest_creation_wait(request)
+
+
+#: How long a guest's free sign-up stays used once a sign-up from its session began (the guest
+#: is claimed by then; after, a guest that is still a guest may give one more free sign-up).
+SIGNUP_GUEST_RESERVATION_SECONDS = 3600
 
 
 def _redis_client():

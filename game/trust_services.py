@@ -17,13 +17,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from processing.trust import (
     TrustEvidence,
     crowd_agreement_rate,
-    crowd_resign_rate,
+    crowd_unlabelled_rate,
     effective_trust,
     item_step0_probability,
     item_win_probability,
@@ -67,7 +68,8 @@ def _judged_rounds():
 
 def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
     """{player: the round fields of their :class:`TrustEvidence`}: judged rounds, step-0 wins
-    and early wins (at step ``early_step`` or before) with their expected numbers, resigns.
+    and early wins (at step ``early_step`` or before) with their expected numbers, and the
+    rounds that gave no label (no characteristic stored: resigns, guesses never described).
 
     The expected chance of a step-0 (early) win of each round is the crowd's rate on its item:
     the other (trusted) players' finished rounds there, smoothed (``item_win_probability``)."""
@@ -76,7 +78,11 @@ def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
     own = Round.objects.filter(status=Round.Status.DONE, outcome__in=_JUDGED_OUTCOMES)
     if player_ids is not None:
         own = own.filter(player_id__in=player_ids)
-    rows = list(own.values_list("player_id", "cluster_map_id", "outcome", "step"))
+    rows = list(
+        own.annotate(labelled=_labelled()).values_list(
+            "player_id", "cluster_map_id", "outcome", "step", "labelled"
+        )
+    )
     crowd = _judged_rounds()
     if player_ids is not None:
         crowd = crowd.filter(cluster_map_id__in=own.values("cluster_map_id"))
@@ -94,7 +100,7 @@ def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
         trusted_players = trusted_players.filter(pk__in=player_ids)
     trusted = set(trusted_players.values_list("pk", flat=True))
     out: dict[int, dict] = defaultdict(lambda: dict.fromkeys(_ROUND_FIELDS, 0))
-    for player_id, cluster_map_id, outcome, step in rows:
+    for player_id, cluster_map_id, outcome, step, labelled in rows:
         win0 = outcome == Round.Outcome.WIN and step == 0
         win1 = outcome == Round.Outcome.WIN and step <= early_step
         n, w, w1 = per_item.get(cluster_map_id, (0, 0, 0))
@@ -109,7 +115,7 @@ def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
         acc["early_expected"] += item_win_probability(
             wins=w1, rounds=n, prior_rate=params.early_prior_rate, params=params
         )
-        acc["resigns"] += int(outcome == Round.Outcome.RESIGN)
+        acc["unlabelled"] += int(not labelled)
     for acc in out.values():  # sums of probabilities: never above the rounds
         acc["step0_expected"] = min(acc["step0_expected"], float(acc["step0_rounds"]))
         acc["early_expected"] = min(acc["early_expected"], float(acc["step0_rounds"]))
@@ -122,23 +128,45 @@ _ROUND_FIELDS = (
     "step0_expected",
     "early_wins",
     "early_expected",
-    "resigns",
+    "unlabelled",
 )
 
 
-def _crowd_rates(params) -> tuple[float, float]:
-    """(ā, c): the crowd's agreement rate (every player's counters) and its share of resigned
-    rounds (trusted players' finished rounds)."""
+def _labelled() -> Exists:
+    """Whether a round gave a label (a characteristic is stored), for Round querysets."""
+    return Exists(Characteristic.objects.filter(round_id=OuterRef("pk")))
+
+
+#: The crowd's share of rounds without a label is recounted at most this often (a scan of the
+#: finished rounds; trust updates run after every round).
+CROWD_UNLABELLED_TTL = 600
+
+
+def _crowd_rates(params) -> tuple[float, tuple[int, int]]:
+    """(ā, (N, U)): the crowd's agreement rate (every player's counters), and its finished
+    rounds and those that gave no label (trusted players' judged rounds; kept for
+    :data:`CROWD_UNLABELLED_TTL` seconds in the shared cache)."""
     totals = Player.objects.aggregate(a=Sum("trust_agreements"), d=Sum("trust_disagreements"))
     agreement = crowd_agreement_rate(
         agreements=totals["a"] or 0, disagreements=totals["d"] or 0, params=params
     )
-    played = Player.objects.filter(selectors.trusted_players_q()).aggregate(
-        r=Sum("resigns"), n=Sum("rounds_finished")
-    )
-    n = played["n"] or 0
-    resign = crowd_resign_rate(resigns=min(played["r"] or 0, n), rounds=n, params=params)
-    return agreement, resign
+    key = "netviz:trust:crowd-unlabelled"
+    counts = cache.get(key)
+    if counts is None:
+        row = _judged_rounds().aggregate(n=Count("id"), u=Count("id", filter=~Q(_labelled())))
+        counts = (row["n"] or 0, row["u"] or 0)
+        cache.set(key, counts, CROWD_UNLABELLED_TTL)
+    return agreement, counts
+
+
+def _crowd_unlabelled(counts: tuple[int, int], own: dict, counted: bool, params) -> float:
+    """c for one player: the crowd's share of rounds without a label, the player's own rounds
+    taken out when they are part of it (so that a player's own habit is not the norm)."""
+    n, u = counts
+    if counted:
+        n, u = n - own["step0_rounds"], u - own["unlabelled"]
+    n = max(0, n)
+    return crowd_unlabelled_rate(unlabelled=min(max(0, u), n), rounds=n, params=params)
 
 
 def _weight(player: Player, min_counted: float) -> float:
@@ -161,7 +189,7 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
         return []
     params = selectors.trust_params()
     min_counted = selectors.trust_min_counted()
-    crowd, crowd_resign = _crowd_rates(params)
+    crowd, crowd_rounds = _crowd_rates(params)
     players = Player.objects.all() if ids is None else Player.objects.filter(pk__in=ids)
     by_rounds = _rounds_evidence(ids)
     accepted_qs = Characteristic.objects.all()
@@ -180,16 +208,18 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
         .iterator(chunk_size=2000)
     ):
         before = _weight(player, min_counted)
+        own = by_rounds.get(player.pk, dict.fromkeys(_ROUND_FIELDS, 0))
+        crowd_unlabelled = _crowd_unlabelled(crowd_rounds, own, before > 0.0, params)
         evidence = TrustEvidence(
             is_guest=not player.account_prior,  # the guest prior until an account earns its own
-            **by_rounds.get(player.pk, dict.fromkeys(_ROUND_FIELDS, 0)),
+            **own,
             refusals=player.trust_refusals,
             accepted=accepted.get(player.pk, 0),
             agreements=player.trust_agreements,
             disagreements=player.trust_disagreements,
         )
         computed = player_trust(
-            evidence, crowd_agreement=crowd, crowd_resign=crowd_resign, params=params
+            evidence, crowd_agreement=crowd, crowd_unlabelled=crowd_unlabelled, params=params
         )
         player.trust = computed.trust
         player.trust_accepted = evidence.accepted

@@ -27,11 +27,12 @@ Bayesian estimate, so that one event moves it a little and a pattern moves it a 
   crowd's rate ā: â = (Ag + k·ā) / (Ag + D + k); consensus = â / ā (1 with no evidence, above 1
   for players who agree more often than the crowd, towards 0 for players nobody agrees with).
 
-* **persistence** (resigns). The player's share of resigned rounds, with ``resign_strength``
-  pseudo-rounds at the crowd's share c (:func:`crowd_resign_rate`): ρ̂ = (S + k·c) / (N + k);
-  persistence = (1 − excess) ** ``resign_power`` with excess = (ρ̂ − c) / (1 − c) when
-  positive. A resign yields no label yet counts toward an item's target, so a player who only
-  resigns would retire a campaign's items without describing any.
+* **persistence** (rounds that gave no label). The player's share of finished rounds without
+  a characteristic (resigns, and guesses never described), with ``unlabelled_strength``
+  pseudo-rounds at the crowd's share c (:func:`crowd_unlabelled_rate`): ρ̂ = (S + k·c) /
+  (N + k); persistence = (1 − excess) ** ``unlabelled_power`` with excess = (ρ̂ − c) / (1 − c)
+  when positive. Such rounds count toward an item's target, so a player who only resigns (or
+  guesses anything and leaves) would retire a campaign's items without describing any.
 
 trust = min(1, prior · consensus) · plausibility · care · persistence, in [0, 1].
 """
@@ -48,7 +49,7 @@ __all__ = [
     "TrustParams",
     "agreement_counts",
     "crowd_agreement_rate",
-    "crowd_resign_rate",
+    "crowd_unlabelled_rate",
     "effective_trust",
     "item_step0_probability",
     "item_win_probability",
@@ -83,11 +84,11 @@ class TrustParams:
     #: The crowd's agreement rate before there is any evidence, and its weight (labels).
     agreement_prior_rate: float = 0.5
     crowd_strength: float = 10.0
-    #: The crowd's share of resigned rounds before there is any evidence (weight
+    #: The crowd's share of rounds without a label before there is any evidence (weight
     #: ``crowd_strength`` rounds), pseudo-rounds at the crowd's share in a player's, and the power.
-    resign_prior_rate: float = 0.2
-    resign_strength: float = 10.0
-    resign_power: float = 1.0
+    unlabelled_prior_rate: float = 0.2
+    unlabelled_strength: float = 10.0
+    unlabelled_power: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -96,15 +97,15 @@ class TrustParams:
             "step0_prior_rate",
             "early_prior_rate",
             "refusal_prior_rate",
-            "resign_prior_rate",
+            "unlabelled_prior_rate",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {value!r}")
         if not 0.0 < self.agreement_prior_rate <= 1.0:
             raise ValueError("agreement_prior_rate must be in (0, 1]")
-        if self.refusal_prior_rate >= 1.0 or self.resign_prior_rate >= 1.0:
-            raise ValueError("refusal_prior_rate and resign_prior_rate must be below 1")
+        if self.refusal_prior_rate >= 1.0 or self.unlabelled_prior_rate >= 1.0:
+            raise ValueError("refusal_prior_rate and unlabelled_prior_rate must be below 1")
         for name in (
             "step0_item_strength",
             "step0_strength",
@@ -113,8 +114,8 @@ class TrustParams:
             "crowd_strength",
             "step0_power",
             "early_power",
-            "resign_strength",
-            "resign_power",
+            "unlabelled_strength",
+            "unlabelled_power",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -134,7 +135,7 @@ class TrustEvidence:
     step0_expected: float = 0.0
     early_wins: int | None = None
     early_expected: float | None = None
-    resigns: int = 0  # of the ``step0_rounds``
+    unlabelled: int = 0  # of the ``step0_rounds``: rounds that gave no label (resigns too)
     refusals: int = 0
     accepted: int = 0
     agreements: int = 0
@@ -144,7 +145,7 @@ class TrustEvidence:
         for name in (
             "step0_rounds",
             "step0_wins",
-            "resigns",
+            "unlabelled",
             "refusals",
             "accepted",
             "agreements",
@@ -154,8 +155,8 @@ class TrustEvidence:
                 raise ValueError(f"{name} must not be negative")
         if self.step0_wins > self.step0_rounds:
             raise ValueError("step0_wins cannot exceed step0_rounds")
-        if self.step0_wins + self.resigns > self.step0_rounds:
-            raise ValueError("step0_wins + resigns cannot exceed step0_rounds")
+        if self.unlabelled > self.step0_rounds:
+            raise ValueError("unlabelled cannot exceed step0_rounds")
         if not 0.0 <= self.step0_expected <= self.step0_rounds + 1e-9:
             raise ValueError("step0_expected must be in [0, step0_rounds]")
         if (self.early_wins is None) != (self.early_expected is None):
@@ -182,7 +183,7 @@ class PlayerTrust:
     early_rate: float  # the same for wins at ``early_step`` or before
     early_expected_rate: float
     refusal_rate: float  # r̂
-    resign_rate: float  # ρ̂
+    unlabelled_rate: float  # ρ̂
     agreement_rate: float  # â
 
 
@@ -228,13 +229,15 @@ def crowd_agreement_rate(
     return (agreements + k * params.agreement_prior_rate) / (agreements + disagreements + k)
 
 
-def crowd_resign_rate(*, resigns: int, rounds: int, params: TrustParams = TrustParams()) -> float:
-    """c: the share of every (trusted) player's finished rounds that were resigned, smoothed
-    towards ``resign_prior_rate`` with ``crowd_strength`` pseudo-rounds."""
-    if rounds < 0 or not 0 <= resigns <= rounds:
-        raise ValueError("need 0 <= resigns <= rounds")
+def crowd_unlabelled_rate(
+    *, unlabelled: int, rounds: int, params: TrustParams = TrustParams()
+) -> float:
+    """c: the share of the (trusted) crowd's finished rounds that gave no label, smoothed
+    towards ``unlabelled_prior_rate`` with ``crowd_strength`` pseudo-rounds."""
+    if rounds < 0 or not 0 <= unlabelled <= rounds:
+        raise ValueError("need 0 <= unlabelled <= rounds")
     k = params.crowd_strength
-    rate = (resigns + k * params.resign_prior_rate) / (rounds + k)
+    rate = (unlabelled + k * params.unlabelled_prior_rate) / (rounds + k)
     return min(rate, 0.99)
 
 
@@ -246,16 +249,17 @@ def player_trust(
     evidence: TrustEvidence,
     *,
     crowd_agreement: float,
-    crowd_resign: float | None = None,
+    crowd_unlabelled: float | None = None,
     params: TrustParams = TrustParams(),
 ) -> PlayerTrust:
-    """The trust of one player (see the module's docstring for the model); ``crowd_resign``:
-    the crowd's share of resigned rounds (:func:`crowd_resign_rate`; None: the prior's)."""
+    """The trust of one player (see the module's docstring for the model); ``crowd_unlabelled``:
+    the crowd's share of rounds without a label (:func:`crowd_unlabelled_rate`; None: the
+    prior's)."""
     if not 0.0 < crowd_agreement <= 1.0:
         raise ValueError("crowd_agreement must be in (0, 1]")
-    c = params.resign_prior_rate if crowd_resign is None else crowd_resign
+    c = params.unlabelled_prior_rate if crowd_unlabelled is None else crowd_unlabelled
     if not 0.0 <= c < 1.0:
-        raise ValueError("crowd_resign must be in [0, 1)")
+        raise ValueError("crowd_unlabelled must be in [0, 1)")
     prior = params.prior_guest if evidence.is_guest else params.prior_account
 
     # plausibility: wins at step 0, and early wins, beyond the crowd's
@@ -290,14 +294,14 @@ def player_trust(
     agreement = (evidence.agreements + ka * crowd_agreement) / (labels + ka)
     consensus = agreement / crowd_agreement
 
-    # persistence: resigned rounds beyond the crowd's share
-    persistence, resign_rate, _ = plausibility_factor(
+    # persistence: rounds without a label beyond the crowd's share
+    persistence, unlabelled_rate, _ = plausibility_factor(
         rounds=evidence.step0_rounds,
-        wins=evidence.resigns,
+        wins=evidence.unlabelled,
         expected=c * evidence.step0_rounds,
         prior_rate=c,
-        strength=params.resign_strength,
-        power=params.resign_power,
+        strength=params.unlabelled_strength,
+        power=params.unlabelled_power,
     )
 
     trust = _clamp(min(1.0, prior * consensus) * plausibility * care * persistence)
@@ -313,7 +317,7 @@ def player_trust(
         early_rate=early_rate,
         early_expected_rate=early_expected,
         refusal_rate=refusal,
-        resign_rate=resign_rate,
+        unlabelled_rate=unlabelled_rate,
         agreement_rate=agreement,
     )
 

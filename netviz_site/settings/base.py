@@ -432,6 +432,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 }
 # Number of trusted reverse proxies in front of the app (0: use REMOTE_ADDR, ignore X-Forwarded-For).
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
+# The same for django-allauth's per-address limits (log-in, sign-up, password reset): without
+# it, behind a proxy every client shares the proxy's address and one client's failed log-ins
+# lock everyone out.
+ALLAUTH_TRUSTED_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"]
 
 # Deep Reveal: an active round expires after this long; an expired round keeps counting against
 # its item's target for the grace period; a round waiting for characteristics is closed after.

@@ -143,3 +143,19 @@ def test_the_service_validates_and_enqueues_a_rescore(played, django_capture_on_
     assert Player.objects.get(pk=player.pk).trust_override == 0.25
     assert CampaignProcessing.objects.get(campaign=campaign).status == "queued"
     assert callbacks
+
+
+def test_staff_and_campaign_admins_trust_cannot_be_overridden(played, admin_user_group):
+    """An override near 0 is a block in effect: the rule that refuses to block staff and
+    campaign admins refuses to override their trust too (page and API use this service)."""
+    from game.services import player_ensure_for_user
+
+    other_admin = player_ensure_for_user(user=admin_user_group)
+    with pytest.raises(ApplicationError) as err:
+        campaign_services.player_set_trust_override(player=other_admin, value=0.0)
+    assert err.value.status == 409
+    assert Player.objects.get(pk=other_admin.pk).trust_override is None
+    # clearing is always allowed; a plain player's override still works
+    campaign_services.player_set_trust_override(player=other_admin, value=None)
+    _, player = played
+    assert campaign_services.player_set_trust_override(player=player, value=0.2).trust_override

@@ -102,6 +102,22 @@ def test_signing_up_from_a_guests_session_costs_nothing_more(limits):
     assert player.user.username == "keeper"
 
 
+def test_a_guests_free_sign_up_is_used_once_even_by_simultaneous_sign_ups(limits):
+    """The guest is claimed only after the new user is saved: two sign-ups of one session at
+    the same moment would both see an unclaimed guest. The free sign-up is reserved atomically,
+    so the second one pays, and over the budget it is refused."""
+    from game.throttles import signup_creation_wait
+
+    client = Client()
+    client.post(reverse("game:guest-start"), {"nickname": "Racer"}, REMOTE_ADDR="198.51.100.1")
+    assert sign_up("spender", "198.51.100.1")[1].status_code == 302  # the budget is now spent
+    request = RequestFactory().post(SIGNUP, REMOTE_ADDR="198.51.100.1")
+    request.session = SessionStore(session_key=client.session.session_key)
+    assert signup_creation_wait(request) is None  # the guest's free sign-up
+    wait = signup_creation_wait(request)  # the same guest, still unclaimed: pays, over budget
+    assert wait is not None and wait > 0
+
+
 def test_one_address_can_no_longer_make_accounts_by_the_dozen():
     """The attacker's reproduction: 25 sign-ups from one address; the default limits (5 new
     players per address per hour) let 5 through, as for guests."""

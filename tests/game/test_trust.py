@@ -12,10 +12,17 @@ from core.errors import ApplicationError
 from explanations.models import Campaign
 from game import selectors, services, trust_services
 from game.models import Player, Round
-from processing.trust import crowd_resign_rate, item_step0_probability, item_win_probability
-from tests.factories import PlayerFactory, RoundFactory, make_image_items
+from processing.trust import crowd_unlabelled_rate, item_step0_probability, item_win_probability
+from tests.factories import CharacteristicFactory, PlayerFactory, RoundFactory, make_image_items
 
 pytestmark = pytest.mark.django_db
+
+
+def described(**fields) -> Round:
+    """A finished round with one characteristic (a round that gave a label)."""
+    rnd = RoundFactory(**fields)
+    CharacteristicFactory(round=rnd, player=rnd.player, text="floppy ears")
+    return rnd
 
 
 def play_to_the_end(player, *, texts=("floppy ears",)) -> Round:
@@ -84,13 +91,9 @@ def test_step0_wins_where_the_crowd_never_wins_at_step0_lower_trust(campaign):
     crowd = [PlayerFactory(trust=0.5) for _ in range(4)]
     items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(8)]
     for item in items:
-        RoundFactory(
-            player=cheater, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0
-        )
+        described(player=cheater, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0)
         for p in crowd:
-            RoundFactory(
-                player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3
-            )
+            described(player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3)
     trust_services.players_trust_update(player_ids=[cheater.pk, crowd[0].pk])
     cheater.refresh_from_db()
     q = item_step0_probability(wins=0, rounds=4)
@@ -111,13 +114,11 @@ def test_wins_at_step_1_where_the_crowd_wins_late_lower_trust(campaign):
     crowd = [PlayerFactory(trust=0.5) for _ in range(4)]
     items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(12)]
     for item in items:
-        RoundFactory(
+        described(
             player=harvester, cluster_map=item, status=Round.Status.DONE, outcome="win", step=1
         )
         for p in crowd:
-            RoundFactory(
-                player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3
-            )
+            described(player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3)
     trust_services.players_trust_update(player_ids=[harvester.pk])
     harvester.refresh_from_db()
     q1 = item_win_probability(wins=0, rounds=4, prior_rate=0.3)  # 0.9 / 7
@@ -144,7 +145,7 @@ def test_a_player_who_only_resigns_becomes_untrusted(campaign):
         )
     trust_services.players_trust_update(player_ids=[quitter.pk])
     quitter.refresh_from_db()
-    c = crowd_resign_rate(resigns=0, rounds=0)  # no finished rounds counted yet: the prior
+    c = crowd_unlabelled_rate(unlabelled=0, rounds=0)  # no finished rounds counted yet: the prior
     rate = (10 + 10 * c) / 20
     assert quitter.trust == pytest.approx(0.5 * (1 - (rate - c) / (1 - c)))  # 0.25
     assert quitter.trust < selectors.trust_min_counted()
@@ -155,10 +156,30 @@ def test_a_player_who_only_resigns_becomes_untrusted(campaign):
     assert once.trust >= 0.45
 
 
+def test_guessing_anything_and_never_describing_is_no_way_around_it(campaign):
+    """A wrong guess at step 0 also shows the answer and counts toward the target: rounds
+    closed without a characteristic weigh like resigns, whatever their outcome."""
+    skipper = PlayerFactory(trust=0.5)
+    crowd = PlayerFactory(trust=0.5)
+    for item in [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(10)]:
+        RoundFactory(
+            player=skipper, cluster_map=item, status=Round.Status.DONE, outcome="loss", step=0
+        )
+        described(player=crowd, cluster_map=item, status=Round.Status.DONE, outcome="win", step=3)
+    trust_services.players_trust_update(player_ids=[skipper.pk, crowd.pk])
+    skipper.refresh_from_db()
+    # the crowd (the other player: 10 rounds, all described) gives c = (0 + 2) / (10 + 10)
+    c = crowd_unlabelled_rate(unlabelled=0, rounds=10)
+    rate = (10 + 10 * c) / 20
+    assert skipper.trust == pytest.approx(0.5 * (1 - (rate - c) / (1 - c)))
+    assert skipper.trust < selectors.trust_min_counted()
+    assert Player.objects.get(pk=crowd.pk).trust == pytest.approx(0.5)
+
+
 def test_one_lucky_step0_win_keeps_a_player_counted(campaign):
     lucky = PlayerFactory(trust=0.5)
     item = make_image_items(campaign=campaign, layers=1, clusters=1)[0]
-    RoundFactory(player=lucky, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0)
+    described(player=lucky, cluster_map=item, status=Round.Status.DONE, outcome="win", step=0)
     trust_services.players_trust_update(player_ids=[lucky.pk])
     lucky.refresh_from_db()
     assert lucky.trust == pytest.approx(0.5 * (10 / 11) ** 2)

@@ -158,3 +158,24 @@ def test_email_from_url(url, expected):
 def test_email_from_url_refuses_nonsense(url):
     with pytest.raises(ValueError):
         email_from_url(url)
+
+
+def test_allauth_counts_client_addresses_behind_the_same_proxies_as_the_game():
+    """Behind NETVIZ_NUM_PROXIES proxies, django-allauth's per-address limits (log-in, sign-up)
+    must read X-Forwarded-For too: on the proxy's address, one client's failed log-ins would
+    lock every client out."""
+    base = {k: v for k, v in os.environ.items() if k not in DROP}
+    code = (
+        "import netviz_site.settings.local as s\n"
+        "print(s.ALLAUTH_TRUSTED_PROXY_COUNT, s.REST_FRAMEWORK['NUM_PROXIES'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, "CELERY_BROKER_URL": "memory://", "NETVIZ_NUM_PROXIES": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "2"]

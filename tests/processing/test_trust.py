@@ -9,7 +9,7 @@ from processing.trust import (
     TrustParams,
     agreement_counts,
     crowd_agreement_rate,
-    crowd_resign_rate,
+    crowd_unlabelled_rate,
     effective_trust,
     item_step0_probability,
     label_weight,
@@ -145,32 +145,32 @@ def test_a_player_who_only_resigns_loses_trust():
     """Resigns yield no label but count toward an item's target. Ten resigns of ten where the
     crowd resigns one round in five: ρ̂ = (10 + 2) / 20 = 0.6, excess = 0.4 / 0.8 = 0.5."""
     t = player_trust(
-        TrustEvidence(is_guest=True, step0_rounds=10, resigns=10, step0_expected=1.0),
+        TrustEvidence(is_guest=True, step0_rounds=10, unlabelled=10, step0_expected=1.0),
         crowd_agreement=0.5,
-        crowd_resign=0.2,
+        crowd_unlabelled=0.2,
     )
-    assert t.resign_rate == pytest.approx(0.6)
+    assert t.unlabelled_rate == pytest.approx(0.6)
     assert t.persistence == pytest.approx(0.5)
     assert t.trust == pytest.approx(0.25)  # untrusted: their rounds stop counting
     # resigning as often as the crowd costs nothing; a hard campaign's crowd resigns more
-    assert trust_of(is_guest=True, step0_rounds=10, resigns=2, step0_expected=1.0) == (
+    assert trust_of(is_guest=True, step0_rounds=10, unlabelled=2, step0_expected=1.0) == (
         pytest.approx(0.5)
     )
     hard = player_trust(
-        TrustEvidence(is_guest=True, step0_rounds=10, resigns=5, step0_expected=1.0),
+        TrustEvidence(is_guest=True, step0_rounds=10, unlabelled=5, step0_expected=1.0),
         crowd_agreement=0.5,
-        crowd_resign=0.5,
+        crowd_unlabelled=0.5,
     )
     assert hard.persistence == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        TrustEvidence(is_guest=True, step0_rounds=3, step0_wins=2, resigns=2)
+        TrustEvidence(is_guest=True, step0_rounds=3, unlabelled=4)
 
 
-def test_crowd_resign_rate_is_smoothed_towards_the_prior():
-    assert crowd_resign_rate(resigns=0, rounds=0) == pytest.approx(0.2)
-    assert crowd_resign_rate(resigns=30, rounds=90) == pytest.approx((30 + 2) / 100)
+def test_crowd_unlabelled_rate_is_smoothed_towards_the_prior():
+    assert crowd_unlabelled_rate(unlabelled=0, rounds=0) == pytest.approx(0.2)
+    assert crowd_unlabelled_rate(unlabelled=30, rounds=90) == pytest.approx((30 + 2) / 100)
     with pytest.raises(ValueError):
-        crowd_resign_rate(resigns=3, rounds=2)
+        crowd_unlabelled_rate(unlabelled=3, rounds=2)
 
 
 def test_refusals_beyond_the_usual_share_lower_trust():
