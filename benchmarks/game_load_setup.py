@@ -177,9 +177,10 @@ def _history_rounds(conn, *, players: int, rounds: int) -> None:
         "INSERT INTO game_player (nickname, nickname_key, points, rounds_finished, wins, "
         "losses, resigns, step_sum, is_blocked, trust, trust_refusals, trust_accepted, "
         "trust_step0_rounds, trust_step0_wins, trust_step0_expected, trust_early_wins, "
-        "trust_early_expected, trust_agreements, trust_disagreements, created_at) "
+        "trust_early_expected, trust_unlabelled, trust_agreements, trust_disagreements, "
+        "created_at) "
         "SELECT 'past ' || g, 'past' || translate(g::text, '015', 'ols'), (g * 37) %% 900, "
-        "1, 1, 0, 0, 2, false, 0.5, 0, 0, 0, 0, 0.0, 0, 0.0, 0, 0, now() "
+        "1, 1, 0, 0, 2, false, 0.5, 0, 0, 0, 0, 0.0, 0, 0.0, 0, 0, 0, now() "
         "FROM generate_series(1, %s) g",
         [players],
     )

@@ -34,6 +34,7 @@ class PlayerAdmin(admin.ModelAdmin):
         "trust_step0_expected",
         "trust_early_wins",
         "trust_early_expected",
+        "trust_unlabelled",
         "trust_agreements",
         "trust_disagreements",
         "trust_updated_at",

@@ -143,6 +143,9 @@ class Player(models.Model):
     trust_early_expected = models.FloatField(
         default=0.0, help_text="Expected early wins: Σ of the crowd's early-win probability."
     )
+    trust_unlabelled = models.PositiveIntegerField(
+        default=0, help_text="Of those rounds, how many gave no label (resigns, never described)."
+    )
     trust_step0_expected = models.FloatField(
         default=0.0,
         help_text="Expected wins at step 0: Σ over those rounds of the crowd's step-0 win "

@@ -43,6 +43,7 @@ _FIELDS = (
     "trust_step0_wins",
     "trust_early_wins",
     "trust_early_expected",
+    "trust_unlabelled",
     "trust_step0_expected",
     "trust_updated_at",
 )
@@ -228,6 +229,7 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
         player.trust_step0_expected = evidence.step0_expected
         player.trust_early_wins = evidence.early_wins
         player.trust_early_expected = evidence.early_expected
+        player.trust_unlabelled = evidence.unlabelled
         player.trust_updated_at = now
         after = _weight(player, min_counted)
         if abs(after - before) > 1e-9:

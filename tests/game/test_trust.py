@@ -173,6 +173,7 @@ def test_guessing_anything_and_never_describing_is_no_way_around_it(campaign):
     rate = (10 + 10 * c) / 20
     assert skipper.trust == pytest.approx(0.5 * (1 - (rate - c) / (1 - c)))
     assert skipper.trust < selectors.trust_min_counted()
+    assert (skipper.trust_step0_rounds, skipper.trust_unlabelled) == (10, 10)  # for moderation
     assert Player.objects.get(pk=crowd.pk).trust == pytest.approx(0.5)
 
 
