@@ -149,6 +149,31 @@ def test_a_new_account_starts_from_the_guest_prior_and_a_verified_address_raises
     assert player.trust == pytest.approx(params.prior_account)
 
 
+def _confirm(user, email: str) -> bool:
+    address = EmailAddress.objects.create(user=user, email=email, verified=False)
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    request.user = user
+    return get_adapter(request).confirm_email(request, address)
+
+
+def test_one_mailbox_confirms_one_account():
+    """Plus tags and Gmail's dots make many addresses of one mailbox; a confirmed address earns
+    the account prior, so a mailbox that confirmed one account confirms no other."""
+    from game.account_adapter import mailbox_key
+
+    assert mailbox_key(" M.Allory+2@GoogleMail.com ") == "mallory@gmail.com"
+    assert mailbox_key("a.b+x@example.org") == "a.b@example.org"
+    make = get_user_model().objects.create_user
+    first, second, third = make("first"), make("second"), make("third")
+    assert _confirm(first, "mallory+1@gmail.com")
+    assert not _confirm(second, "m.allory+2@googlemail.com")
+    assert not EmailAddress.objects.get(user=second).verified
+    assert _confirm(third, "mallory@example.org")  # another mailbox
+    assert _confirm(first, "MALLORY+3@gmail.com")  # the same account may add more
+
+
 # --- logging in from a guest's session ---------------------------------------------------------
 
 
