@@ -232,7 +232,8 @@ def frame(request: HttpRequest, token: str, step: int) -> HttpResponse:
     The response names nothing about the item: no file name (Content-Disposition), no ETag or
     Last-Modified, which would be the same for every player of the item and let players
     recognise it; only the per-round URL and the image bytes, salted with a random comment
-    (:func:`game.frame_bytes.jpeg_salted`) so that neither they nor their length repeat.
+    (:func:`game.frame_bytes.jpeg_salted`) so that a plain hash or size lookup fails (not a
+    defence against stripping the comment or comparing pixels: docs/SECURITY.md).
     """
     if not 0 <= step <= rules.MAX_STEP:
         raise Http404()

@@ -592,7 +592,8 @@ def find_split_leak(
 ) -> tuple[int, int, Leak] | None:
     """A name cut across two texts of one round (``gold`` then ``finch``): ``(i, j, leak)``
     for the first ordered pair of texts, neither a leak alone, whose join is one; or None.
-    (The game checks each text alone; a caller that has the round's texts can add this.)"""
+    The game runs it on a submission whose texts all passed alone
+    (``game/services/characteristics.py``); processing checks texts one by one."""
     checker = leak_checker(class_names, aliases, forbidden)
     alone = [i for i, t in enumerate(texts) if t.strip() and checker.find(t) is None]
     for i in alone:
