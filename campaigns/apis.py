@@ -167,6 +167,7 @@ class ModelListApi(CampaignAdminApi):
                 display_name=d["name"],
                 weights=(weights.name, weights.read()) if weights else None,
                 class_names=(names.name, names.read()) if names else None,
+                uploaded_by=request.user,
             )
         done = spec.status == JobStatus.DONE
         return Response(

@@ -33,6 +33,17 @@ class ModelUploadForm(forms.Form):
         required=False, help_text="Text file with one class name per line, in output order."
     )
 
+    def __init__(self, *args, torchscript: bool = True, **kwargs) -> None:
+        """``torchscript``: whether the user may upload a TorchScript file
+        (:func:`core.roles.user_may_upload_torchscript`); without it the choice is not offered
+        (the service refuses such an upload anyway)."""
+        super().__init__(*args, **kwargs)
+        if not torchscript:
+            self.fields["kind"].choices = [
+                (k, label) for k, label in self.KINDS if k != ModelSpec.Kind.TORCHSCRIPT
+            ]
+            self.fields["weights"].help_text = "State-dict file (tensors only)."
+
     def clean(self):
         data = super().clean()
         kind = data.get("kind")

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import roles
 from core.access import campaign_admin_required
 from core.errors import ApplicationError
 from explanations import services as explanation_services
@@ -94,7 +95,11 @@ def _uploads_refused(request: HttpRequest) -> ApplicationError | None:
 @campaign_admin_required
 @require_http_methods(["GET", "POST"])
 def model_new(request: HttpRequest) -> HttpResponse:
-    form = ModelUploadForm(request.POST or None, request.FILES or None)
+    form = ModelUploadForm(
+        request.POST or None,
+        request.FILES or None,
+        torchscript=roles.user_may_upload_torchscript(request.user),
+    )
     refused = _uploads_refused(request) if request.method == "POST" else None
     if refused is not None:
         form.add_error(None, refused.message)
@@ -115,6 +120,7 @@ def model_new(request: HttpRequest) -> HttpResponse:
                         if d.get("class_names")
                         else None
                     ),
+                    uploaded_by=request.user,
                 )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -125,7 +131,11 @@ def model_new(request: HttpRequest) -> HttpResponse:
                 request, f"Model '{spec.name}' registered: a worker now loads it to check it."
             )
             return redirect("explanations:manage-model", name=spec.name)
-    return render(request, "manage/model_new.html", {"form": form})
+    return render(
+        request,
+        "manage/model_new.html",
+        {"form": form, "torchscript": roles.user_may_upload_torchscript(request.user)},
+    )
 
 
 @campaign_admin_required

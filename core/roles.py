@@ -8,11 +8,16 @@ class and template asks this module (never ``is_staff`` or a group name directly
   ``explanations.manage_campaigns``; runs campaigns. A campaign admin is also a researcher.
 * **staff**: ``is_staff`` or ``is_superuser``; both of the roles above, and the Django admin.
 
+Uploading a TorchScript model, a program the explain workers run, is a right of its own
+(:func:`user_may_upload_torchscript`, ``NETVIZ_TORCHSCRIPT_UPLOADS``): staff only by default.
+
 An inactive or anonymous user has no role. Checks go through one group lookup and one permission
 lookup cached on the user object, so a page pays for them once per request.
 """
 
 from __future__ import annotations
+
+from django.conf import settings
 
 RESEARCHER_GROUP = "researcher"
 CAMPAIGN_ADMIN_GROUP = "campaign admin"
@@ -74,3 +79,16 @@ def user_is_researcher(user) -> bool:
     if user_is_staff(user) or RESEARCHER_GROUP in _group_names(user):
         return True
     return user_is_campaign_admin(user)
+
+
+def user_may_upload_torchscript(user) -> bool:
+    """Whether ``user`` may register a TorchScript model. Such a file carries code that runs in
+    the explain workers (it can read their files: docs/SECURITY.md), so by default only staff
+    may; ``NETVIZ_TORCHSCRIPT_UPLOADS`` = ``campaign_admins`` opens it to every campaign admin,
+    ``nobody`` closes it to staff too."""
+    who = settings.NETVIZ_TORCHSCRIPT_UPLOADS
+    if who == "campaign_admins":
+        return user_is_campaign_admin(user)
+    if who == "staff":
+        return user_is_staff(user)
+    return False

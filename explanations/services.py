@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from core import roles
 from core.enqueue import enqueue_on_commit
 from core.errors import ApplicationError
 from core.jobs import job_claim, job_fail, job_finish, job_progress, job_requeue
@@ -29,6 +30,9 @@ from workers.inv.images import decode_image, load_image
 from workers.inv.types import EngineParams, ImageExplanation
 
 if TYPE_CHECKING:  # torch-importing engine modules load where they run (workers), not at import
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
     from workers.inv.artifacts import ImageArtifacts
 
 from .arrays import array_to_bytes
@@ -45,6 +49,16 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 # --- models ----------------------------------------------------------------------------------
+
+
+def torchscript_refusal() -> str:
+    """Why a TorchScript upload is refused to a user :func:`core.roles` does not allow."""
+    who = "staff only" if settings.NETVIZ_TORCHSCRIPT_UPLOADS == "staff" else "nobody"
+    return (
+        f"On this server TorchScript models may be uploaded by {who}: a TorchScript file is a "
+        "program the workers run. Upload a state dict of a named architecture instead, or ask "
+        "the server's staff (NETVIZ_TORCHSCRIPT_UPLOADS, docs/SECURITY.md)."
+    )
 
 
 def _spec_fields_from_loaded(loaded) -> dict:
@@ -65,13 +79,17 @@ def model_spec_create(
     weights: tuple[str, bytes] | None = None,
     class_names: tuple[str, bytes] | None = None,
     enqueue: bool = True,
+    uploaded_by: AbstractBaseUser | AnonymousUser | None = None,
 ) -> ModelSpec:
     """Register a model: store its files and a queued spec, and enqueue its validation (the
     ``validate_model`` task, :func:`model_spec_validate`: the model is loaded in a worker,
     never in a web request). The spec is usable once its validation is done.
 
     ``weights`` and ``class_names`` are (file name, content) pairs for uploaded files. A failed
-    registration of the same name is replaced.
+    registration of the same name is replaced. ``uploaded_by`` is the user of a page or API
+    request: a TorchScript file is code the workers run, refused (403, nothing stored) unless
+    :func:`core.roles.user_may_upload_torchscript` allows that user. ``None`` is a caller of
+    the server itself (a management command, a test), trusted like the deployment.
     """
     slug = slugify(name)
     if not slug:
@@ -80,6 +98,12 @@ def model_spec_create(
         raise ApplicationError(
             f"Unknown model kind '{kind}'. Choose one of: {', '.join(ModelSpec.Kind.values)}."
         )
+    if (
+        kind == ModelSpec.Kind.TORCHSCRIPT
+        and uploaded_by is not None
+        and not roles.user_may_upload_torchscript(uploaded_by)
+    ):
+        raise ApplicationError(torchscript_refusal(), status=403)
     taken = ApplicationError(f"A model named '{slug}' already exists.", status=409)
     with files_for_transaction() as files, transaction.atomic():
         existing = ModelSpec.objects.select_for_update().filter(name=slug).first()

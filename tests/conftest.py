@@ -195,6 +195,15 @@ def admin_client(client, admin_user_group):
 
 
 @pytest.fixture
+def staff_client(client, db):
+    """A staff member (``is_staff``): every role, and TorchScript uploads by default."""
+    from tests.campaigns.support import make_user
+
+    client.force_login(make_user("staff1", staff=True))
+    return client
+
+
+@pytest.fixture
 def researcher_client(client, researcher_user):
     client.force_login(researcher_user)
     return client

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from csp.constants import NONCE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -330,6 +331,15 @@ NETVIZ_MAX_UPLOAD_BYTES = env_int("NETVIZ_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 NETVIZ_MIN_IMAGE_SIDE = env_int("NETVIZ_MIN_IMAGE_SIDE", 32)
 # An uploaded model's weights file may have at most this many bytes.
 NETVIZ_MAX_MODEL_BYTES = env_int("NETVIZ_MAX_MODEL_BYTES", 1024 * 1024 * 1024)
+# Who may upload a TorchScript model, a program the explain workers run (docs/SECURITY.md):
+# "staff" (the default), "campaign_admins" (every campaign admin) or "nobody". State dicts of a
+# named architecture (tensors only) stay open to every campaign admin.
+NETVIZ_TORCHSCRIPT_UPLOADS = env("NETVIZ_TORCHSCRIPT_UPLOADS", "staff")
+if NETVIZ_TORCHSCRIPT_UPLOADS not in ("staff", "campaign_admins", "nobody"):
+    raise ImproperlyConfigured(
+        "NETVIZ_TORCHSCRIPT_UPLOADS must be staff, campaign_admins or nobody, "
+        f"not {NETVIZ_TORCHSCRIPT_UPLOADS!r}."
+    )
 # An uploaded image archive: its size, its unpacked size, its entries, and the largest expansion
 # ratio of one entry (campaigns/archives.py, ArchiveLimits).
 NETVIZ_MAX_ARCHIVE_BYTES = env_int("NETVIZ_MAX_ARCHIVE_BYTES", 500 * 1024 * 1024)

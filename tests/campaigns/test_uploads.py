@@ -276,15 +276,15 @@ def classes_file(n: int = 3):
     return upload("classes.txt", "\n".join(f"class {i}" for i in range(n)).encode(), "text/plain")
 
 
-def test_corrupt_torchscript_upload_is_refused(admin_client, django_capture_on_commit_callbacks):
+def test_corrupt_torchscript_upload_is_refused(staff_client, django_capture_on_commit_callbacks):
     response = post_model(
-        admin_client,
+        staff_client,
         django_capture_on_commit_callbacks,
         weights=upload("m.pt", b"garbage, not torchscript"),
         class_names=classes_file(),
     )
     assert response.status_code == 302
-    assert validation_error(admin_client)
+    assert validation_error(staff_client)
     assert_no_model_kept()
 
 
@@ -311,24 +311,24 @@ def test_state_dict_for_the_wrong_architecture_is_refused(
 
 
 def test_class_names_file_with_the_wrong_count_is_refused(
-    admin_client, django_capture_on_commit_callbacks
+    staff_client, django_capture_on_commit_callbacks
 ):
     post_model(
-        admin_client,
+        staff_client,
         django_capture_on_commit_callbacks,
         weights=upload("m.pt", tiny_torchscript_bytes()),
         class_names=classes_file(5),
     )
-    errors = validation_error(admin_client)
+    errors = validation_error(staff_client)
     assert "3" in errors and "5" in errors, errors
     assert_no_model_kept()
 
 
 def test_good_torchscript_upload_registers_and_leads_to_the_campaign_form(
-    admin_client, django_capture_on_commit_callbacks
+    staff_client, django_capture_on_commit_callbacks
 ):
     response = post_model(
-        admin_client,
+        staff_client,
         django_capture_on_commit_callbacks,
         weights=upload("m.pt", tiny_torchscript_bytes()),
         class_names=classes_file(3),
@@ -337,9 +337,9 @@ def test_good_torchscript_upload_registers_and_leads_to_the_campaign_form(
     assert response["Location"] == "/manage/models/uploaded/"
     spec = ModelSpec.objects.get()
     assert spec.class_names == ["class 0", "class 1", "class 2"]
-    model_page = admin_client.get(response["Location"]).content.decode()
+    model_page = staff_client.get(response["Location"]).content.decode()
     assert "/manage/campaigns/new/?model=uploaded" in model_page
-    page = admin_client.get("/manage/campaigns/new/?model=uploaded").content.decode()
+    page = staff_client.get("/manage/campaigns/new/?model=uploaded").content.decode()
     for layer in spec.explainable_layers:
         assert f'value="{layer}"' in page
 
