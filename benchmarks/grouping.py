@@ -5,13 +5,14 @@ Run:  HF_HUB_OFFLINE=1 python -m benchmarks.grouping [--half heldout|dev|both]
           [--model minilm|mpnet|both] [--json OUT] [--calibrate] [--skip-signals]
           [--skip-verification] [--skip-timing] [--pairs] [--seed N] [--threads N]
           [--loco] [--loco-models minilm,mpnet,minilm+mpnet] [--loco-variants NAME,...]
-          [--settings JSON]
+          [--settings JSON] [--labels FILE]
 
 The set. ``evaluation/grouping/labels.jsonl``: 2,297 hand-written player-style labels of 24
 classes, each with its ground-truth ``concept``; ``evaluation/grouping/split.json`` splits the
 classes into a development half (12) and a held-out half (12), committed before any tuning
 (``evaluation/README.md``). Tuning (``--calibrate``) reads the development half only; the
-figures to report are the held-out half's.
+figures to report are the held-out half's. ``--labels FILE`` scores an independent set written
+later, blind to the rules (``evaluation/grouping_blind/``), as a whole, once.
 
 Metric. Pairwise precision, recall and F1 over label pairs within a class (a pair is positive
 when both labels have the same concept), micro-averaged over the classes of a half; each class
@@ -88,6 +89,7 @@ from benchmarks.grouping_data import (
     best_baseline_threshold,
     detail,
     load_eval,
+    load_labels_file,
     n_labels,
     pair_scores,
     run_baseline,
@@ -111,6 +113,12 @@ def _print_row(name: str, sc: Scores, extra: str = "") -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--half", choices=["heldout", "dev", "both"], default="heldout")
+    parser.add_argument(
+        "--labels",
+        default=None,
+        help="score this independent set (same JSONL fields) as a whole instead of --half; the "
+        "baseline's threshold is still chosen on dev",
+    )
     parser.add_argument("--model", choices=["minilm", "mpnet", "both"], default="minilm")
     parser.add_argument("--json", dest="json_out", default=None, help="write the figures here")
     parser.add_argument("--calibrate", action="store_true", help="grid search on dev")
@@ -282,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             halves["dev"], embedders[models[0]], classes, args.seed
         )
     names = ["dev", "heldout"] if args.half == "both" else [args.half]
+    if args.labels:
+        halves["file"] = load_labels_file(Path(args.labels))
+        names = ["file"]
     for h in names:
         half = halves[h]
         print(f"\n{h}: {len(half)} classes, {n_labels(half)} labels")

@@ -58,6 +58,20 @@ def load_eval(eval_dir: Path = EVAL_DIR) -> tuple[dict[str, dict[str, list[Label
     return halves, classes
 
 
+def load_labels_file(path: Path) -> dict[str, list[Label]]:
+    """An independent set scored as a whole (``--labels``): {class: labels}, the same fields
+    as ``evaluation/grouping/labels.jsonl``."""
+    out: dict[str, list[Label]] = {}
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                out.setdefault(r["class"], []).append(
+                    Label(r["class"], r["text"], r["concept"], r["kind"], r.get("hard_negative_of"))
+                )
+    return out
+
+
 def n_labels(half: Mapping[str, Sequence[Label]]) -> int:
     return sum(len(v) for v in half.values())
 
