@@ -1,6 +1,6 @@
 """Benchmark of leak control and junk refusal on the hand-built sets of ``evaluation/``.
 
-Run:  .venv/bin/python -m benchmarks.refusals [--half dev|heldout|all] [--json OUT]
+Run:  .venv/bin/python -m benchmarks.refusals [--half dev|heldout|all|blind] [--json OUT]
       .venv/bin/python -m benchmarks.refusals --half dev --errors   (dev only)
 
 Every text goes through the game's whole acceptance rule
@@ -22,6 +22,9 @@ Every text goes through the game's whole acceptance rule
 
 ``--baseline`` measures the rule the game had before (form checks, then class names and aliases
 as whole words, plural or possessive; the forbidden terms given to it as aliases).
+
+``--half blind`` scores ``refusals_blind/`` (junk, legit, leaks and their legit counterparts,
+written after the rules by a session that never read them) as a whole, once.
 
 Halves: ``evaluation/grouping/split.json`` (whole classes; also used for the leak sets) and
 ``evaluation/junk/split.json``. Rules were tuned on ``dev``; ``heldout`` is for reporting.
@@ -185,6 +188,57 @@ def evaluate(half: str, root: Path = EVALUATION, *, baseline: bool = False) -> d
     return report
 
 
+def evaluate_blind(root: Path = EVALUATION) -> dict:
+    """``--half blind``: the sets of ``refusals_blind/``, written after the rules by a session
+    that never read them, scored once as a whole with the game's whole acceptance rule (any
+    refusal counts: a translated class name refused as another language is refused all the
+    same). Junk and legit carry no class; leaks and their legit counterparts are checked
+    against their class's names only (no aliases, no forbidden terms set)."""
+    blind = root / "refusals_blind"
+    pairs = _jsonl(blind / "leaks.jsonl")
+    sets = {
+        "junk": (_jsonl(blind / "junk.jsonl"), True),
+        "legit": (_jsonl(blind / "legit.jsonl"), False),
+        "leaks": ([r for r in pairs if r["label"] == "leak"], True),
+        "leaks_legit": ([r for r in pairs if r["label"] == "legit"], False),
+    }
+    report: dict = {"half": "blind"}
+    for name, (records, must_refuse) in sets.items():
+        per_kind: dict[str, Counter] = defaultdict(Counter)
+        reasons: Counter = Counter()
+        for r in records:
+            refusal = _check(r, {})
+            per_kind[r.get("kind", "")]["n"] += 1
+            per_kind[r.get("kind", "")]["refused"] += refusal is not None
+            if refusal is not None:
+                reasons[refusal.reason] += 1
+        n = len(records)
+        refused = sum(c["refused"] for c in per_kind.values())
+        report[name] = {
+            "n": n,
+            "refused": refused,
+            "rate": refused / n if n else 0.0,
+            "must_refuse": must_refuse,
+            "per_kind": {
+                k: {"n": c["n"], "refused": c["refused"], "rate": c["refused"] / c["n"]}
+                for k, c in sorted(per_kind.items())
+            },
+            "reasons": dict(reasons.most_common()),
+        }
+    return report
+
+
+def print_blind(report: dict, out=None) -> None:
+    out = out or sys.stdout
+    for name in ("junk", "legit", "leaks", "leaks_legit"):
+        e = report[name]
+        what = "refused (must be)" if e["must_refuse"] else "refused (false refusals)"
+        print(f"\n{name}: {what} {e['refused']}/{e['n']} = {_pct(e['rate'])}", file=out)
+        for kind, r in e["per_kind"].items():
+            print(f"    {kind:32s} {r['refused']:4d}/{r['n']:<4d} {_pct(r['rate'])}", file=out)
+        print(f"  reasons: {e['reasons']}", file=out)
+
+
 def _pool(rows: list[dict]) -> dict:
     n = sum(r["n"] for r in rows)
     refused = sum(r["refused"] for r in rows)
@@ -258,7 +312,7 @@ def print_report(report: dict, *, show_errors: bool = False, out=None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--half", choices=("dev", "heldout", "all"), default="heldout")
+    parser.add_argument("--half", choices=("dev", "heldout", "all", "blind"), default="heldout")
     parser.add_argument("--json", help="write the figures (without the texts) to this file")
     parser.add_argument(
         "--errors", action="store_true", help="list misses and false refusals (dev half only)"
@@ -269,8 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.errors and args.half != "dev":
         parser.error("--errors lists texts: only for --half dev (held-out texts stay unseen)")
-    report = evaluate(args.half, baseline=args.baseline)
-    print_report(report, show_errors=args.errors)
+    if args.half == "blind":
+        report = evaluate_blind()
+        print_blind(report)
+    else:
+        report = evaluate(args.half, baseline=args.baseline)
+        print_report(report, show_errors=args.errors)
     if args.json:
         data = {k: v for k, v in report.items() if k != "_errors"}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
