@@ -37,9 +37,10 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    from processing.nlp import language
+    from processing.nlp import language, letters
 
     language.identifier_load()
+    letters.model_load()  # the junk check's English letter model (about 1 s), shared
 
 
 def post_worker_init(worker) -> None:

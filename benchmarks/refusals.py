@@ -1,6 +1,6 @@
 """Benchmark of leak control and junk refusal on the hand-built sets of ``evaluation/``.
 
-Run:  .venv/bin/python -m benchmarks.refusals [--half dev|heldout|all|blind] [--json OUT]
+Run:  .venv/bin/python -m benchmarks.refusals [--half dev|heldout|all|blind|blind2] [--json OUT]
       .venv/bin/python -m benchmarks.refusals --half dev --errors   (dev only)
 
 Every text goes through the game's whole acceptance rule
@@ -24,7 +24,9 @@ Every text goes through the game's whole acceptance rule
 as whole words, plural or possessive; the forbidden terms given to it as aliases).
 
 ``--half blind`` scores ``refusals_blind/`` (junk, legit, leaks and their legit counterparts,
-written after the rules by a session that never read them) as a whole, once.
+written after the rules by a session that never read them) as a whole, once; ``--half blind2``
+``refusals_blind2/`` (junk and legit, written blind before the letter model and the spam rule
+were finished).
 
 Halves: ``evaluation/grouping/split.json`` (whole classes; also used for the leak sets) and
 ``evaluation/junk/split.json``. Rules were tuned on ``dev``; ``heldout`` is for reporting.
@@ -188,22 +190,24 @@ def evaluate(half: str, root: Path = EVALUATION, *, baseline: bool = False) -> d
     return report
 
 
-def evaluate_blind(root: Path = EVALUATION) -> dict:
+def evaluate_blind(root: Path = EVALUATION, folder: str = "refusals_blind") -> dict:
     """``--half blind``: the sets of ``refusals_blind/``, written after the rules by a session
     that never read them, scored once as a whole with the game's whole acceptance rule (any
     refusal counts: a translated class name refused as another language is refused all the
     same). Junk and legit carry no class; leaks and their legit counterparts are checked
     against their class's names only (no aliases, no forbidden terms set)."""
-    blind = root / "refusals_blind"
-    pairs = _jsonl(blind / "leaks.jsonl")
+    blind = root / folder
+    pairs = _jsonl(blind / "leaks.jsonl") if (blind / "leaks.jsonl").exists() else []
     sets = {
         "junk": (_jsonl(blind / "junk.jsonl"), True),
         "legit": (_jsonl(blind / "legit.jsonl"), False),
         "leaks": ([r for r in pairs if r["label"] == "leak"], True),
         "leaks_legit": ([r for r in pairs if r["label"] == "legit"], False),
     }
-    report: dict = {"half": "blind"}
+    report: dict = {"half": folder}
     for name, (records, must_refuse) in sets.items():
+        if not records:
+            continue
         per_kind: dict[str, Counter] = defaultdict(Counter)
         reasons: Counter = Counter()
         for r in records:
@@ -231,7 +235,9 @@ def evaluate_blind(root: Path = EVALUATION) -> dict:
 def print_blind(report: dict, out=None) -> None:
     out = out or sys.stdout
     for name in ("junk", "legit", "leaks", "leaks_legit"):
-        e = report[name]
+        e = report.get(name)
+        if e is None:
+            continue
         what = "refused (must be)" if e["must_refuse"] else "refused (false refusals)"
         print(f"\n{name}: {what} {e['refused']}/{e['n']} = {_pct(e['rate'])}", file=out)
         for kind, r in e["per_kind"].items():
@@ -312,7 +318,9 @@ def print_report(report: dict, *, show_errors: bool = False, out=None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--half", choices=("dev", "heldout", "all", "blind"), default="heldout")
+    parser.add_argument(
+        "--half", choices=("dev", "heldout", "all", "blind", "blind2"), default="heldout"
+    )
     parser.add_argument("--json", help="write the figures (without the texts) to this file")
     parser.add_argument(
         "--errors", action="store_true", help="list misses and false refusals (dev half only)"
@@ -323,8 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.errors and args.half != "dev":
         parser.error("--errors lists texts: only for --half dev (held-out texts stay unseen)")
-    if args.half == "blind":
-        report = evaluate_blind()
+    if args.half in ("blind", "blind2"):
+        report = evaluate_blind(
+            folder={"blind": "refusals_blind"}.get(args.half, "refusals_blind2")
+        )
         print_blind(report)
     else:
         report = evaluate(args.half, baseline=args.baseline)

@@ -15,9 +15,13 @@ player, or None. Reasons (stable codes, also stored as ``LabelMention.refused_re
   ``something``, lorem ipsum…: the whole text is made of such words;
 * ``filler`` — chat, not a description: ``lol``, ``ok``, ``thanks``, ``hello world``,
   ``is this working``;
-* ``mash`` — keyboard mashes and random consonant strings (``asdfgh``, ``qazwsx``,
-  ``bcdfg``): most letters are in tokens that are no English word and run along the
-  keyboard or have no vowel.
+* ``spam`` — adverts, requests and self-promotion (``follow me``, ``click here``,
+  ``buy cheap watches now``, ``promo code``): two words that together call to act outside the
+  game or make an offer (one alone passes: ``free kick``, ``sale sign``);
+* ``mash`` — keyboard mashes and random letter strings (``asdfgh``, ``qazwsx``,
+  ``bcdfg``, ``sdkfjhs``): most letters are in tokens that are no English word (nor a typo of
+  one) and run along the keyboard, have no vowel, or string letters together as English words
+  do not (:mod:`processing.nlp.letters`).
 
 The ``language`` rule and the scripts each language is written in live in
 :mod:`processing.nlp.language`. Pure: standard library, wordfreq, py3langid (no download at run
@@ -40,7 +44,8 @@ from processing.nlp.language import (
     scripts_allowed,
     words_of,
 )
-from processing.nlp.lexicon import FOREIGN_LANGUAGES, is_english_word
+from processing.nlp.letters import english_logp
+from processing.nlp.lexicon import FOREIGN_LANGUAGES, is_english_word, zipf
 
 __all__ = ["JUNK_MESSAGES", "Junk", "find_junk"]
 
@@ -55,6 +60,8 @@ JUNK_MESSAGES: dict[str, str] = {
     "placeholder": "That looks like a placeholder, not a description: say what you saw.",
     "filler": "That is chat, not a description: name something you saw in the picture.",
     "mash": "That looks like random typing: describe what you saw in words.",
+    "spam": "That looks like an advert or a request, not a description: name something you "
+    "saw in the picture.",
 }
 
 
@@ -109,6 +116,29 @@ _CODE_RE = re.compile(
 )
 
 
+# Adverts, requests and self-promotion: a call to act on something outside the game, or an
+# offer. Each pattern needs two words together, so a description using one of them passes
+# ("free kick", "follow-through", "sale sign", "check pattern").
+_SPAM_RE = re.compile(
+    r"""
+      \b(?:click|tap|visit|join|check\s+out|go\s+to|dm|message|text|call|contact|add)
+        \s+(?:me|us|my|our|here|now|link|the\s+link|this\s+link|channel|page|profile|bio)\b
+    | \b(?:follow|sub|subscribe|like\s+and\s+subscribe|smash\s+that)
+        (?:\s+(?:me|us|my|to|for|now|back|4))?\s*(?:$|\b(?:me|us|my|channel|page|back|4)\b)
+    | \b(?:buy|order|shop|sell|selling|get|earn|make|win|claim)\s+
+        (?:\w+\s+)?(?:now|today|cheap|online|free|here|fast|money|cash|\$|\d+\s*(?:\$|usd|€|£))
+    | \bfree\s+(?:money|cash|followers|likes|robux|v-?bucks|gift|gifts|iphone|crypto|bitcoin|
+        coins|gems|skins|trial|shipping|download)\b
+    | \b(?:promo|discount|coupon|referral|invite)\s+(?:code|link)\b
+    | \b(?:use|enter)\s+(?:my\s+)?code\b
+    | \b(?:bitcoin|btc|crypto|nft|onlyfans|casino|viagra|cialis|forex|airdrop|giveaway)\b
+    | \b(?:best|cheap|cheapest|lowest)\s+(?:price|prices|deal|deals|offer|offers)\b
+    | \b(?:limited|special|exclusive)\s+(?:offer|deal|time)\b
+    | \b(?:work|earn|money)\s+from\s+home\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
 # --- words -------------------------------------------------------------------------------------
 
 
@@ -158,6 +188,22 @@ _PLACEHOLDER_CORE = frozenset(
         "placeholder",
         "lorem",
         "ipsum",
+        "nada",
+        "zilch",
+        "nvm",
+        "idek",
+        "idfk",
+        "dk",
+        "blank",
+        "empty",
+        "random",
+        "guess",
+        "guessing",
+        "unclear",
+        "nothin",
+        "nuthin",
+        "sth",
+        "smth",
     ]
 )
 # ... and the small words they come with (``not sure``, ``can't see``, ``your answer here``).
@@ -196,6 +242,36 @@ _PLACEHOLDER_AUX = frozenset(
         "of",
         "type",
         "object",
+        "to",
+        "anything",
+        "really",
+        "just",
+        "any",
+        "at",
+        "all",
+        "sorry",
+        "comment",
+        "description",
+        "give",
+        "up",
+        "gave",
+        "next",
+        "who",
+        "knows",
+        "beats",
+        "me",
+        "have",
+        "has",
+        "idea",
+        "of",
+        "above",
+        "am",
+        "im",
+        "i'm",
+        "just",
+        "here",
+        "random",
+        "something",
     ]
 )
 _LOREM = frozenset(
@@ -322,6 +398,91 @@ _FILLER_WORDS = frozenset(
         "mean",
         "means",
         "going",
+        "bruh",
+        "bro",
+        "dude",
+        "lmk",
+        "ngl",
+        "tbh",
+        "imo",
+        "smh",
+        "glhf",
+        "boring",
+        "bored",
+        "stupid",
+        "dumb",
+        "lame",
+        "suck",
+        "sucks",
+        "hate",
+        "damn",
+        "dang",
+        "lmaoo",
+        "lolol",
+        "xoxo",
+        "uwu",
+        "owo",
+        "fr",
+    ]
+)
+# Words that are chat only beside one of the words above (``this game is so boring``), but
+# alone or with each other may describe something (``score``, ``level``, ``can``, ``rip``).
+_CHAT_AUX = frozenset(
+    [
+        "so",
+        "too",
+        "very",
+        "really",
+        "the",
+        "a",
+        "of",
+        "to",
+        "and",
+        "my",
+        "your",
+        "not",
+        "these",
+        "im",
+        "i'm",
+        "you're",
+        "ur",
+        "am",
+        "was",
+        "be",
+        "again",
+        "love",
+        "fun",
+        "funny",
+        "easy",
+        "hard",
+        "win",
+        "won",
+        "lost",
+        "lose",
+        "first",
+        "answer",
+        "answers",
+        "points",
+        "level",
+        "score",
+        "cheat",
+        "cheats",
+        "hack",
+        "bot",
+        "can",
+        "r",
+        "y",
+        "rip",
+        "gl",
+        "hf",
+        "just",
+        "ever",
+        "much",
+        "lot",
+        "such",
+        "game's",
+        "its",
+        "it's",
     ]
 )
 _GREETINGS = frozenset(["hi", "hii", "hello", "hey", "heya", "hiya", "yo"])
@@ -337,7 +498,7 @@ def _placeholder_or_filler(words: list[str]) -> str | None:
         return None
     if any(w in _LOREM for w in words):
         return "placeholder"
-    if all(_chat(w) for w in words):
+    if all(_chat(w) or w in _CHAT_AUX for w in words) and any(_chat(w) for w in words):
         return "filler"
     if words[0] in _GREETINGS and len(words) == 2:
         return "filler"  # "hi mom", "hello world"
@@ -376,18 +537,36 @@ def _keyboard_near(a: str, b: str) -> bool:
     return abs(pa[0] - pb[0]) <= 1 and abs(pa[1] - pb[1]) <= 1.0
 
 
+#: A token of 5+ letters whose mean log-probability per letter under the English letter model
+#: (:func:`processing.nlp.letters.english_logp`) is below this does not look English.
+GIBBERISH_LOGP = -3.4
+
+
 def _mash_token(token: str) -> bool:
     """No English word nor one edit from one, and running along the keyboard (70 % of its
-    pairs of different keys are neighbours) or 5+ letters without a vowel."""
+    pairs of different keys are neighbours), or 5+ letters without a vowel, or 5+ letters in
+    sequences English words do not have (:data:`GIBBERISH_LOGP`; a word of another
+    language's list is left to the language rule)."""
     if len(token) < 4 or not token.isascii() or is_english_word(token):
         return False
     pairs = [(a, b) for a, b in zip(token, token[1:]) if a != b]
     letters = [c for c in token if c.isalpha()]
     keyboard = bool(pairs) and sum(_keyboard_near(a, b) for a, b in pairs) >= 0.7 * len(pairs)
     no_vowel = len(letters) >= 5 and not any(c in _VOWELS for c in letters)
-    if not (keyboard or no_vowel):
+    gibberish = (
+        len(token) >= 5
+        and token.isalpha()
+        and english_logp(token) < GIBBERISH_LOGP
+        and not foreign_word_known(token)
+    )
+    if not (keyboard or no_vowel or gibberish):
         return False
     return not (token.isalpha() and english_typo(token))
+
+
+def foreign_word_known(token: str) -> bool:
+    """A word of another language's list (Zipf >= 2): the language rule judges it."""
+    return any(zipf(token, lang) >= 2.0 for lang in FOREIGN_LANGUAGES)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -420,6 +599,9 @@ def _find_junk(text: str, languages: tuple[str, ...]) -> Junk | None:
         return _junk("repeated")
     if any(_repeated_unit(part) for w in words for part in re.split(r"['\-]", w) if part.isalpha()):
         return _junk("repeated")
+
+    if _SPAM_RE.search(folded):
+        return _junk("spam")
 
     kind = _placeholder_or_filler(words)
     if kind is None and re.fullmatch(r"\s*n\s*/\s*a\s*", folded):

@@ -18,6 +18,7 @@ import threading
 
 __all__ = [
     "FOREIGN_LANGUAGES",
+    "english_forms",
     "in_lexicon",
     "is_english_word",
     "is_real_word",
@@ -56,6 +57,11 @@ def _frequencies(lang: str) -> dict[str, float]:
 
     with _LOCK:
         return wordfreq.get_frequency_dict(lang, wordlist="large" if lang == "en" else "small")
+
+
+def english_forms() -> dict[str, float]:
+    """Every English word form of wordfreq's large list with its frequency (loaded once)."""
+    return _frequencies("en")
 
 
 def _to_zipf(freq: float) -> float:

@@ -7,7 +7,7 @@
 2. leak control (:mod:`processing.nlp.leaks`): ``class_name`` — the text names the answer or
    the guess (names, aliases, forbidden terms), however spelled;
 3. junk (:mod:`processing.nlp.junk`): ``link``, ``code``, ``mixed_script``, ``language``,
-   ``repeated``, ``placeholder``, ``filler``, ``mash``.
+   ``repeated``, ``spam``, ``placeholder``, ``filler``, ``mash``.
 
 The reason codes are stable (the game returns them beside the messages, processing stores
 them as ``LabelMention.refused_reason``, trust counts refusals); :data:`REFUSAL_MESSAGES` has

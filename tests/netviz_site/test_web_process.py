@@ -95,15 +95,17 @@ def test_gunicorn_config_freezes_the_loaded_objects(monkeypatch):
     assert lexicon._frequencies.cache_info().currsize >= 1 + len(lexicon.FOREIGN_LANGUAGES)
 
 
-def test_gunicorn_master_loads_the_language_identifier_before_forking():
-    from processing.nlp import language
+def test_gunicorn_master_loads_the_language_identifier_and_letter_model_before_forking():
+    from processing.nlp import language, letters
 
     namespace: dict = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own config
     language._identifier.cache_clear()
+    letters._english_model.cache_clear()
     namespace["on_starting"](server=None)
-    # loaded once in the master: the forked workers share it, no player's request loads it
+    # loaded once in the master: the forked workers share them, no player's request loads them
     assert language._identifier.cache_info().currsize == 1
+    assert letters._english_model.cache_info().currsize == 1
     assert language._accepted_share("le chat est noir", ["en"], ["fr"]) < 0.1
 
 

@@ -50,6 +50,24 @@ def reason(text, languages=("en",)):
         ("красный", "language"),
         ("ruedas grandes", "language"),
         ("dzień dobry", "language"),
+        # random letter strings that neither run along the keyboard nor lack vowels
+        ("sdkfjhs", "mash"),
+        ("qovbxu ewiru", "mash"),
+        ("fjdksla", "mash"),
+        # adverts and requests
+        ("follow me", "spam"),
+        ("subscribe to my channel", "spam"),
+        ("click here", "spam"),
+        ("buy cheap watches now", "spam"),
+        ("free robux", "spam"),
+        ("use my promo code", "spam"),
+        # chat with words that alone could describe something
+        ("this game is so boring", "filler"),
+        ("i love this game", "filler"),
+        ("you suck", "filler"),
+        ("no idea at all", "placeholder"),
+        ("who knows", "placeholder"),
+        ("nada", "placeholder"),
     ],
 )
 def test_junk_is_found(text, expected):
@@ -78,6 +96,22 @@ def test_junk_is_found(text, expected):
         "test tube",
         "blank wall",
         "question mark",
+        # rare or foreign-looking words that look English enough (the letter model)
+        "husqvarna logo",
+        "xylophone keys",
+        "bratwurst",
+        "nikon",
+        "keypadd",
+        # one word of an advert or of chat alone describes something
+        "free kick",
+        "sale sign",
+        "check pattern",
+        "price tag",
+        "score",
+        "level",
+        "rip in the fabric",
+        "love heart",
+        "so easy",
         "null modem cable",
         "no entry sign",
         "café",
