@@ -10,8 +10,11 @@ message (a 400 on the APIs, an error message on the pages) stating the real limi
 
 Limits are per view and per file field: a function view is decorated with
 :func:`upload_limits`, a DRF view sets an ``upload_limits`` class attribute, each mapping a field
-name to a callable returning its limit in bytes (read from the settings at request time). A file
-field a view does not declare is held to ``NETVIZ_MAX_UPLOAD_BYTES``.
+name to a callable returning its limit in bytes (read from the settings at request time). Every
+view that takes files is a campaign admin's, so a declared limit holds for campaign admins only:
+the body is parsed (by the CSRF check) before the view's role check runs, and an anonymous
+request must not park a gigabyte of temporary files first. A file of anyone else, or a field the
+view does not declare, is dropped from its first byte (limit 0); the role check then answers.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from core.errors import ApplicationError
+from core.roles import user_is_campaign_admin
 from explanations.files import size_text
 
 from .archives import ArchiveLimits
@@ -109,7 +113,10 @@ class LimitedUploadHandler(FileUploadHandler):
     def new_file(self, field_name, file_name, *args, **kwargs) -> None:
         super().new_file(field_name, file_name, *args, **kwargs)
         declared = _declared_limits(self.request).get(field_name)
-        self.limit = declared() if declared is not None else image_bytes()
+        allowed = declared is not None and user_is_campaign_admin(
+            getattr(self.request, "user", None)
+        )
+        self.limit = declared() if allowed else 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         if start + len(raw_data) > self.limit:

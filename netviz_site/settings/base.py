@@ -227,6 +227,8 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# No form takes more than two files (a CSV and its zip, weights and class names).
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # Every uploaded file is counted while it streams in and dropped once over its view's limit
 # (campaigns/upload_handlers.py): a 200 MB upload to a 25 MB field is never kept whole.
 FILE_UPLOAD_HANDLERS = [
