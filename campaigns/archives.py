@@ -85,6 +85,9 @@ class ArchiveLimits:
     max_entries: int = 20_000
     max_image_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
+    # All images of one archive together, read from their headers before any is decoded: the
+    # decoding work an upload may ask for (a 569-byte PNG can hold 40 million black pixels).
+    max_total_pixels: int = 5_000_000_000
     min_side: int = MIN_IMAGE_SIDE
     max_csv_bytes: int = 5 * 1024 * 1024
 
@@ -97,6 +100,7 @@ class ArchiveLimits:
             max_entries=settings.NETVIZ_MAX_ARCHIVE_ENTRIES,
             max_image_bytes=settings.NETVIZ_MAX_UPLOAD_BYTES,
             max_pixels=settings.NETVIZ_MAX_IMAGE_PIXELS,
+            max_total_pixels=settings.NETVIZ_MAX_ARCHIVE_PIXELS,
             min_side=settings.NETVIZ_MIN_IMAGE_SIDE,
         )
 

@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from PIL import Image
+
 from core.errors import ApplicationError
 from explanations.files import size_text
 from workers.inv.errors import EngineError
@@ -86,6 +88,16 @@ class ImportPlan:
         return counts
 
 
+def header_pixels(content: bytes) -> int:
+    """Width × height from an image's header, without decoding it (0 when unreadable: the
+    decoding then says why)."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return int(image.width) * int(image.height)
+    except Exception:  # noqa: BLE001 - any unreadable header: decode_image reports it
+        return 0
+
+
 class _ImageChecker:
     """Reads and decodes image entries; duplicates within the archive or campaign are skipped."""
 
@@ -97,6 +109,7 @@ class _ImageChecker:
         self.existing = set(existing_sha256)
         self.seen: dict[str, str] = {}
         self.total = 0
+        self.pixels = 0
 
     def check(self, info: zipfile.ZipInfo, shown: str, true_class: str, plan: ImportPlan) -> bool:
         suffix = PurePosixPath(shown).suffix.lower()
@@ -122,19 +135,27 @@ class _ImageChecker:
         if not content:
             plan.skipped.append(Skipped(shown, "empty file (0 bytes)"))
             return False
-        try:
-            decoded = decode_image(
-                content, max_pixels=self.limits.max_pixels, min_side=self.limits.min_side
-            )
-        except EngineError as exc:
-            plan.skipped.append(Skipped(shown, f"not a readable image: {exc.message}"))
-            return False
+        # duplicates are found from the bytes, before any decoding work
         digest = hashlib.sha256(content).hexdigest()
         if digest in self.existing:
             plan.skipped.append(Skipped(shown, "already in the campaign"))
             return False
         if digest in self.seen:
             plan.skipped.append(Skipped(shown, f"same image as {self.seen[digest]}"))
+            return False
+        self.pixels += header_pixels(content)
+        if self.pixels > self.limits.max_total_pixels:
+            raise ApplicationError(
+                f"The archive's images hold more than {self.limits.max_total_pixels:,} pixels "
+                "in all (NETVIZ_MAX_ARCHIVE_PIXELS); nothing was added. Split it into smaller "
+                "archives."
+            )
+        try:
+            decoded = decode_image(
+                content, max_pixels=self.limits.max_pixels, min_side=self.limits.min_side
+            )
+        except EngineError as exc:
+            plan.skipped.append(Skipped(shown, f"not a readable image: {exc.message}"))
             return False
         self.seen[digest] = shown
         plan.images.append(

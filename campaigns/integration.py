@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
-from core.errors import ApplicationError
 from explanations.models import Campaign
-from processing.models import CampaignExport, CampaignProcessing
+from processing.models import CampaignExport
 from processing.services import (
     campaign_export_create,
     campaign_process_enqueue,
@@ -55,26 +54,15 @@ def _export_url(export) -> str:
 
 
 def export_start(*, campaign: Campaign, user) -> object:
-    """Start processing's export task (one export at a time per campaign)."""
-    busy = CampaignExport.objects.filter(
-        campaign=campaign,
-        status__in=[CampaignExport.Status.QUEUED, CampaignExport.Status.RUNNING],
-    ).exists()
-    if busy:
-        raise ApplicationError("An export of this campaign is already running.", status=409)
+    """Start processing's export task (one export at a time per campaign: the service
+    answers 409 while one is queued or running)."""
     return campaign_export_create(campaign=campaign, user=user)
 
 
 def labels_reprocess(*, campaign: Campaign) -> bool:
     """Rebuild the campaign's labels after a moderation change (hidden characteristic, blocked
     player), unless a rebuild is already queued. Returns whether one was enqueued."""
-    queued = CampaignProcessing.objects.filter(
-        campaign=campaign, status=CampaignProcessing.Status.QUEUED
-    ).exists()
-    if queued:
-        return False
-    campaign_process_enqueue(campaign=campaign, rebuild=True)
-    return True
+    return campaign_process_enqueue(campaign=campaign, rebuild=True)
 
 
 def labels_rescore(*, player) -> list[int]:

@@ -14,7 +14,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from .roles import user_is_campaign_admin, user_is_researcher
@@ -77,6 +78,19 @@ def _request_user(request):
     return getattr(django_request, "user", None)
 
 
+class RoleWriteThrottle(UserRateThrottle):
+    """Writes of the researcher and admin APIs, per user (rate ``role_write``): several of them
+    queue work that costs a worker minutes (regroups, exports, validations, uploads), and a
+    researcher's script must not be able to queue it without bound. Reads are not limited."""
+
+    scope = "role_write"
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+
 class RoleApi(APIView):
     """Base of the researcher and admin APIs.
 
@@ -85,7 +99,10 @@ class RoleApi(APIView):
       the request's content type. DRF's own checks then run as usual.
     * Anonymous callers get 403 like logged-in ones (NotAuthenticated becomes PermissionDenied).
     * An ApplicationError becomes a 4xx ``{"detail": message, ...}``.
+    * Writes are limited per user (:class:`RoleWriteThrottle`).
     """
+
+    throttle_classes = [RoleWriteThrottle]
 
     def initial(self, request, *args, **kwargs):
         self.check_role_first(request)

@@ -333,6 +333,8 @@ NETVIZ_MAX_UPLOAD_BYTES = env_int("NETVIZ_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 NETVIZ_MIN_IMAGE_SIDE = env_int("NETVIZ_MIN_IMAGE_SIDE", 32)
 # An uploaded model's weights file may have at most this many bytes.
 NETVIZ_MAX_MODEL_BYTES = env_int("NETVIZ_MAX_MODEL_BYTES", 1024 * 1024 * 1024)
+# Finished exports kept per campaign (older ones and their files are deleted).
+NETVIZ_EXPORTS_KEPT = env_int("NETVIZ_EXPORTS_KEPT", 5)
 # Who may upload a TorchScript model, a program the explain workers run (docs/SECURITY.md):
 # "staff" (the default), "campaign_admins" (every campaign admin) or "nobody". State dicts of a
 # named architecture (tensors only) stay open to every campaign admin.
@@ -348,6 +350,9 @@ NETVIZ_MAX_ARCHIVE_BYTES = env_int("NETVIZ_MAX_ARCHIVE_BYTES", 500 * 1024 * 1024
 NETVIZ_MAX_ARCHIVE_UNCOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
 NETVIZ_MAX_ARCHIVE_ENTRIES = 20_000
 NETVIZ_MAX_ARCHIVE_RATIO = 100.0
+# All images of one archive together, in pixels read from their headers (the decoding work one
+# upload may cost: about 1 s per 40 million pixels here).
+NETVIZ_MAX_ARCHIVE_PIXELS = env_int("NETVIZ_MAX_ARCHIVE_PIXELS", 5_000_000_000)
 NETVIZ_DEFAULT_MODEL = env("NETVIZ_DEFAULT_MODEL", "efficientnet_lite0")
 NETVIZ_WORKER_HEARTBEAT_SECONDS = env_int("NETVIZ_WORKER_HEARTBEAT_SECONDS", 10)
 
@@ -441,6 +446,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # IPv6 /64): one address cannot flood the crowd with guests (issue 12).
     "guest_ip": env("NETVIZ_GUEST_RATE_IP", "5/hour"),
     "guest_net": env("NETVIZ_GUEST_RATE_NETWORK", "20/hour"),
+    # Writes of the researcher and campaign-admin APIs, per user (core.access.RoleWriteThrottle).
+    "role_write": env("NETVIZ_ROLE_WRITE_RATE", "60/min"),
 }
 # Number of trusted reverse proxies in front of the app (0: use REMOTE_ADDR, ignore X-Forwarded-For).
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)

@@ -50,8 +50,11 @@ class ProcessApi(ResearcherApi):
         campaign = self.campaign(slug)
         data = self.ProcessInput(data=request.data)
         data.is_valid(raise_exception=True)
-        enqueue.campaign_process_enqueue(campaign=campaign, rebuild=data.validated_data["rebuild"])
-        return Response({"detail": "Queued."}, status=status.HTTP_202_ACCEPTED)
+        sent = enqueue.campaign_process_enqueue(
+            campaign=campaign, rebuild=data.validated_data["rebuild"]
+        )
+        detail = "Queued." if sent else "Already queued: the waiting task covers this request."
+        return Response({"detail": detail, "queued": sent}, status=status.HTTP_202_ACCEPTED)
 
 
 class GroupOutput(serializers.Serializer):

@@ -7,7 +7,10 @@ import logging
 import secrets
 import time
 
+from django.db import transaction
+
 from core.enqueue import enqueue_on_commit
+from core.errors import ApplicationError
 from core.jobs import job_claim, job_fail, job_finish, job_progress
 from explanations.models import Campaign
 from processing.models import CampaignExport
@@ -16,12 +19,22 @@ logger = logging.getLogger(__name__)
 
 
 def campaign_export_create(*, campaign: Campaign, user=None, enqueue: bool = True):
-    """Create an export record and enqueue its task (after commit)."""
-    export = CampaignExport.objects.create(
-        campaign=campaign,
-        token=secrets.token_urlsafe(32),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-    )
+    """Create an export record and enqueue its task (after commit). One export at a time per
+    campaign, whoever asks (admins' page, researchers' API): 409 while one is queued or
+    running (the campaign row is locked, so two requests at once cannot both start one)."""
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        busy = CampaignExport.objects.filter(
+            campaign=campaign,
+            status__in=[CampaignExport.Status.QUEUED, CampaignExport.Status.RUNNING],
+        ).exists()
+        if busy:
+            raise ApplicationError("An export of this campaign is already running.", status=409)
+        export = CampaignExport.objects.create(
+            campaign=campaign,
+            token=secrets.token_urlsafe(32),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
     if enqueue:
         export_id = export.pk
 
@@ -64,7 +77,25 @@ def campaign_export_run(*, export_id: int) -> str:
         from django.core.files.storage import default_storage
 
         default_storage.delete(old)
+    exports_prune(campaign_id=export.campaign_id)
     return "done"
+
+
+def exports_prune(*, campaign_id: int) -> int:
+    """Delete the campaign's finished exports beyond the newest ``NETVIZ_EXPORTS_KEPT``, with
+    their files (after commit). Returns how many were deleted."""
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    done = CampaignExport.objects.filter(
+        campaign_id=campaign_id, status=CampaignExport.Status.DONE
+    ).order_by("-finished_at", "-pk")
+    old = list(done[int(settings.NETVIZ_EXPORTS_KEPT) :])
+    names = [e.file.name for e in old if e.file]
+    with transaction.atomic():
+        CampaignExport.objects.filter(pk__in=[e.pk for e in old]).delete()
+        transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
+    return len(old)
 
 
 def campaign_export_fail(*, export_id: int, error: str) -> None:

@@ -131,6 +131,37 @@ def test_zip_bomb_by_total_size_is_refused(tiny_campaign, settings):
     assert "expand" in error.message and "zip bomb" in error.message
 
 
+def test_pixel_bomb_archives_are_refused_before_decoding_them(tiny_campaign, settings, monkeypatch):
+    """Small PNGs of millions of black pixels: the pixels of all images, read from their
+    headers, have a budget, and duplicates are found from their bytes before any decoding."""
+    from campaigns import import_plans
+
+    decoded = []
+    real = import_plans.decode_image
+    monkeypatch.setattr(
+        import_plans, "decode_image", lambda content, **kw: decoded.append(1) or real(content, **kw)
+    )
+    big = [png((i, 0, 0), size=2000) for i in range(3)]  # 4 million pixels each, a few KB
+    assert max(len(b) for b in big) < 50_000
+    copies = import_zip(tiny_campaign, make_zip({f"{RED}/{i}.png": big[0] for i in range(5)}))
+    assert len(copies.added) == 1 and len(decoded) == 1  # 4 copies skipped by their hash
+    settings.NETVIZ_MAX_ARCHIVE_PIXELS = 6_000_000
+    decoded.clear()
+    error = refused_again(
+        tiny_campaign, make_zip({f"{RED}/b{i}.png": b for i, b in enumerate(big)})
+    )
+    # b0 is already in the campaign; b1 fits (4 M); b2 would make 8 M: refused, never decoded
+    assert "pixels in all" in error.message and len(decoded) == 1
+
+
+def refused_again(campaign, content: bytes) -> ApplicationError:
+    before = CampaignImage.objects.filter(campaign=campaign).count()
+    with pytest.raises(ApplicationError) as exc:
+        import_zip(campaign, content)
+    assert CampaignImage.objects.filter(campaign=campaign).count() == before
+    return exc.value
+
+
 @pytest.mark.parametrize(
     "name, content",
     [

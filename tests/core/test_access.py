@@ -141,3 +141,29 @@ def test_role_pages_send_anonymous_visitors_to_login_and_others_to_403(world, ro
     admin = role_client("campaign_admin")
     assert admin.get(manage).status_code == 200
     assert admin.get(viewer).status_code == 200
+
+
+def test_role_api_writes_are_limited_per_user_reads_are_not(settings, researcher_user):
+    """A researcher's script cannot queue regroups or exports without bound."""
+    from rest_framework.test import APIClient
+
+    from core.access import RoleWriteThrottle
+
+    original = RoleWriteThrottle.THROTTLE_RATES
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "role_write": "3/min",
+        },
+    }
+    RoleWriteThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    try:
+        client = APIClient()
+        client.force_authenticate(researcher_user)
+        url = "/api/processing/campaigns/no-such-campaign/process/"
+        codes = [client.post(url, {}, format="json").status_code for _ in range(4)]
+        assert codes == [404, 404, 404, 429]
+        assert client.get("/api/viewer/campaigns/").status_code == 200  # reads still pass
+    finally:
+        RoleWriteThrottle.THROTTLE_RATES = original

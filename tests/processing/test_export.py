@@ -110,6 +110,32 @@ def test_export_api_runs_the_task_and_serves_the_file(
     assert researcher_api.get("/api/processing/exports/nope/download/").status_code == 404
 
 
+def test_one_export_at_a_time_whoever_asks_and_old_ones_are_pruned(
+    played_for_export, researcher_api, settings, django_capture_on_commit_callbacks
+):
+    from core.errors import ApplicationError
+
+    url = f"/api/processing/campaigns/{played_for_export.slug}/exports/"
+    assert researcher_api.post(url).status_code == 202
+    again = researcher_api.post(url)  # the first one is still queued
+    assert again.status_code == 409 and "already running" in again.json()["detail"]
+    with pytest.raises(ApplicationError):
+        campaign_export_create(campaign=played_for_export, enqueue=False)
+    assert CampaignExport.objects.count() == 1
+
+    settings.NETVIZ_EXPORTS_KEPT = 2
+    files = []
+    for _ in range(3):
+        export = CampaignExport.objects.filter(status=CampaignExport.Status.QUEUED).first()
+        export = export or campaign_export_create(campaign=played_for_export, enqueue=False)
+        with django_capture_on_commit_callbacks(execute=True):  # files go after commit
+            campaign_export_run(export_id=export.pk)
+        files.append(CampaignExport.objects.get(pk=export.pk).file.name)
+    kept = list(CampaignExport.objects.order_by("pk").values_list("file", flat=True))
+    assert kept == files[1:]  # the oldest export and its file are gone
+    assert not default_storage.exists(files[0]) and default_storage.exists(files[2])
+
+
 # --- CSV injection (OWASP): text cells that a spreadsheet would run are neutralised ----------
 
 FORMULAS = (
@@ -218,3 +244,28 @@ def test_other_apps_sections_close_the_export():
     assert len(export_sections()) == len(names)
     with pytest.raises(ValueError):
         export_sections_add(SECTIONS[0])
+
+
+def test_repeated_process_requests_enqueue_one_task_until_it_starts(
+    campaign, researcher_api, sent_tasks, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from processing.models import CampaignProcessing
+
+    url = f"/api/processing/campaigns/{campaign.slug}/process/"
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [researcher_api.post(url, {"rebuild": False}, format="json") for _ in range(3)]
+        answers.append(researcher_api.post(url, {"rebuild": True}, format="json"))  # wider: sent
+        answers += [researcher_api.post(url, {"rebuild": r}, format="json") for r in (True, False)]
+    assert [a.json()["queued"] for a in answers] == [True, False, False, True, False, False]
+    assert [t.args for t in sent_tasks] == [(campaign.pk, False), (campaign.pk, True)]
+    # a task queued for long is taken as lost: the next request sends one again
+    CampaignProcessing.objects.filter(campaign=campaign).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert researcher_api.post(url, {"rebuild": True}, format="json").json()["queued"]
+    assert len(sent_tasks) == 3
