@@ -331,7 +331,8 @@ def player_totals_add(*, player_id: int, points: int, step: int, outcome: str, n
 _SUMMARY = (
     "SELECT img.file, img.view_file, img.game_file, img.predicted_class, cm.overlay, cm.weight, "
     "lr.layer, lr.position, p.points, "
-    f"(SELECT COUNT(*) FROM {_PLAYERS} q WHERE NOT q.is_blocked AND q.points > p.points), "
+    f"(SELECT COUNT(*) FROM {_PLAYERS} q WHERE NOT q.is_blocked "
+    "AND COALESCE(q.trust_override, q.trust) >= %(min_trust)s AND q.points > p.points), "
     f"(SELECT COALESCE(SUM(d.points), 0) FROM {_ROUNDS} d WHERE d.player_id = p.id "
     "AND d.status = %(done)s AND d.id <= %(round_id)s), "
     "crowd.n, crowd.wins, crowd.win_steps "

@@ -120,6 +120,7 @@ class GameThrottle:
 #: household, office or cloud subnet usually holds a whole /24 or /64).
 IPV4_NETWORK_PREFIX = 24
 IPV6_NETWORK_PREFIX = 64
+IPV6_SITE_PREFIX = 48
 
 
 def guest_limit_message(wait: float) -> str:
@@ -149,6 +150,17 @@ def address_network(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def address_site(address: str) -> str:
+    """The site of a client address: its IPv6 /48 (one customer's whole delegation, which ISPs
+    hand out as a /48 or a /56 of /64s), or for IPv4 the same /24 as :func:`address_network`
+    (a wider IPv4 range would be shared by unrelated users behind carrier NAT)."""
+    network = address_network(address)
+    if ":" not in network or network.startswith("raw:"):
+        return network
+    ip = ipaddress.ip_network(network).network_address
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_SITE_PREFIX}", strict=False))
+
+
 class GuestAddressThrottle(WindowThrottle):
     """New guest players per client address (``NETVIZ_GUEST_RATE_IP``)."""
 
@@ -168,6 +180,17 @@ class GuestNetworkThrottle(WindowThrottle):
         return address_network(self.get_ident(request) or "")
 
 
+class GuestSiteThrottle(WindowThrottle):
+    """New guest players per IPv6 /48 (``NETVIZ_GUEST_RATE_SITE``): one home's /56 holds 256
+    /64 networks, each with its own ``guest_net`` budget, so without this tier one subscriber
+    could start thousands of guests an hour."""
+
+    scope = "guest_site"
+
+    def ident(self, request) -> str:
+        return address_site(self.get_ident(request) or "")
+
+
 def guest_creation_wait(request) -> float | None:
     """Count one new guest player against the client's address and network limits.
 
@@ -176,7 +199,7 @@ def guest_creation_wait(request) -> float | None:
     ``NETVIZ_NUM_PROXIES`` trusted proxies name (as for every game limit). Works on a Django
     request (pages) and a DRF request (API) alike.
     """
-    parts = [GuestAddressThrottle(), GuestNetworkThrottle()]
+    parts = [GuestAddressThrottle(), GuestNetworkThrottle(), GuestSiteThrottle()]
     if check_limits(parts, request, None):
         return None
     return max((p.wait() or 0.0) for p in parts) or 1.0

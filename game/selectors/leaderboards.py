@@ -12,6 +12,7 @@ from explanations.models import Campaign
 
 from .. import rules
 from ..models import Player, Round
+from .players import trusted_players_q
 
 
 class Period:
@@ -67,15 +68,18 @@ def leaderboard_list(
 ) -> list[LeaderboardRow]:
     """Top players by points: all time, this week (since Monday 00:00 UTC), optionally per campaign.
 
+    Trusted players only (:func:`~game.selectors.players.trusted_players_q`): a player whose
+    rounds do not count (blocked, or trust below ``NETVIZ_TRUST_MIN_COUNTED``) does not rank
+    either, so points won by recognising pictures instead of describing them buy no place.
     Two queries at most, whatever the limit.
     """
     if period == Period.ALL and campaign is None:
-        players = Player.objects.filter(is_blocked=False, points__gt=0).order_by("-points", "id")[
-            :limit
-        ]
+        players = Player.objects.filter(trusted_players_q(), points__gt=0).order_by(
+            "-points", "id"
+        )[:limit]
         rows = [(p.pk, p.nickname, p.user_id is None, p.points, p.rounds_finished) for p in players]
         return _ranked(rows, level_points={})
-    rounds = Round.objects.filter(status=Round.Status.DONE, player__is_blocked=False)
+    rounds = Round.objects.filter(trusted_players_q("player__"), status=Round.Status.DONE)
     if period == Period.WEEK:
         rounds = rounds.filter(finished_at__gte=week_start())
     if campaign is not None:

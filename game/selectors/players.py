@@ -144,10 +144,11 @@ class PlayerStats:
 
 
 def player_rank(*, player: Player) -> int | None:
-    """All-time rank (1 = most points; ties share a rank). None before the first point."""
+    """All-time rank among trusted players, as the leaderboard ranks them (1 = most points;
+    ties share a rank). None before the first point."""
     if player.points <= 0:
         return None
-    return Player.objects.filter(is_blocked=False, points__gt=player.points).count() + 1
+    return Player.objects.filter(trusted_players_q(), points__gt=player.points).count() + 1
 
 
 def player_stats(*, player: Player) -> PlayerStats:

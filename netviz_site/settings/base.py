@@ -446,6 +446,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # IPv6 /64): one address cannot flood the crowd with guests (issue 12).
     "guest_ip": env("NETVIZ_GUEST_RATE_IP", "5/hour"),
     "guest_net": env("NETVIZ_GUEST_RATE_NETWORK", "20/hour"),
+    # ... and per IPv6 /48 (a home's /56 holds 256 /64s; an IPv4 /24 is counted once more).
+    "guest_site": env("NETVIZ_GUEST_RATE_SITE", "40/hour"),
     # Writes of the researcher and campaign-admin APIs, per user (core.access.RoleWriteThrottle).
     "role_write": env("NETVIZ_ROLE_WRITE_RATE", "60/min"),
 }

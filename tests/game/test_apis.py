@@ -34,6 +34,9 @@ def test_the_whole_flow_as_a_guest(items):
     assert data["frame_url"] == f"/game/frame/{token}/1.jpg"
     assert client.get(data["frame_url"]).status_code == 200
     assert data["taboo"] and data["choices"] == []
+    from tests.factories import PlayerFactory
+
+    PlayerFactory(nickname="farmer", points=10_000, trust=0.05)  # untrusted: ranks nowhere
     resp = post(
         client, f"{API}rounds/{token}/characteristics/", {"texts": ["floppy ears", "grass"]}
     )

@@ -9,15 +9,22 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from game.models import Player
-from game.throttles import GuestAddressThrottle, GuestNetworkThrottle, address_network
+from game.throttles import (
+    GuestAddressThrottle,
+    GuestNetworkThrottle,
+    GuestSiteThrottle,
+    address_network,
+    address_site,
+)
 from tests.game.helpers import API
 
 
 @pytest.fixture
 def limits(monkeypatch):
-    """2 new guests per address and 3 per network (per hour)."""
+    """2 new guests per address, 3 per network and 5 per IPv6 site (per hour)."""
     monkeypatch.setattr(GuestAddressThrottle, "rate", "2/hour", raising=False)
     monkeypatch.setattr(GuestNetworkThrottle, "rate", "3/hour", raising=False)
+    monkeypatch.setattr(GuestSiteThrottle, "rate", "5/hour", raising=False)
 
 
 def api_guest(nickname: str, addr: str, **extra):
@@ -50,9 +57,32 @@ def test_address_network(address, network):
     assert address_network(address) == network
 
 
-def test_the_default_limits_are_5_per_address_and_20_per_network():
+@pytest.mark.parametrize(
+    ("address", "site"),
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1::/48"),
+        ("2001:db8:1:ff00::1", "2001:db8:1::/48"),
+        ("203.0.113.7", "203.0.113.0/24"),
+        ("not an address", "raw:not an address"),
+    ],
+)
+def test_address_site(address, site):
+    assert address_site(address) == site
+
+
+def test_the_default_limits_are_5_per_address_20_per_network_40_per_site():
     assert GuestAddressThrottle().rate == "5/hour"
     assert GuestNetworkThrottle().rate == "20/hour"
+    assert GuestSiteThrottle().rate == "40/hour"
+
+
+@pytest.mark.django_db
+def test_the_64s_of_one_ipv6_site_share_its_budget(limits):
+    """One home's /56 holds 256 /64s: spreading guests over them no longer escapes the limit
+    (a review made 120 guests from 40 /64s of one /56)."""
+    made = [api_guest(f"Spread {i}", f"2001:db8:5:{i:x}00::1").status_code for i in range(7)]
+    assert made == [201] * 5 + [429] * 2
+    assert api_guest("Other site", "2001:db8:6::1").status_code == 201
 
 
 @pytest.mark.django_db

@@ -173,6 +173,14 @@ def test_leaderboards_and_ranks(items, campaign, django_assert_max_num_queries):
     assert selectors.leaderboard_list(period="week")[0].nickname == "b"
     Player.objects.filter(pk=b.pk).update(is_blocked=True)
     assert "b" not in [r.nickname for r in selectors.leaderboard_list()]
+    # an untrusted player (trust under NETVIZ_TRUST_MIN_COUNTED) ranks nowhere either, and does
+    # not push trusted players down; an admin's override counts as their trust
+    Player.objects.filter(pk=b.pk).update(is_blocked=False, trust=0.1)
+    for period in ("all", "week"):
+        assert "b" not in [r.nickname for r in selectors.leaderboard_list(period=period)]
+    assert selectors.player_rank(player=Player.objects.get(pk=a.pk)) == 1
+    Player.objects.filter(pk=b.pk).update(trust_override=0.9)
+    assert selectors.leaderboard_list()[0].nickname == "b"
 
 
 def test_round_state_query_count_is_bounded(items, django_assert_max_num_queries):
