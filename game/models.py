@@ -118,6 +118,14 @@ class Player(models.Model):
         default=0, help_text="Sum of the reveal step of finished rounds (resign counts as 5)."
     )
     is_blocked = models.BooleanField(default=False, help_text="Blocked players cannot play.")
+    network = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="A keyed hash of the network (IPv4 /24, IPv6 /48) a guest was started from; "
+        "empty for accounts and older players. Players of one network do not count as agreeing "
+        "with each other.",
+    )
     # Trust (docs/METHOD_NOTES.md, "Player trust"): the weight of the player's labels and whether
     # their rounds count toward an item's target. ``trust`` is computed from the evidence below
     # (processing/trust.py); an admin's ``trust_override`` replaces it; a blocked player has 0.

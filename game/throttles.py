@@ -20,10 +20,13 @@ backend (local memory in development) the same arithmetic runs through the cache
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 import time
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
@@ -159,6 +162,15 @@ def address_site(address: str) -> str:
         return network
     ip = ipaddress.ip_network(network).network_address
     return str(ipaddress.ip_network(f"{ip}/{IPV6_SITE_PREFIX}", strict=False))
+
+
+def network_key(request) -> str:
+    """What a new guest stores of its client's network (``Player.network``): a keyed hash of
+    :func:`address_site` (IPv4 /24, IPv6 /48), so that players of one network can be told
+    apart from independent ones without keeping any part of an address."""
+    site = address_site(GuestSiteThrottle().get_ident(request) or "")
+    digest = hmac.new(settings.SECRET_KEY.encode(), site.encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 class GuestAddressThrottle(WindowThrottle):

@@ -88,27 +88,38 @@ def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
     if player_ids is not None:
         crowd = crowd.filter(cluster_map_id__in=own.values("cluster_map_id"))
     won = Q(outcome=Round.Outcome.WIN)
+    late_steps = params.late_steps
+    by_step = {f"w{s}": Count("id", filter=won & Q(step__lte=s)) for s in late_steps}
     per_item = {
-        row["cluster_map_id"]: (row["n"], row["w"], row["w1"])
+        row["cluster_map_id"]: (row["n"], row["w"], row["w1"], [row[f"w{s}"] for s in late_steps])
         for row in crowd.values("cluster_map_id").annotate(
             n=Count("id"),
             w=Count("id", filter=won & Q(step=0)),
             w1=Count("id", filter=won & Q(step__lte=early_step)),
+            **by_step,
         )
     }
     trusted_players = Player.objects.filter(selectors.trusted_players_q())
     if player_ids is not None:
         trusted_players = trusted_players.filter(pk__in=player_ids)
     trusted = set(trusted_players.values_list("pk", flat=True))
-    out: dict[int, dict] = defaultdict(lambda: dict.fromkeys(_ROUND_FIELDS, 0))
+    out: dict[int, dict] = defaultdict(lambda: _empty_evidence(len(late_steps)))
     for player_id, cluster_map_id, outcome, step, labelled in rows:
         win0 = outcome == Round.Outcome.WIN and step == 0
         win1 = outcome == Round.Outcome.WIN and step <= early_step
-        n, w, w1 = per_item.get(cluster_map_id, (0, 0, 0))
+        wins_by = [outcome == Round.Outcome.WIN and step <= s for s in late_steps]
+        n, w, w1, wl = per_item.get(cluster_map_id, (0, 0, 0, [0] * len(late_steps)))
         if player_id in trusted:  # the item's tally holds the player's own round: take it out
             n, w, w1 = n - 1, w - int(win0), w1 - int(win1)
+            wl = [c - int(won_by) for c, won_by in zip(wl, wins_by, strict=True)]
         n, w, w1 = max(0, n), max(0, w), max(0, w1)
+        wl = [max(0, c) for c in wl]
         acc = out[player_id]
+        for i, (s, c, won_by) in enumerate(zip(late_steps, wl, wins_by, strict=True)):
+            acc["late_wins"][i] += int(won_by)
+            acc["late_expected"][i] += item_win_probability(
+                wins=c, rounds=n, prior_rate=params.late_prior_rate(s), params=params
+            )
         acc["step0_rounds"] += 1
         acc["step0_wins"] += int(win0)
         acc["step0_expected"] += item_step0_probability(wins=w, rounds=n, params=params)
@@ -118,9 +129,23 @@ def _rounds_evidence(player_ids: list[int] | None) -> dict[int, dict]:
         )
         acc["unlabelled"] += int(not labelled)
     for acc in out.values():  # sums of probabilities: never above the rounds
-        acc["step0_expected"] = min(acc["step0_expected"], float(acc["step0_rounds"]))
-        acc["early_expected"] = min(acc["early_expected"], float(acc["step0_rounds"]))
+        rounds = float(acc["step0_rounds"])
+        acc["step0_expected"] = min(acc["step0_expected"], rounds)
+        acc["early_expected"] = min(acc["early_expected"], rounds)
+        acc["late_wins"] = tuple(acc["late_wins"])
+        acc["late_expected"] = tuple(min(e, rounds) for e in acc["late_expected"])
     return out
+
+
+def _empty_evidence(late: int, *, frozen: bool = False) -> dict:
+    """The round fields of a player without judged rounds (``late`` later steps; lists to add
+    to, or tuples when ``frozen``)."""
+    kind = tuple if frozen else list
+    return {
+        **dict.fromkeys(_ROUND_FIELDS, 0),
+        "late_wins": kind([0] * late),
+        "late_expected": kind([0.0] * late),
+    }
 
 
 _ROUND_FIELDS = (
@@ -144,10 +169,13 @@ CROWD_UNLABELLED_TTL = 600
 
 
 def _crowd_rates(params) -> tuple[float, tuple[int, int]]:
-    """(ā, (N, U)): the crowd's agreement rate (every player's counters), and its finished
-    rounds and those that gave no label (trusted players' judged rounds; kept for
-    :data:`CROWD_UNLABELLED_TTL` seconds in the shared cache)."""
-    totals = Player.objects.aggregate(a=Sum("trust_agreements"), d=Sum("trust_disagreements"))
+    """(ā, (N, U)): the crowd's agreement rate (trusted players' counters: untrusted players,
+    colluders among them, do not set the norm), and its finished rounds and those that gave no
+    label (trusted players' judged rounds; kept for :data:`CROWD_UNLABELLED_TTL` seconds in the
+    shared cache)."""
+    totals = Player.objects.filter(selectors.trusted_players_q()).aggregate(
+        a=Sum("trust_agreements"), d=Sum("trust_disagreements")
+    )
     agreement = crowd_agreement_rate(
         agreements=totals["a"] or 0, disagreements=totals["d"] or 0, params=params
     )
@@ -209,7 +237,7 @@ def players_trust_update(*, player_ids: Iterable[int] | None = None) -> list[Tru
         .iterator(chunk_size=2000)
     ):
         before = _weight(player, min_counted)
-        own = by_rounds.get(player.pk, dict.fromkeys(_ROUND_FIELDS, 0))
+        own = by_rounds.get(player.pk) or _empty_evidence(len(params.late_steps), frozen=True)
         crowd_unlabelled = _crowd_unlabelled(crowd_rounds, own, before > 0.0, params)
         evidence = TrustEvidence(
             is_guest=not player.account_prior,  # the guest prior until an account earns its own

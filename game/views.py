@@ -110,7 +110,9 @@ def guest_start(request: HttpRequest) -> HttpResponse:
             wait = throttles.guest_creation_wait(request)
             if wait is not None:
                 return _guest_limited(request, nickname=nickname, slug=campaign_slug, wait=wait)
-            player = services.player_create_guest(nickname=nickname)
+            player = services.player_create_guest(
+                nickname=nickname, network=throttles.network_key(request)
+            )
             request.session[services.SESSION_PLAYER_KEY] = player.pk
         else:
             services.player_rename(player=player, nickname=nickname)

@@ -15,17 +15,21 @@ Bayesian estimate, so that one event moves it a little and a pattern moves it a 
   share of their rounds won at step 0 beyond what the crowd manages; its factor is
   (1 − excess) ** ``step0_power``. The same estimate for wins at step ``early_step`` or before
   (the crowd's rate smoothed towards ``early_prior_rate``) gives a second factor,
-  (1 − excess) ** ``early_power``; plausibility is the smaller of the two. A player who looked
-  the item up wins early but need not win at step 0 (:func:`plausibility_factor`).
+  (1 − excess) ** ``early_power``, and so does each later step up to ``late_step`` (wins by
+  that step; prior rate ``early_prior_rate`` + ``late_prior_increment`` a step, power
+  ``late_power``): plausibility is the smallest of these factors. A player who looked the item
+  up wins early but need not win at step 0 (:func:`plausibility_factor`).
 * **care** (refused characteristics). The refusal rate with a Beta prior of mean r0 =
   ``refusal_prior_rate`` and weight ``refusal_strength``: r̂ = (R + s·r0) / (R + A + s);
   care = min(1, (1 − r̂) / (1 − r0)): 1 at or below the usual rate, falling as refusals pile up.
 * **consensus** (agreement with other players on the same cluster maps). A label of the player
-  *agrees* when another player gave the same label on that cluster map, and *disagrees* when
-  other players labelled the map but none gave it (maps nobody else labelled are no evidence).
-  The player's agreement rate is estimated with ``agreement_strength`` pseudo-labels at the
-  crowd's rate ā: â = (Ag + k·ā) / (Ag + D + k); consensus = â / ā (1 with no evidence, above 1
-  for players who agree more often than the crowd, towards 0 for players nobody agrees with).
+  *agrees* when a witness gave the same label on that cluster map, and *disagrees* when
+  witnesses labelled the map but none gave it (maps without a witness are no evidence). A
+  player's witnesses are the *trusted* other players of *another network*
+  (:func:`agreement_counts`). The player's agreement rate is estimated with
+  ``agreement_strength`` pseudo-labels at the trusted crowd's rate ā: â = (Ag + k·ā) /
+  (Ag + D + k); consensus = min(â / ā, ``consensus_max``) (1 with no evidence, up to 1.2 for
+  players who agree more often than the crowd, towards 0 for players nobody agrees with).
 
 * **persistence** (rounds that gave no label). The player's share of finished rounds without
   a characteristic (resigns, and guesses never described), with ``unlabelled_strength``
@@ -40,7 +44,7 @@ trust = min(1, prior · consensus) · plausibility · care · persistence, in [0
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Container, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -76,6 +80,11 @@ class TrustParams:
     early_step: int = 1
     early_prior_rate: float = 0.3
     early_power: float = 1.0
+    #: Later wins: one more factor for each step after ``early_step`` up to ``late_step``, the
+    #: crowd's rate smoothed towards ``early_prior_rate`` + ``late_prior_increment`` a step.
+    late_step: int = 2
+    late_prior_increment: float = 0.2
+    late_power: float = 1.0
     #: Usual share of refused characteristics, and the weight of that prior (texts).
     refusal_prior_rate: float = 0.1
     refusal_strength: float = 10.0
@@ -84,6 +93,9 @@ class TrustParams:
     #: The crowd's agreement rate before there is any evidence, and its weight (labels).
     agreement_prior_rate: float = 0.5
     crowd_strength: float = 10.0
+    #: Agreement restores trust lost to disagreement, and lifts it at most this factor above
+    #: the prior (a copier of other players' labels agrees for free).
+    consensus_max: float = 1.2
     #: The crowd's share of rounds without a label before there is any evidence (weight
     #: ``crowd_strength`` rounds), pseudo-rounds at the crowd's share in a player's, and the power.
     unlabelled_prior_rate: float = 0.2
@@ -116,18 +128,35 @@ class TrustParams:
             "early_power",
             "unlabelled_strength",
             "unlabelled_power",
+            "late_power",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.early_step < 1:
             raise ValueError("early_step must be at least 1 (step 0 has its own factor)")
+        if self.late_step < self.early_step:
+            raise ValueError("late_step must be at least early_step")
+        if self.late_prior_increment < 0 or self.late_prior_rate(self.late_step) >= 1.0:
+            raise ValueError("late prior rates must be in [early_prior_rate, 1)")
+        if self.consensus_max < 1.0:
+            raise ValueError("consensus_max must be at least 1")
+
+    @property
+    def late_steps(self) -> tuple[int, ...]:
+        """The steps after ``early_step`` that have a factor of their own (wins by that step)."""
+        return tuple(range(self.early_step + 1, self.late_step + 1))
+
+    def late_prior_rate(self, step: int) -> float:
+        """The crowd's chance of a win by ``step`` (> ``early_step``) on an unplayed item."""
+        return self.early_prior_rate + self.late_prior_increment * (step - self.early_step)
 
 
 @dataclass(frozen=True)
 class TrustEvidence:
     """What is known of one player (counts, and the expected wins as floats). Early wins are
     wins at step ``TrustParams.early_step`` or before, over the same ``step0_rounds`` (None:
-    not gathered, no factor)."""
+    not gathered, no factor). ``late_wins`` / ``late_expected``: the same for wins by each of
+    ``TrustParams.late_steps`` in turn (empty: not gathered, no factor)."""
 
     is_guest: bool
     step0_rounds: int = 0
@@ -140,6 +169,8 @@ class TrustEvidence:
     accepted: int = 0
     agreements: int = 0
     disagreements: int = 0
+    late_wins: tuple[int, ...] = ()
+    late_expected: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (
@@ -166,6 +197,17 @@ class TrustEvidence:
                 raise ValueError("early_wins must be in [step0_wins, step0_rounds]")
             if not 0.0 <= self.early_expected <= self.step0_rounds + 1e-9:
                 raise ValueError("early_expected must be in [0, step0_rounds]")
+        if len(self.late_wins) != len(self.late_expected):
+            raise ValueError("late_wins and late_expected come together")
+        if self.late_wins and self.early_wins is None:
+            raise ValueError("late_wins need early_wins")
+        previous = self.early_wins or 0
+        for wins, expected in zip(self.late_wins, self.late_expected, strict=True):
+            if not previous <= wins <= self.step0_rounds:
+                raise ValueError("late_wins must grow from early_wins up to step0_rounds")
+            if not 0.0 <= expected <= self.step0_rounds + 1e-9:
+                raise ValueError("late_expected must be in [0, step0_rounds]")
+            previous = wins
 
 
 @dataclass(frozen=True)
@@ -185,6 +227,8 @@ class PlayerTrust:
     refusal_rate: float  # r̂
     unlabelled_rate: float  # ρ̂
     agreement_rate: float  # â
+    late_rates: tuple[float, ...] = ()  # the same for wins by each of ``late_steps``
+    late_expected_rates: tuple[float, ...] = ()
 
 
 def item_step0_probability(*, wins: int, rounds: int, params: TrustParams = TrustParams()) -> float:
@@ -281,7 +325,25 @@ def player_trust(
             strength=params.step0_strength,
             power=params.early_power,
         )
+    late_rates: list[float] = []
+    late_expected_rates: list[float] = []
     plausibility = min(step0, early)
+    if evidence.late_wins and len(evidence.late_wins) != len(params.late_steps):
+        raise ValueError("late_wins must have one count for each of params.late_steps")
+    for step, wins, expected_wins in zip(
+        params.late_steps, evidence.late_wins, evidence.late_expected, strict=False
+    ):
+        factor, late_rate, late_expected = plausibility_factor(
+            rounds=evidence.step0_rounds,
+            wins=wins,
+            expected=expected_wins,
+            prior_rate=params.late_prior_rate(step),
+            strength=params.step0_strength,
+            power=params.late_power,
+        )
+        plausibility = min(plausibility, factor)
+        late_rates.append(late_rate)
+        late_expected_rates.append(late_expected)
 
     # care: refused characteristics beyond the usual share
     s, r0 = params.refusal_strength, params.refusal_prior_rate
@@ -292,7 +354,7 @@ def player_trust(
     ka = params.agreement_strength
     labels = evidence.agreements + evidence.disagreements
     agreement = (evidence.agreements + ka * crowd_agreement) / (labels + ka)
-    consensus = agreement / crowd_agreement
+    consensus = min(agreement / crowd_agreement, params.consensus_max)
 
     # persistence: rounds without a label beyond the crowd's share
     persistence, unlabelled_rate, _ = plausibility_factor(
@@ -319,34 +381,60 @@ def player_trust(
         refusal_rate=refusal,
         unlabelled_rate=unlabelled_rate,
         agreement_rate=agreement,
+        late_rates=tuple(late_rates),
+        late_expected_rates=tuple(late_expected_rates),
     )
 
 
 def agreement_counts(
     mentions: Iterable[tuple[Hashable, str, Hashable]],
+    *,
+    witnesses: Container[Hashable] | None = None,
+    sources: Mapping[Hashable, Hashable] | None = None,
 ) -> dict[Hashable, tuple[int, int]]:
     """(agreements, disagreements) per player from (cluster map, label, player) triples.
 
-    On each cluster map, each distinct label of a player agrees when another player gave the
-    same label there and disagrees when others labelled the map but none gave it. A map only one
-    player labelled is no evidence (the player is absent from the result unless other maps
-    count). A label given twice by one player on one map counts once.
+    On each cluster map, each distinct label of a player agrees when a *witness* gave the same
+    label there and disagrees when witnesses labelled the map but none gave it. A player's
+    witnesses on a map are the other players who labelled it, who are in ``witnesses`` (the
+    trusted players; None: everyone) and whose source differs from the player's (``sources``:
+    the network each player was created from; a player without one is a source of their own).
+    A map without a witness for the player is no evidence for them (the player is absent from
+    the result unless other maps count). A label given twice by one player on one map counts
+    once. Anyone is judged, trusted or not: an untrusted player whose labels agree again can
+    recover.
     """
     per_map: dict[Hashable, dict[Hashable, set[str]]] = defaultdict(lambda: defaultdict(set))
     for cluster_id, label, player_id in mentions:
         per_map[cluster_id][player_id].add(label)
+    sources = sources or {}
+
+    def source(player_id: Hashable) -> tuple:
+        key = sources.get(player_id)
+        return ("player", player_id) if key in (None, "") else ("source", key)
+
     out: dict[Hashable, list[int]] = {}
     for players in per_map.values():
         if len(players) < 2:
             continue
-        users: dict[str, int] = defaultdict(int)  # label -> players who gave it on this map
-        for labels in players.values():
-            for label in labels:
-                users[label] += 1
+        # label -> the sources of the witnesses who gave it on this map (a player sees one
+        # source's labels as one witness's, and their own source's as none)
+        givers: dict[str, set[tuple]] = defaultdict(set)
+        present: set[tuple] = set()
         for player_id, labels in players.items():
+            if witnesses is not None and player_id not in witnesses:
+                continue
+            key = source(player_id)
+            present.add(key)
+            for label in labels:
+                givers[label].add(key)
+        for player_id, labels in players.items():
+            own = source(player_id)
+            if not present - {own}:
+                continue  # no witness for this player here
             tally = out.setdefault(player_id, [0, 0])
             for label in labels:
-                if users[label] > 1:
+                if givers[label] - {own}:
                     tally[0] += 1
                 else:
                     tally[1] += 1

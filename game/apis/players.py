@@ -12,7 +12,12 @@ from rest_framework.response import Response
 from core.errors import ApplicationError
 
 from .. import selectors, services
-from ..throttles import GameAddressThrottle, guest_creation_wait, guest_limit_message
+from ..throttles import (
+    GameAddressThrottle,
+    guest_creation_wait,
+    guest_limit_message,
+    network_key,
+)
 from .base import ERRORS, GameApi
 from .outputs import CampaignRefOutput, HistoryRowOutput, PlayerOutput, player_data
 
@@ -120,7 +125,7 @@ class GuestApi(GameApi):
                 refusal = exceptions.Throttled(detail=guest_limit_message(wait))
                 refusal.wait = max(1, math.ceil(wait))  # the Retry-After header
                 raise refusal
-            player = services.player_create_guest(nickname=nickname)
+            player = services.player_create_guest(nickname=nickname, network=network_key(request))
             request.session[services.SESSION_PLAYER_KEY] = player.pk
         else:
             services.player_rename(player=player, nickname=data.validated_data["nickname"])

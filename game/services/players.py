@@ -101,9 +101,13 @@ def _save_nickname(player: Player, *, create: bool) -> Player:
     return player
 
 
-def player_create_guest(*, nickname: str) -> Player:
+def player_create_guest(*, nickname: str, network: str = "") -> Player:
+    """A new guest; ``network``: the client's network (``throttles.address_site``), which trust
+    uses to tell independent players apart (docs/METHOD_NOTES.md, "Player trust")."""
     player = Player(
-        nickname=nickname_check(nickname=nickname), trust=selectors.trust_prior(is_guest=True)
+        nickname=nickname_check(nickname=nickname),
+        trust=selectors.trust_prior(is_guest=True),
+        network=network[:64],
     )
     return _save_nickname(player, create=True)
 

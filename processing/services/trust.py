@@ -13,7 +13,9 @@ pure computation is :mod:`processing.trust`.
   are recounted (:func:`processing.services.verification.verification_recount`).
 
 A *label* here is what the scores use: the group's curated name, else its canonical label, of
-accepted mentions in unblocked groups.
+accepted mentions in unblocked groups. Only *witnesses* make a label agree or disagree: other
+players who are trusted now and of another network (``Player.network``); the incremental
+update uses the trusted set of the moment, the refresh recounts with the current one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from explanations.models import Campaign
+from game import selectors as game_selectors
 from game import trust_services as game_trust
 from game.models import Player, Round
 from processing.models import CampaignProcessing, LabelMention
@@ -42,6 +45,28 @@ def _labelled(qs) -> list[tuple[int, str, int, int]]:
     return [(cid, name or canonical, pid, rid) for cid, name, canonical, pid, rid in rows]
 
 
+def _witnesses(player_ids: Iterable[int] | None) -> tuple[set[int], dict[int, str]]:
+    """(trusted players, {player: network}) of some players (None: everyone): whose labels
+    count as agreement or disagreement for the others, and which of them are one source
+    (``processing.trust.agreement_counts``)."""
+    if player_ids is None:
+        chunks = [Player.objects.all()]
+    else:
+        ids = sorted(set(player_ids))
+        chunks = [  # bounded parameter lists (SQLite)
+            Player.objects.filter(pk__in=ids[start : start + 1000])
+            for start in range(0, len(ids), 1000)
+        ]
+    trusted: set[int] = set()
+    networks: dict[int, str] = {}
+    for players in chunks:
+        trusted |= set(
+            players.filter(game_selectors.trusted_players_q()).values_list("pk", flat=True)
+        )
+        networks.update(players.exclude(network="").values_list("pk", "network"))
+    return trusted, networks
+
+
 def round_trust_update(*, round_id: int, new_mentions: bool = True) -> list[game_trust.TrustChange]:
     """Update trust after round ``round_id`` was processed.
 
@@ -57,8 +82,15 @@ def round_trust_update(*, round_id: int, new_mentions: bool = True) -> list[game
     with transaction.atomic():
         if new_mentions:
             on_map = _labelled(LabelMention.objects.filter(cluster_map_id=rnd["cluster_map_id"]))
-            after = agreement_counts((c, label, p) for c, label, p, _r in on_map)
-            before = agreement_counts((c, label, p) for c, label, p, r in on_map if r != round_id)
+            trusted, networks = _witnesses({p for _c, _l, p, _r in on_map})
+            after = agreement_counts(
+                ((c, label, p) for c, label, p, _r in on_map), witnesses=trusted, sources=networks
+            )
+            before = agreement_counts(
+                ((c, label, p) for c, label, p, r in on_map if r != round_id),
+                witnesses=trusted,
+                sources=networks,
+            )
             for player_id in sorted(set(after) | set(before)):
                 a1, d1 = after.get(player_id, (0, 0))
                 a0, d0 = before.get(player_id, (0, 0))
@@ -93,7 +125,11 @@ def players_agreement_refresh(*, player_ids: Iterable[int] | None = None) -> int
             )
         )
         players = players.filter(pk__in=ids)
-    counts = agreement_counts((c, label, p) for c, label, p, _r in _labelled(mentions))
+    labelled = _labelled(mentions)
+    trusted, networks = _witnesses(None if ids is None else {p for _c, _l, p, _r in labelled})
+    counts = agreement_counts(
+        ((c, label, p) for c, label, p, _r in labelled), witnesses=trusted, sources=networks
+    )
     batch: list[Player] = []
     changed = 0
     for player in players.only("id", "trust_agreements", "trust_disagreements").iterator(

@@ -252,3 +252,103 @@ def test_the_threshold_is_a_setting(campaign, settings):
     RoundFactory(player=PlayerFactory(trust=1.0, is_blocked=True), cluster_map=item, status="done")
     now = timezone.now()
     assert selectors.item_counted_rounds(cluster_map_id=item.pk, now=now) == 1  # blocked: never
+
+
+# --- red-team findings (A) colluders of one network, (B) answer-key wins at step 2 ------------
+
+
+def test_a_new_guest_records_a_keyed_hash_of_its_network():
+    """The network (IPv4 /24, IPv6 /48) a guest was started from, as a keyed hash (no part of
+    the address is kept): players of one network are one source of agreement
+    (docs/METHOD_NOTES.md, "Player trust")."""
+    from django.test import Client
+
+    def start(nickname: str, addr: str) -> str:
+        r = Client().post("/api/game/guest/", {"nickname": nickname}, REMOTE_ADDR=addr)
+        assert r.status_code == 201, r.content
+        return Player.objects.get(nickname=nickname).network
+
+    a, b = start("Netguest", "198.51.100.23"), start("Neighbour", "198.51.100.99")
+    other, v6a, v6b = (
+        start("Elsewhere", "198.51.101.1"),
+        start("Vsix", "2001:db8:1:2::5"),
+        start("Vsix two", "2001:db8:1:ff00::9"),
+    )
+    assert a == b and v6a == v6b and len({a, other, v6a}) == 3
+    assert len(a) == 32 and "198" not in a
+    assert services.player_create_guest(nickname="Plain").network == ""
+
+
+def test_colluders_of_one_network_do_not_agree_with_each_other(campaign, settings):
+    """Finding (A) at small scale: two honest guests of two networks label four cluster maps
+    (one shared label and one of their own each); three colluders of one /24 then give the
+    same two junk labels on every map. Before: the colluders agreed with each other (8 of 8,
+    trust 0.5 · 1.2+) and the honest players' own labels disagreed with them. Now only
+    witnesses of another network count, and only trusted ones."""
+    from processing.nlp.embed import HashingEmbedder
+    from processing.services.rounds import round_process
+    from processing.services.trust import players_trust_refresh
+    from tests.factories import make_finished_round
+    from tests.processing.support import NO_WORDNET
+
+    settings.NETVIZ_GROUPING = {**NO_WORDNET, "template": "{}"}
+    hashing = HashingEmbedder()
+    maps = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(4)]
+    honest = [
+        PlayerFactory(trust=0.5, network="10.1.0.0/24"),
+        PlayerFactory(trust=0.5, network="10.2.0.0/24"),
+    ]
+    colluders = [PlayerFactory(trust=0.5, network="198.51.100.0/24") for _ in range(3)]
+    own = ("long tail", "green eyes")
+    for item in maps:
+        for p, text in zip(honest, own, strict=True):
+            rnd = make_finished_round(
+                cluster_map=item, player=p, step=3, texts=["floppy ears", text]
+            )
+            round_process(round_id=rnd.pk, embedder=hashing)
+    for p in colluders:
+        for item in maps:
+            rnd = make_finished_round(
+                cluster_map=item,
+                player=p,
+                outcome=Round.Outcome.LOSS,
+                step=3,
+                texts=["purple banana", "paper hat"],
+            )
+            round_process(round_id=rnd.pk, embedder=hashing)
+    players_trust_refresh(rescore=False)
+    for p in colluders:
+        p.refresh_from_db()
+        # 2 junk labels on 4 maps, no witness of another network gave them
+        assert (p.trust_agreements, p.trust_disagreements) == (0, 8)
+        assert p.trust < selectors.trust_min_counted()
+    for p in honest:
+        p.refresh_from_db()
+        # the colluders (untrusted) are no witnesses: "floppy ears" agrees, the own label not
+        assert (p.trust_agreements, p.trust_disagreements) == (4, 4)
+        # the crowd (the two honest players): ā = (8 + 5) / (16 + 10) = 0.5; â = 9 / 18
+        assert p.trust == pytest.approx(0.5)
+
+
+def test_wins_at_step_2_where_the_crowd_wins_at_step_4_lower_trust(campaign):
+    """Finding (B): an identity that recognises the pictures (another identity read the answers
+    in the summaries) and wins every round at step 2, never at step 0 or 1. Each item's crowd
+    (four trusted players winning at step 4) gives q₂ = (0 + 3 · 0.5) / (4 + 3); twelve wins of
+    twelve: θ̂ = (12 + 10 q₂) / 22, excess 12/22, factor 5/11: 0.227, untrusted."""
+    cheat = PlayerFactory(trust=0.5)
+    crowd = [PlayerFactory(trust=0.5) for _ in range(4)]
+    items = [make_image_items(campaign=campaign, layers=1, clusters=1)[0] for _ in range(12)]
+    for item in items:
+        described(player=cheat, cluster_map=item, status=Round.Status.DONE, outcome="win", step=2)
+        for p in crowd:
+            described(player=p, cluster_map=item, status=Round.Status.DONE, outcome="win", step=4)
+    trust_services.players_trust_update(player_ids=[cheat.pk, crowd[0].pk])
+    cheat.refresh_from_db()
+    assert (cheat.trust_step0_wins, cheat.trust_early_wins) == (0, 0)
+    q2 = item_win_probability(wins=0, rounds=4, prior_rate=0.5)
+    rate = (12 + 10 * q2) / 22
+    assert cheat.trust == pytest.approx(0.5 * (1 - (rate - q2) / (1 - q2)))
+    assert cheat.trust == pytest.approx(0.5 * 5 / 11)
+    assert cheat.trust < selectors.trust_min_counted()
+    # the crowd wins later than the (then trusted) cheater: nothing to explain
+    assert Player.objects.get(pk=crowd[0].pk).trust == pytest.approx(0.5)

@@ -22,13 +22,14 @@ def counters(player) -> tuple[int, int]:
 
 
 def play(items, players, hashing):
-    """On map a: p0 and p1 say "ears", p2 says "collar"; on map b: p3 alone says "nose"."""
+    """On map a: p0 and p1 say "ears", p2 says "collar"; on map b: p3 alone says "nose" (wins
+    at step 3: no early-win evidence, which weighs even one round a little)."""
     a, b = items[0], items[1]
     rounds = [
-        make_finished_round(cluster_map=a, player=players[0], step=2, texts=["ears"]),
-        make_finished_round(cluster_map=a, player=players[1], step=2, texts=["ears"]),
-        make_finished_round(cluster_map=a, player=players[2], step=2, texts=["collar"]),
-        make_finished_round(cluster_map=b, player=players[3], step=2, texts=["nose"]),
+        make_finished_round(cluster_map=a, player=players[0], step=3, texts=["ears"]),
+        make_finished_round(cluster_map=a, player=players[1], step=3, texts=["ears"]),
+        make_finished_round(cluster_map=a, player=players[2], step=3, texts=["collar"]),
+        make_finished_round(cluster_map=b, player=players[3], step=3, texts=["nose"]),
     ]
     for r in rounds:
         round_process(round_id=r.pk, embedder=hashing)
