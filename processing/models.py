@@ -367,9 +367,14 @@ class VerificationQuestion(models.Model):
     decision to their keys of the day). Answers (:class:`VerificationAnswer`) decide it by the
     sequential rule of ``processing.nlp.verify`` (``processing.selectors.question_verdict``);
     a decided question is a must-link ("same") or a cannot-link ("different") of the next
-    grouping of the class. ``yes`` / ``no`` count the answers of *trusted* players only
-    (``game.selectors.trusted_players_q``); they are recounted when a player's trust crosses
-    ``NETVIZ_TRUST_MIN_COUNTED`` (``processing.services.verification.verification_recount``).
+    grouping of the class. ``yes`` / ``no`` sum the weights of the *counted* answers: of trusted
+    players only (``game.selectors.trusted_players_q``), each weighted by its player's accuracy
+    on gold questions (``processing.nlp.reliability.Reliability``), at most one per network
+    (``processing.nlp.reliability.counted_evidence``); they are recounted when a player's trust
+    crosses ``NETVIZ_TRUST_MIN_COUNTED`` or their accuracy changes
+    (``processing.services.verification.verification_recount``). A gold question
+    (``gold_same`` set) is offered and counted like any other; its answers also measure the
+    answerers.
     """
 
     class Kind(models.TextChoices):
@@ -397,8 +402,21 @@ class VerificationQuestion(models.Model):
         "prior of its kind and distance then), so that a refitted model never changes the "
         "verdict of answers already given. Empty: computed from kind and distance.",
     )
-    yes = models.PositiveIntegerField(default=0, help_text="Trusted players' answers: same.")
-    no = models.PositiveIntegerField(default=0, help_text="Trusted players' answers: different.")
+    yes = models.FloatField(
+        default=0.0,
+        help_text='Counted answers "same": the sum of their weights (1 for an answerer of the '
+        "assumed accuracy; one answer per network).",
+    )
+    no = models.FloatField(
+        default=0.0, help_text='Counted answers "different": the sum of their weights.'
+    )
+    gold_same = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Gold question: P(same) the data presumes (a pair another player typed in one "
+        "round, or one the model finds very unlikely the same); its answers measure each "
+        "answerer's accuracy. Empty: not a gold question.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -456,9 +474,9 @@ class VerificationAnswer(models.Model):
 
     Only a question offered to the player (:class:`VerificationOffer`) may be answered.
     points: the output-agreement bonus, given once the answers decide the question
-    (``processing.nlp.verify``'s sequential rule) and at least two trusted players' answers
-    agree with the verdict, to every trusted player whose answer agrees (``awarded`` set then;
-    an untrusted player's answer waits, counting for nothing).
+    (``processing.nlp.verify``'s sequential rule) and at least two counted answers (two
+    networks) agree with the verdict, to every counted answer that agrees (``awarded`` set
+    then; an answer that does not count, ``weight`` 0, waits, earning nothing).
     """
 
     question = models.ForeignKey(
@@ -471,6 +489,18 @@ class VerificationAnswer(models.Model):
     same = models.BooleanField()
     points = models.PositiveIntegerField(default=0)
     awarded = models.BooleanField(default=False)
+    network = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Keyed hash of the answering client's network (IPv4 /24, IPv6 /64): one "
+        "counted answer per network and question. Empty: unknown (the player's own).",
+    )
+    weight = models.FloatField(
+        default=0.0,
+        help_text="What the answer counts in the question's yes / no at its last count (0: not "
+        "counted: an untrusted player, one failing the gold questions, or another answer "
+        "from its network counted first).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -289,24 +289,10 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def player_trust(
-    evidence: TrustEvidence,
-    *,
-    crowd_agreement: float,
-    crowd_unlabelled: float | None = None,
-    params: TrustParams = TrustParams(),
-) -> PlayerTrust:
-    """The trust of one player (see the module's docstring for the model); ``crowd_unlabelled``:
-    the crowd's share of rounds without a label (:func:`crowd_unlabelled_rate`; None: the
-    prior's)."""
-    if not 0.0 < crowd_agreement <= 1.0:
-        raise ValueError("crowd_agreement must be in (0, 1]")
-    c = params.unlabelled_prior_rate if crowd_unlabelled is None else crowd_unlabelled
-    if not 0.0 <= c < 1.0:
-        raise ValueError("crowd_unlabelled must be in [0, 1)")
-    prior = params.prior_guest if evidence.is_guest else params.prior_account
-
-    # plausibility: wins at step 0, and early wins, beyond the crowd's
+def _plausibility(evidence: TrustEvidence, params: TrustParams) -> tuple[float, tuple]:
+    """The smallest of the step-0, early and by-step factors (:func:`plausibility_factor`),
+    with the rates behind them: (step-0 rate, its expected rate, early rate, its expected
+    rate, by-step rates, their expected rates)."""
     step0, rate, expected = plausibility_factor(
         rounds=evidence.step0_rounds,
         wins=evidence.step0_wins,
@@ -344,6 +330,31 @@ def player_trust(
         plausibility = min(plausibility, factor)
         late_rates.append(late_rate)
         late_expected_rates.append(late_expected)
+
+    rates = (rate, expected, early_rate, early_expected, late_rates, late_expected_rates)
+    return plausibility, rates
+
+
+def player_trust(
+    evidence: TrustEvidence,
+    *,
+    crowd_agreement: float,
+    crowd_unlabelled: float | None = None,
+    params: TrustParams = TrustParams(),
+) -> PlayerTrust:
+    """The trust of one player (see the module's docstring for the model); ``crowd_unlabelled``:
+    the crowd's share of rounds without a label (:func:`crowd_unlabelled_rate`; None: the
+    prior's)."""
+    if not 0.0 < crowd_agreement <= 1.0:
+        raise ValueError("crowd_agreement must be in (0, 1]")
+    c = params.unlabelled_prior_rate if crowd_unlabelled is None else crowd_unlabelled
+    if not 0.0 <= c < 1.0:
+        raise ValueError("crowd_unlabelled must be in [0, 1)")
+    prior = params.prior_guest if evidence.is_guest else params.prior_account
+
+    # plausibility: wins at step 0, early (step <= 1) and by step 2, beyond the crowd's
+    plausibility, rates = _plausibility(evidence, params)
+    rate, expected, early_rate, early_expected, late_rates, late_expected_rates = rates
 
     # care: refused characteristics beyond the usual share
     s, r0 = params.refusal_strength, params.refusal_prior_rate

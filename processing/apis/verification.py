@@ -15,9 +15,10 @@ from rest_framework.response import Response
 
 from core.errors import ApplicationError
 from game.apis import ERRORS, GameApi
+from game.throttles import GameAddressThrottle, address_network
 from processing import selectors
 from processing.embeddings import EmbeddingMissing
-from processing.services import verification
+from processing.services import verification, verification_counts
 from processing.services.common import embed_templated, embedder_stored, grouping_settings_get
 
 from .base import ResearcherApi
@@ -56,7 +57,7 @@ class VerificationQuestionApi(GameApi):
                 "theirs": offered.theirs,
                 "texts": list(offered.texts),
                 "prompt": offered.prompt,
-                "points": verification.verification_points(),
+                "points": verification_counts.verification_points(),
             }
         )
 
@@ -74,7 +75,7 @@ class VerificationAnswerApi(GameApi):
             help_text="Judged: the answers decide the question and two players agree with it."
         )
         points = serializers.IntegerField()
-        answers = serializers.IntegerField()
+        answers = serializers.IntegerField(help_text="Answers the question has so far.")
 
     @extend_schema(
         operation_id="game_verification_answer",
@@ -84,7 +85,8 @@ class VerificationAnswerApi(GameApi):
         "offered to you, 403 when your account is blocked). Points go to the answers that agree "
         "with the verdict once the answers decide the question and at least two players agree "
         "with it (yours may be judged later). An untrusted player's answer is kept but counts "
-        "for nothing while they stay untrusted.",
+        "for nothing while they stay untrusted; one answer per network counts, weighted by "
+        "the player's accuracy on questions whose answer is known.",
     )
     def post(self, request: Request, question_id: int) -> Response:
         data = self.Input(data=request.data)
@@ -93,14 +95,14 @@ class VerificationAnswerApi(GameApi):
             player=self.player(request),
             question_id=question_id,
             same=data.validated_data["same"],
+            network=address_network(GameAddressThrottle().get_ident(request) or ""),
         )
-        q = answer.question
         return Response(
             {
                 "same": answer.same,
                 "awarded": answer.awarded,
                 "points": answer.points,
-                "answers": q.yes + q.no,
+                "answers": answer.question.answers.count(),
             }
         )
 

@@ -28,6 +28,9 @@ Constraints`). A "different" verdict that alone keeps two groups apart can be as
 (one "no" to a likely pair is wrong a fifth of the time); a "same" is final, hence its higher
 confidence.
 
+Answerers: how much each answer counts is :mod:`processing.nlp.reliability`'s (gold questions,
+one counted answer per network).
+
 Pure: plain strings, numbers and arrays in, frozen dataclasses out.
 """
 
@@ -94,12 +97,12 @@ class AnswerRule:
         if self.max_answers < 1:
             raise ValueError("max_answers must be ≥ 1")
 
-    def log_odds(self, yes: int, no: int, prior: float = 0.5) -> float:
+    def log_odds(self, yes: float, no: float, prior: float = 0.5) -> float:
         """log P(same | answers) / P(different | answers)."""
         prior = min(max(prior, 1e-6), 1.0 - 1e-6)
         return _logit(prior) + (yes - no) * _logit(min(self.accuracy, 1.0 - 1e-6))
 
-    def decide(self, yes: int, no: int, prior: float = 0.5) -> bool | None:
+    def decide(self, yes: float, no: float, prior: float = 0.5) -> bool | None:
         """True ("same"), False ("different") or None (undecided) for these counts."""
         if yes + no == 0:
             return None
@@ -110,7 +113,7 @@ class AnswerRule:
             return False
         return None
 
-    def closed(self, yes: int, no: int, prior: float = 0.5) -> bool:
+    def closed(self, yes: float, no: float, prior: float = 0.5) -> bool:
         """Whether the question takes no more answers: decided, or ``max_answers`` reached."""
         return yes + no >= self.max_answers or self.decide(yes, no, prior) is not None
 
@@ -168,16 +171,17 @@ DEFAULT_RULE = AnswerRule()
 
 @dataclass(frozen=True)
 class Verdict:
-    """The players' decision on a pair: ``same`` (None: undecided), with its vote counts and
-    the posterior log-odds of "same" (:meth:`AnswerRule.log_odds`)."""
+    """The players' decision on a pair: ``same`` (None: undecided), with its vote counts (the
+    counted answers' weights, :func:`counted_evidence`: whole numbers for answerers of the
+    assumed accuracy) and the posterior log-odds of "same" (:meth:`AnswerRule.log_odds`)."""
 
     same: bool | None
-    yes: int
-    no: int
+    yes: float
+    no: float
     log_odds: float = 0.0
 
     @property
-    def margin(self) -> int:
+    def margin(self) -> float:
         return abs(self.yes - self.no)
 
 
@@ -191,15 +195,15 @@ def verdict(
 
 
 def verdict_of_counts(
-    yes: int, no: int, *, prior: float = 0.5, rule: AnswerRule = DEFAULT_RULE
+    yes: float, no: float, *, prior: float = 0.5, rule: AnswerRule = DEFAULT_RULE
 ) -> Verdict:
     """:func:`verdict` from the counts of "same" and "different" answers."""
     return Verdict(rule.decide(yes, no, prior), yes, no, round(rule.log_odds(yes, no, prior), 6))
 
 
 def stored_verdict(
-    yes: int,
-    no: int,
+    yes: float,
+    no: float,
     *,
     kind: str,
     distance: float,

@@ -19,6 +19,13 @@ the pair needs, at most ``AnswerRule.max_answers``), everyone whose answer agree
 verdict gets ``NETVIZ_VERIFICATION_POINTS`` once at least two players' answers agree with it
 (output agreement, as in the ESP game). Decided questions are must-links / cannot-links of the
 next regroup (:func:`processing.selectors.rebuild_signals_get`).
+
+Sock puppets (docs/PROCESSING.md, "Human verification"): a player's first questions, then about
+one in five, are gold questions whose answer the data presumes (:func:`_gold_question`); each
+answer counts with its player's weight, from their accuracy on the golds
+(:func:`answerer_weights`, :class:`processing.nlp.reliability.Reliability`), and only the first
+counted answer of a client network counts on a question
+(:func:`processing.nlp.reliability.counted_evidence`). ``yes`` / ``no`` are the counted weights.
 """
 
 from __future__ import annotations
@@ -28,16 +35,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Sum
 from rest_framework import status
 
 from core.errors import ApplicationError
 from explanations.models import Campaign
 from game.models import Player, Round
-from game.selectors import trust_min_counted, trusted_players_q
 from processing.embeddings import EmbeddingMissing
 from processing.models import (
     LabelMention,
@@ -48,17 +53,19 @@ from processing.models import (
 from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
-from processing.nlp.verify import DEFAULT_MODEL
-from processing.selectors import question_settled, question_verdict, verification_suggestions
+from processing.nlp.verify import DEFAULT_MODEL, DEFAULT_RULE
+from processing.selectors import question_settled, verification_suggestions
 
+from . import verification_gold
 from .common import embed_templated, embedder_stored, grouping_settings_get
+from .verification_counts import (
+    answers_evidence,
+    network_key,
+    question_recount_locked,
+    round_to,
+)
 
 MAX_OTHERS = 200  # other players' mentions considered for one question
-
-
-def verification_points() -> int:
-    """The bonus for an answer agreeing with the verdict (``NETVIZ_VERIFICATION_POINTS``)."""
-    return int(settings.NETVIZ_VERIFICATION_POINTS)
 
 
 #: Class-wide questions kept per class (the researchers' suggestion ranking,
@@ -205,7 +212,11 @@ def verification_question_next(
     own, others = _round_mentions(player, round)
     if not own:
         return None
-    offered = _class_question(player, round, own, embedder)
+    offered = None
+    if others and verification_gold.gold_due(player, round):
+        offered = _gold_question(player, round, own, others, embedder)
+    if offered is None:
+        offered = _class_question(player, round, own, embedder)
     if offered is None and others:
         offered = _same_map_question(player, round, own, others, embedder)
     if offered is None:
@@ -226,6 +237,22 @@ def verification_question_next(
     except IntegrityError:  # a concurrent request offered another question after this round
         return _round_offer(player, round) or None
     return offered
+
+
+#: Gold questions (:func:`_gold_question`): the first ``GOLD_FIRST`` questions of a player
+#: are gold ones when one can be made, then about one in ``1 / GOLD_SHARE``. A pair typed by
+#: another trusted player in one round (the game asks for different things) is presumed
+#: different with P(same) ``GOLD_CO_TYPED_SAME`` (or the model's prior, if lower) when the model
+#: does not find it likely the same (prior ≤ ``GOLD_CO_TYPED_PRIOR``); any other pair whose
+#: prior is at most ``GOLD_PRIOR`` is presumed different with P(same) its prior.
+def _gold_question(player: Player, round: Round, own: list, others: list, embedder):
+    """A gold question (:func:`verification_gold.gold_question_pick`), offered as any other."""
+    picked = verification_gold.gold_question_pick(player, round, own, others, embedder)
+    if picked is None:
+        return None
+    question, mine, theirs = picked
+    same_map = theirs.cluster_map_id == round.cluster_map_id
+    return _offered(question, mine.characteristic.text, theirs, same_map=same_map)
 
 
 def _round_offer(player: Player, round: Round) -> OfferedQuestion | bool | None:
@@ -368,11 +395,11 @@ def _class_question(player: Player, round: Round, own: list, embedder):
             campaign_id=round.campaign_id,
             class_name=class_name,
             key_a__in=[c[0] for c in candidates],
-        )
+        ).annotate(n_answers=Count("answers"))
     }
     for a, b, kind, distance in candidates:
         q = asked.get((a, b))
-        if (a, b) in answered or (q is not None and question_settled(q)):
+        if (a, b) in answered or (q is not None and _question_full(q)):
             continue
         # at most one of the two texts is the player's own: they are asked about someone else's
         ma = _shown_mention(round, class_name, a, player=player, own_ok=True)
@@ -403,58 +430,27 @@ def _class_question(player: Player, round: Round, own: list, embedder):
     return None
 
 
-def round_to(x: float, digits: int = 6) -> float:
-    return float(f"{x:.{digits}f}")
-
-
-def _answers_award(question: VerificationQuestion) -> dict[int, VerificationAnswer]:
-    """Once the question has a verdict that at least two trusted players' answers agree with,
-    award the pending answers of trusted players (points to those agreeing); returns them by id.
-
-    Output agreement, as in the ESP game: points need another player's matching answer. The
-    sequential rule may decide a question from one answer that confirms what the grouping
-    expected; paying that answer alone would teach players to answer what the grouping
-    expects instead of what they see. Such answers wait (``awarded`` false) until a second
-    player agrees, or stay unpaid. Answers of untrusted players count for nothing and wait too
-    (they are judged if the player is trusted again when the question is next judged)."""
-    majority = question_verdict(question).same
-    if majority is None:
-        return {}
-    if (question.yes if majority else question.no) < 2:
-        return {}
-    points = verification_points()
-    pending = list(
-        VerificationAnswer.objects.select_for_update().filter(
-            trusted_players_q("player__"), question=question, awarded=False
-        )
-    )
-    for a in pending:
-        a.awarded = True
-        a.points = points if a.same == majority else 0
-    VerificationAnswer.objects.bulk_update(pending, ["awarded", "points"])
-    for a in pending:
-        if a.points:
-            Player.objects.filter(pk=a.player_id).update(points=F("points") + a.points)
-    return {a.pk: a for a in pending}
-
-
-def _counts(player: Player) -> bool:
-    """Whether ``player``'s answers count now: not blocked, trusted at least
-    ``NETVIZ_TRUST_MIN_COUNTED`` (as for their rounds, ``game.selectors.trusted_players_q``)."""
-    return not player.is_blocked and player.effective_trust >= trust_min_counted()
+def _question_full(q) -> bool:
+    """Settled (decided, or closed by its counted answers), or answered
+    ``2 · AnswerRule.max_answers`` times (answers that count little or nothing do not keep a
+    question open for ever). ``q.n_answers``: its answers (annotated)."""
+    return question_settled(q) or q.n_answers >= 2 * DEFAULT_RULE.max_answers
 
 
 def verification_answer_submit(
-    *, player: Player, question_id: int, same: bool
+    *, player: Player, question_id: int, same: bool, network: str = ""
 ) -> VerificationAnswer:
     """Record ``player``'s answer to a question they were offered (:class:`VerificationOffer`),
-    once; once the answers decide the question and two trusted players' answers agree with the
-    verdict, the answers agreeing with it get the bonus (each once).
+    once, from the client network ``network`` (``game.throttles.address_network`` of the
+    request; empty: unknown); once the answers decide the question and two counted answers
+    agree with the verdict, the counted answers agreeing with it get the bonus (each once).
 
     Only an offered question may be answered: a player cannot choose which questions they
-    answer, nor answer faster than they finish rounds. A blocked player's answer is refused;
-    an untrusted player's is stored but counts for nothing (neither the verdict nor points)
-    while they stay untrusted (:func:`verification_recount`)."""
+    answer, nor answer faster than they finish rounds. A blocked player's answer is refused.
+    An answer counts with its player's weight (:func:`answerer_weights`: nothing while they are
+    untrusted, less as they fail gold questions), and only the first counted answer of a
+    network counts on a question. An answer to a gold question re-weighs all the player's
+    answers (:func:`verification_recount`)."""
     offer = (
         VerificationOffer.objects.filter(question_id=question_id, player=player)
         .only("round_id")
@@ -467,58 +463,71 @@ def verification_answer_submit(
         raise ApplicationError(
             "Your account is blocked: answers are not taken.", status=status.HTTP_403_FORBIDDEN
         )
-    counted = _counts(player)
     with transaction.atomic():
         question = VerificationQuestion.objects.select_for_update().get(pk=question_id)
         try:
             with transaction.atomic():
                 answer = VerificationAnswer.objects.create(
-                    question=question, player=player, round_id=offer.round_id, same=same
+                    question=question,
+                    player=player,
+                    round_id=offer.round_id,
+                    same=same,
+                    network=network_key(network),
                 )
         except IntegrityError:
             raise ApplicationError(
                 "You already answered this question.", status=status.HTTP_409_CONFLICT
             ) from None
-        if counted:
-            if same:
-                question.yes += 1
-            else:
-                question.no += 1
-            question.save(update_fields=["yes", "no"])
-        answer = _answers_award(question).get(answer.pk, answer)
+        question_recount_locked(question)
+    if question.gold_same is not None:  # the player's accuracy changed: so did their weight
+        verification_recount(player_ids=[player.pk])
+    answer = VerificationAnswer.objects.select_related("question").get(pk=answer.pk)
     return answer
 
 
 def verification_recount(*, player_ids: Iterable[int]) -> int:
-    """Recount ``yes`` / ``no`` of the questions these players answered from the answers of
-    players trusted now (after their trust crossed ``NETVIZ_TRUST_MIN_COUNTED``, or an admin
-    blocked, unblocked or overrode them), then judge the pending answers of those questions.
-    Points already given stay. Returns how many questions changed."""
+    """Recount ``yes`` / ``no`` of the questions these players answered as the answers count
+    now (after their trust crossed ``NETVIZ_TRUST_MIN_COUNTED``, an admin blocked, unblocked or
+    overrode them, or their answers to gold questions changed their weight), then judge the
+    pending answers of those questions. Points already given stay. Returns how many questions
+    changed."""
     ids = sorted(set(player_ids))
     if not ids:
         return 0
     question_ids: set[int] = set()
-    for start in range(0, len(ids), 1000):  # bounded parameter lists (SQLite)
+    for start in range(0, len(ids), 500):  # bounded parameter lists (SQLite)
         question_ids |= set(
-            VerificationAnswer.objects.filter(player_id__in=ids[start : start + 1000]).values_list(
+            VerificationAnswer.objects.filter(player_id__in=ids[start : start + 500]).values_list(
                 "question_id", flat=True
             )
         )
+    if not question_ids:
+        return 0
+    now = answers_evidence(question_ids)
+    qids = sorted(question_ids)
+    stored: dict[int, VerificationQuestion] = {}
+    weights: dict[int, float] = {}
+    for start in range(0, len(qids), 500):
+        chunk = qids[start : start + 500]
+        stored.update(
+            (q.pk, q) for q in VerificationQuestion.objects.filter(pk__in=chunk).only("yes", "no")
+        )
+        weights.update(
+            VerificationAnswer.objects.filter(question_id__in=chunk).values_list("id", "weight")
+        )
     changed = 0
-    for qid in sorted(question_ids):
+    for qid in qids:
+        q = stored.get(qid)
+        if q is None:
+            continue
+        yes, no, counted = now[qid]
+        same_weights = all(abs(weights.get(a, 0.0) - w) <= 1e-9 for a, w in counted.items())
+        if (yes, no) == (q.yes, q.no) and same_weights:
+            continue
         with transaction.atomic():
             question = VerificationQuestion.objects.select_for_update().filter(pk=qid).first()
-            if question is None:
-                continue
-            counts = VerificationAnswer.objects.filter(
-                trusted_players_q("player__"), question=question
-            ).aggregate(yes=Count("id", filter=Q(same=True)), no=Count("id", filter=Q(same=False)))
-            if (counts["yes"], counts["no"]) == (question.yes, question.no):
-                continue
-            question.yes, question.no = counts["yes"], counts["no"]
-            question.save(update_fields=["yes", "no"])
-            _answers_award(question)
-            changed += 1
+            if question is not None and question_recount_locked(question):
+                changed += 1
     return changed
 
 

@@ -165,3 +165,32 @@ def test_a_part_of_a_group_is_asked_against_the_rest():
     )
     assert all(q.pair != {"b", "x"} for q in qs)
     assert any(q.kind == SPLIT and q.pair == {"a", "b"} for q in qs)
+
+
+def test_reliability_weighs_answerers_by_their_gold_answers():
+    from processing.nlp.reliability import DEFAULT_RELIABILITY as rel
+
+    assert rel.accuracy([]) == 0.8 and rel.weight(rel.accuracy([])) == 1.0  # the prior
+    always_same = [rel.weight(rel.accuracy([(True, 0.1)] * n)) for n in range(1, 5)]
+    assert always_same == sorted(always_same, reverse=True) and always_same[-1] == 0.0
+    assert 0.6 < always_same[0] < 0.7
+    assert rel.weight(rel.accuracy([(False, 0.1)] * 5)) == 1.0  # capped: never worth more
+    # soft truth: a "same" to a gold the data is unsure of costs less
+    assert rel.accuracy([(True, 0.3)]) > rel.accuracy([(True, 0.05)])
+
+
+def test_counted_evidence_takes_one_answer_per_network():
+    from processing.nlp.reliability import counted_evidence
+
+    yes, no, w = counted_evidence(
+        [
+            ("n1", True, 1.0),
+            ("n1", True, 1.0),
+            ("n2", False, 0.5),
+            ("n3", True, 0.0),
+            ("n3", True, 1.0),
+        ]
+    )
+    assert (yes, no, w) == (2.0, 0.5, [1.0, 0.0, 0.5, 0.0, 1.0])
+    # weighted counts in the sequential test: two half-weight answers are one full one
+    assert verdict_of_counts(3, 0).same is True and verdict_of_counts(2.5, 0).same is None

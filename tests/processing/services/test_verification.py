@@ -458,3 +458,95 @@ def test_the_offer_migration_gives_every_earlier_answer_its_offer_and_recounts(
     assert {o.player_id for o in VerificationOffer.objects.all()} == {p.pk for p in players}
     question.refresh_from_db()
     assert (question.yes, question.no) == (1, 1)
+
+
+# --- sock puppets: one counted answer per network, answerers weighed by gold questions -----
+
+
+def test_one_answer_per_network_counts_and_only_counted_answers_earn(
+    springer_items, stored_hashing, settings
+):
+    """Players answering from one network (/24, /64) are one answerer: the first answer counts,
+    the others are kept with weight 0 and earn nothing; output agreement needs two networks."""
+    settings.NETVIZ_VERIFICATION_POINTS = 7
+    question, players = _question(springer_items, stored_hashing, n_players=3)
+    question.kind, question.distance = VerificationQuestion.Kind.SPLIT, 0.1
+    question.save(update_fields=["kind", "distance"])
+    for p, network in zip(players, ["198.51.100.0/24", "198.51.100.0/24", "203.0.113.0/24"]):
+        verification_answer_submit(player=p, question_id=question.pk, same=True, network=network)
+        if p is players[1]:  # two answers from one network: one answerer, nobody paid yet
+            question.refresh_from_db()
+            assert (question.yes, question.no) == (1, 0)
+            assert not VerificationAnswer.objects.filter(awarded=True).exists()
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (2, 0)
+    got = {a.player_id: (a.weight, a.awarded, a.points) for a in VerificationAnswer.objects.all()}
+    assert got == {
+        players[0].pk: (1.0, True, 7),
+        players[1].pk: (0.0, False, 0),  # its network counted already: waits, unpaid
+        players[2].pk: (1.0, True, 7),
+    }
+    # the network is stored as a keyed hash, never as the address
+    assert all("198.51" not in a.network for a in VerificationAnswer.objects.all())
+
+
+def _gold(campaign, class_name, players, key_b, p_same=0.1):
+    """A gold question presumed "different" (P(same) ``p_same``) offered to ``players``."""
+    q = VerificationQuestion.objects.create(
+        campaign=campaign,
+        class_name=class_name,
+        key_a="aaa",
+        key_b=key_b,
+        kind=VerificationQuestion.Kind.MERGE,
+        distance=1.0,
+        prior=0.1,
+        gold_same=p_same,
+    )
+    for p in players:
+        VerificationOffer.objects.create(question=q, player=p)
+    return q
+
+
+def test_an_answerer_failing_gold_questions_stops_counting(springer_items, stored_hashing):
+    """Gold questions (answer presumed from the data) measure each answerer: one who says
+    "same" to every gold stops counting after a few, and their earlier answers are recounted
+    (a verdict they made is undone); one who answers the golds right keeps full weight."""
+    from processing.services.verification_counts import answerer_weights
+
+    question, players = _question(springer_items, stored_hashing, n_players=4)
+    question.prior = 0.5
+    question.save(update_fields=["prior"])
+    cheats, honest = players[:3], players[3]
+    for p in cheats:
+        verification_answer_submit(player=p, question_id=question.pk, same=True)
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (3, 0) and question_verdict(question).same is True
+    campaign, class_name = question.campaign, question.class_name
+    for i in range(4):
+        gold = _gold(campaign, class_name, players, f"gold {i}")
+        for p in players:
+            verification_answer_submit(player=p, question_id=gold.pk, same=p in cheats)
+    weights = answerer_weights([p.pk for p in players])
+    assert [weights[p.pk] for p in cheats] == [0.0] * 3 and weights[honest.pk] == 1.0
+    question.refresh_from_db()
+    assert (question.yes, question.no) == (0, 0) and question_verdict(question).same is None
+    assert set(
+        VerificationAnswer.objects.filter(question=question).values_list("weight", flat=True)
+    ) == {0.0}
+
+
+def test_a_new_answerer_gets_a_gold_question_first(springer_items, stored_hashing):
+    """A pair another trusted player typed in one round (the game asks for different things)
+    is a gold question, shown as any question about the player's label and another player's."""
+    _, bob = user_player("bob")
+    _, alice = user_player("alice")
+    play(springer_items[0], bob, ["ears", "tail"], stored_hashing)
+    rnd = play(springer_items[0], alice, ["ears"], stored_hashing)
+    offered = verification_question_next(player=alice, token=rnd.token)
+    q = offered.question
+    assert (q.key_a, q.key_b) == ("ear", "tail") and q.gold_same is not None
+    assert 0 < q.gold_same <= 0.1
+    assert (
+        offered.prompt
+        == "Another player described this region as “tail”. Same thing as your “ears”?"
+    )
