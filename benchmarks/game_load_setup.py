@@ -109,6 +109,7 @@ def server_env(
         # every simulated player is a new guest from 127.0.0.1
         "NETVIZ_GUEST_RATE_IP": "1000000/hour",
         "NETVIZ_GUEST_RATE_NETWORK": "1000000/hour",
+        "NETVIZ_GUEST_RATE_SITE": "1000000/hour",
         "LOG_LEVEL": "WARNING",
         "EMAIL_URL": "console://",  # production settings want mail; nothing is sent here
         "HF_HUB_OFFLINE": "1",

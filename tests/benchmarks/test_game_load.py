@@ -51,3 +51,30 @@ def test_no_figure_without_plain_pages_among_the_players():
     assert (
         same_moment_cpu({"players:game:start": [90, 0.27], "before:plain": [10, 0.01]}, 0.3) is None
     )
+
+
+def test_the_benchmark_server_lifts_every_game_and_guest_rate_limit(tmp_path):
+    """Every simulated player is a new guest from 127.0.0.1: a game or guest limit the
+    benchmark's server keeps refuses most of them (a new limit must be lifted there too)."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.game_load_setup import server_env
+
+    env = server_env(media=tmp_path / "m", static=tmp_path / "s", cache_prefix="t")
+    env["DJANGO_SETTINGS_MODULE"] = "netviz_site.settings.base"
+    code = (
+        "import json; from netviz_site.settings import base; "
+        "print(json.dumps(base.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    rates = json.loads(out.stdout.strip().splitlines()[-1])
+    limited = {
+        scope: rate
+        for scope, rate in rates.items()
+        if scope.startswith(("game_", "guest_")) and int(rate.split("/")[0]) < 1_000_000
+    }
+    assert limited == {}
