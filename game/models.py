@@ -123,8 +123,8 @@ class Player(models.Model):
         blank=True,
         default="",
         help_text="A keyed hash of the network (IPv4 /24, IPv6 /48) a guest was started from; "
-        "empty for accounts and older players. Players of one network do not count as agreeing "
-        "with each other.",
+        "for an account, of its first game request; empty for older players. Players of one network "
+        "do not count as agreeing with each other.",
     )
     # Trust (docs/METHOD_NOTES.md, "Player trust"): the weight of the player's labels and whether
     # their rounds count toward an item's target. ``trust`` is computed from the evidence below

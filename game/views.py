@@ -24,7 +24,8 @@ from .frame_bytes import jpeg_salted
 
 
 def _player(request: HttpRequest):
-    return services.player_resolve(user=request.user, session=request.session)
+    network = throttles.network_key(request) if request.user.is_authenticated else ""
+    return services.player_resolve(user=request.user, session=request.session, network=network)
 
 
 @require_GET

@@ -18,7 +18,7 @@ from core.errors import ApplicationError
 
 from .. import selectors, services
 from ..models import Player
-from ..throttles import GameThrottle
+from ..throttles import GameThrottle, network_key
 
 
 class GameSessionAuthentication(SessionAuthentication):
@@ -59,7 +59,10 @@ class GameApi(APIView):
         return super().handle_exception(exc)
 
     def player(self, request: Request, *, required: bool = True) -> Player | None:
-        player = services.player_resolve(user=request.user, session=request.session)
+        network = network_key(request) if request.user.is_authenticated else ""
+        player = services.player_resolve(
+            user=request.user, session=request.session, network=network
+        )
         if player is None and required:
             raise ApplicationError(
                 "Choose a nickname to play as a guest, or log in.", status=status.HTTP_403_FORBIDDEN

@@ -12,6 +12,7 @@ from core.errors import ApplicationError
 from explanations.models import Campaign
 
 from .. import selectors, services
+from ..throttles import network_key
 from .base import ERRORS, START_ERRORS, GameApi
 from .outputs import RoundOutput, round_data
 
@@ -42,7 +43,7 @@ class RoundStartApi(GameApi):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         if request.user.is_authenticated:  # a user's player is created on first play
-            services.player_ensure_for_user(user=request.user)
+            services.player_ensure_for_user(user=request.user, network=network_key(request))
         player = self.player_ref(request)
         campaign = None
         slug = data.validated_data.get("campaign")

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='player',
             name='network',
-            field=models.CharField(blank=True, default='', help_text='A keyed hash of the network (IPv4 /24, IPv6 /48) a guest was started from; empty for accounts and older players. Players of one network do not count as agreeing with each other.', max_length=64),
+            field=models.CharField(blank=True, default='', help_text='A keyed hash of the network (IPv4 /24, IPv6 /48) a guest was started from; for an account, of its first game request; empty for older players. Players of one network do not count as agreeing with each other.', max_length=64),
         ),
     ]

@@ -135,19 +135,26 @@ def nickname_generate() -> str:
     return f"Player {secrets.token_hex(8)}"[:30]
 
 
-def player_ensure_for_user(*, user) -> Player:
+def player_ensure_for_user(*, user, network: str = "") -> Player:
     """The player of a registered user, created on first use with a generated display name
     ("Player 4821", never the username: the player chooses theirs on the profile page), and the
     guest prior unless the account has earned the account prior (a verified e-mail address,
-    ``selectors.account_prior_exists``)."""
+    ``selectors.account_prior_exists``). ``network``: the request's network key
+    (``throttles.network_key``), kept as the player's when it has none yet (an account's
+    first game request), as a guest keeps the network it was started from: accounts of one
+    network do not count as agreeing with each other either (docs/METHOD_NOTES.md)."""
     player = selectors.player_for_user(user=user)
     if player is not None:
+        if network and not player.network:
+            Player.objects.filter(pk=player.pk, network="").update(network=network[:64])
+            player.network = network[:64]
         return player
     for _attempt in range(5):
         try:
             with transaction.atomic():
                 return Player.objects.create(
                     user=user,
+                    network=network[:64],
                     nickname=nickname_generate(),
                     trust=selectors.trust_prior(
                         is_guest=not selectors.account_prior_earned(user=user)
@@ -160,10 +167,11 @@ def player_ensure_for_user(*, user) -> Player:
     raise ApplicationError("Could not create your player: please try again.", status=503)
 
 
-def player_resolve(*, user, session) -> Player | None:
-    """The player behind a request: the user's player, else the session's guest, else None."""
+def player_resolve(*, user, session, network: str = "") -> Player | None:
+    """The player behind a request: the user's player, else the session's guest, else None
+    (``network``: see :func:`player_ensure_for_user`)."""
     if user is not None and user.is_authenticated:
-        return player_ensure_for_user(user=user)
+        return player_ensure_for_user(user=user, network=network)
     pid = session.get(SESSION_PLAYER_KEY)
     if not pid:
         return None

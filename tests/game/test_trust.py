@@ -279,6 +279,28 @@ def test_a_new_guest_records_a_keyed_hash_of_its_network():
     assert services.player_create_guest(nickname="Plain").network == ""
 
 
+def test_an_account_records_the_network_of_its_first_game_request():
+    """Accounts of one network are one source of agreement too: an account's player keeps the
+    network key of its first game request (created then, or filled in once when empty)."""
+    from django.test import Client
+
+    from tests.campaigns.support import make_user
+
+    def play_page(user, addr: str) -> str:
+        client = Client()
+        client.force_login(user)
+        assert client.get("/game/play/", REMOTE_ADDR=addr).status_code == 200
+        return Player.objects.get(user=user).network
+
+    first = play_page(make_user("acc1"), "198.51.100.23")
+    assert first and first == play_page(make_user("acc2"), "198.51.100.77")
+    other = make_user("acc3")
+    services.player_ensure_for_user(user=other)  # made without a request: no network yet
+    assert Player.objects.get(user=other).network == ""
+    assert play_page(other, "192.0.2.1") not in ("", first)
+    assert play_page(other, "198.51.100.5") != first  # kept: the first one stays
+
+
 def test_colluders_of_one_network_do_not_agree_with_each_other(campaign, settings):
     """Finding (A) at small scale: two honest guests of two networks label four cluster maps
     (one shared label and one of their own each); three colluders of one /24 then give the
