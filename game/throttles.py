@@ -168,9 +168,15 @@ def network_key(request) -> str:
     """What a new guest stores of its client's network (``Player.network``): a keyed hash of
     :func:`address_site` (IPv4 /24, IPv6 /48), so that players of one network can be told
     apart from independent ones without keeping any part of an address."""
-    site = address_site(GuestSiteThrottle().get_ident(request) or "")
-    digest = hmac.new(settings.SECRET_KEY.encode(), site.encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
+    return keyed_hash(address_site(GuestSiteThrottle().get_ident(request) or ""))
+
+
+def keyed_hash(text: str) -> str:
+    """A keyed hash (HMAC-SHA256 with ``SECRET_KEY``, 32 hex digits) of a network or any text
+    that must be compared without being kept; empty for an empty text."""
+    if not text:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class GuestAddressThrottle(WindowThrottle):

@@ -35,6 +35,7 @@ from .models import (
     LabelMention,
     LabelTrend,
     MergedGroup,
+    VerificationAnswer,
     VerificationQuestion,
 )
 
@@ -374,3 +375,12 @@ def verification_suggestions(
             )
     out.sort(key=lambda s: (-s.score, s.class_name, s.key_a, s.key_b))
     return out[:limit]
+
+
+def verification_answered_pairs(*, player, campaign_id: int, class_name: str) -> set[tuple]:
+    """The (key_a, key_b) pairs of the class's questions ``player`` has answered."""
+    return set(
+        VerificationAnswer.objects.filter(
+            player=player, question__campaign_id=campaign_id, question__class_name=class_name
+        ).values_list("question__key_a", "question__key_b")
+    )

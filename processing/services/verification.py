@@ -54,7 +54,11 @@ from processing.nlp.bonus import Asked, offer_pair
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import head_word, label_distances
 from processing.nlp.verify import DEFAULT_MODEL, DEFAULT_RULE
-from processing.selectors import question_settled, verification_suggestions
+from processing.selectors import (
+    question_settled,
+    verification_answered_pairs,
+    verification_suggestions,
+)
 
 from . import verification_gold
 from .common import embed_templated, embedder_stored, grouping_settings_get
@@ -124,10 +128,8 @@ def _best_pair(player: Player, round: Round, own: list, others: list, embedder):
     answer) among those the player has not answered; None when no pair is worth asking (all
     decided or closed, or too far apart) or a label's vector is not stored yet."""
     class_name = own[0].class_name
-    answered = set(
-        VerificationAnswer.objects.filter(
-            player=player, question__campaign_id=round.campaign_id, question__class_name=class_name
-        ).values_list("question__key_a", "question__key_b")
+    answered = verification_answered_pairs(
+        player=player, campaign_id=round.campaign_id, class_name=class_name
     )
     gs = grouping_settings_get()
     # A web request: stored vectors only (the processing task embedded every label).
@@ -384,10 +386,8 @@ def _class_question(player: Player, round: Round, own: list, embedder):
     candidates = _class_candidates(round.campaign_id, class_name, embedder)
     if not candidates:
         return None
-    answered = set(
-        VerificationAnswer.objects.filter(
-            player=player, question__campaign_id=round.campaign_id, question__class_name=class_name
-        ).values_list("question__key_a", "question__key_b")
+    answered = verification_answered_pairs(
+        player=player, campaign_id=round.campaign_id, class_name=class_name
     )
     asked = {
         (q.key_a, q.key_b): q

@@ -9,8 +9,6 @@ question only the first counted answer of a client network counts
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -19,6 +17,7 @@ from django.db.models import F
 
 from game.models import Player
 from game.selectors import trusted_players_q
+from game.throttles import keyed_hash
 from processing.models import VerificationAnswer, VerificationQuestion
 from processing.nlp.reliability import DEFAULT_RELIABILITY, counted_evidence
 from processing.selectors import question_verdict
@@ -36,10 +35,7 @@ def round_to(x: float, digits: int = 6) -> float:
 def network_key(network: str) -> str:
     """The stored key of a client network (``game.throttles.address_network``): a keyed hash,
     so that answers keep no address; empty for an unknown network."""
-    if not network:
-        return ""
-    digest = hmac.new(settings.SECRET_KEY.encode(), network.encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
+    return keyed_hash(network)
 
 
 def answerer_weights(player_ids: Iterable[int]) -> dict[int, float]:

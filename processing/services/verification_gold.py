@@ -23,7 +23,7 @@ from processing.embeddings import EmbeddingMissing
 from processing.models import LabelMention, VerificationAnswer, VerificationQuestion
 from processing.nlp.grouping import head_word, label_distances
 from processing.nlp.verify import DEFAULT_MODEL, MERGE
-from processing.selectors import question_verdict
+from processing.selectors import question_verdict, verification_answered_pairs
 
 from .common import embed_templated, embedder_stored, grouping_settings_get
 from .verification_counts import round_to
@@ -113,10 +113,8 @@ def gold_question_pick(player: Player, round: Round, own: list, others: list, em
     other_keys = sorted({m.key for m in others} - set(own_keys))
     if not other_keys:
         return None
-    answered = set(
-        VerificationAnswer.objects.filter(
-            player=player, question__campaign_id=round.campaign_id, question__class_name=class_name
-        ).values_list("question__key_a", "question__key_b")
+    answered = verification_answered_pairs(
+        player=player, campaign_id=round.campaign_id, class_name=class_name
     )
     existing = {
         (q.key_a, q.key_b): q
