@@ -581,7 +581,7 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="netviz-bench-game-"))
     prefix = f"bench-{secrets.token_hex(4)}"
-    # Production publishes a process_round task when a round finishes: on Redis, as deployed,
+    # Production publishes a process_rounds task when rounds finish: on Redis, as deployed,
     # when Redis runs and the benchmark's broker database is free (nothing consumes it; it is
     # emptied at the end), else in memory.
     use_redis_broker = args.broker == "redis" and redis_up() and broker_db_free()

@@ -171,8 +171,8 @@ def grow_history(*, extra_clusters: int, players: int = 0, rounds: int = 0) -> N
 def _history_rounds(conn, *, players: int, rounds: int) -> None:
     """``players`` past players (display names and their ``nickname_key``, as
     ``game.models.nickname_key`` folds "past 105" into "pastlos") and ``rounds`` finished
-    rounds of theirs, one per (player, image), each image's rounds spread over its items and
-    finished over the past year before this week (this week's leaderboard sums this week's
+    rounds of theirs (processed by label processing long ago), one per (player, image), each
+    image's rounds spread over its items and finished over the past year before this week (this week's leaderboard sums this week's
     rounds: a history finished today would make every leaderboard request sum it all)."""
     conn.execute(
         "INSERT INTO game_player (nickname, nickname_key, points, rounds_finished, wins, "
@@ -194,11 +194,11 @@ def _history_rounds(conn, *, players: int, rounds: int) -> None:
         "ORDER BY p.id, i.id LIMIT %s) "
         "INSERT INTO game_round (token, player_id, campaign_id, image_id, cluster_map_id, "
         "layer_position, answer, status, outcome, step, guess, points_base, points_bonus, "
-        "points, started_at, expires_at, finished_at) "
+        "points, started_at, expires_at, finished_at, processed_at) "
         "SELECT md5(player_id::text || '-' || image_id::text), player_id, campaign_id, "
         "image_id, ids[1 + (player_id * 7 + image_id) %% cardinality(ids)], 0, 'x', 'done', "
         "'win', 2, 'x', 50, 0, 50, past - interval '10 minutes', past - interval '5 minutes', "
-        "past FROM (SELECT *, now() - interval '1 day' * (8 + (player_id + image_id) %% 358) "
+        "past, past FROM (SELECT *, now() - interval '1 day' * (8 + (player_id + image_id) %% 358) "
         "AS past FROM pairs) dated",
         [rounds],
     )

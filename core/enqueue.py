@@ -17,22 +17,31 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
+def tasks_run_here() -> bool:
+    """Sent tasks run at once in this process (``CELERY_TASK_ALWAYS_EAGER``): no countdown."""
+    return bool(current_app.conf.task_always_eager)
+
+
 def task_send(
     name: str,
     *,
     args: Sequence = (),
     kwargs: dict | None = None,
     queue: str | None = None,
+    countdown: float | None = None,
 ) -> None:
-    """Send task ``name`` now (to ``queue``, else the default one).
+    """Send task ``name`` now (to ``queue``, else the default one), to start no sooner than
+    ``countdown`` seconds from now when given.
 
-    With ``CELERY_TASK_ALWAYS_EAGER`` the task runs here instead, as ``task.delay`` would: the
-    apps' task modules are imported first (autodiscovery), since a web process has not needed
-    them so far.
+    With ``CELERY_TASK_ALWAYS_EAGER`` the task runs here instead, as ``task.delay`` would (at
+    once: eager tasks have no countdown): the apps' task modules are imported first
+    (autodiscovery), since a web process has not needed them so far.
     """
     app = current_app
-    options = {"queue": queue} if queue else {}
-    if app.conf.task_always_eager:
+    options: dict = {"queue": queue} if queue else {}
+    if countdown:
+        options["countdown"] = countdown
+    if tasks_run_here():
         app.loader.import_default_modules()
         app.tasks[name].apply_async(args=tuple(args), kwargs=kwargs or {}, **options)
         return
@@ -45,20 +54,26 @@ def enqueue_on_commit(
     args: Sequence = (),
     kwargs: dict | None = None,
     queue: str | None = None,
+    countdown: float | None = None,
     on_error: Callable[[Exception], None] | None = None,
+    unless: Callable[[], bool] | None = None,
 ) -> None:
     """Send task ``name`` with ``args`` / ``kwargs`` once the current transaction commits (at
     once outside a transaction); nothing is sent when it rolls back.
 
     A failure to send (the broker is down) is raised from the commit callback, unless
     ``on_error`` is given: it is then called with the exception (to log it, or to mark a job
-    as not started) and nothing is raised.
+    as not started) and nothing is raised. ``unless``, called after the commit, skips the
+    send when it answers True (a task already queued covers this one); its errors are handled
+    as a send's.
     """
     args = tuple(args)
 
     def send() -> None:
         try:
-            task_send(name, args=args, kwargs=kwargs, queue=queue)
+            if unless is not None and unless():
+                return
+            task_send(name, args=args, kwargs=kwargs, queue=queue, countdown=countdown)
         except Exception as exc:
             if on_error is None:
                 raise

@@ -248,6 +248,12 @@ class Round(models.Model):
     expires_at = models.DateTimeField()
     guessed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When label processing took the finished round in (its characteristics "
+        "grouped and scored, its player's trust updated); null while it waits.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -272,6 +278,13 @@ class Round(models.Model):
                 fields=["expires_at"],
                 condition=Q(status="active"),
                 name="round_active_expiry_idx",
+            ),
+            # The finished rounds label processing has not taken in yet, per campaign
+            # (processing.services.rounds.rounds_process): a few, however long the history.
+            models.Index(
+                fields=["campaign"],
+                condition=Q(status="done", processed_at__isnull=True),
+                name="round_unprocessed_idx",
             ),
         ]
 

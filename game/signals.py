@@ -2,8 +2,8 @@
 
 ``round_finished`` is sent after the transaction that finished a round commits (status
 ``done``: after its characteristics, a resign, or when a round waiting for characteristics is
-closed), with ``round_id``. Label processing connects here to process the round's
-characteristics (see docs/game.md).
+closed), with ``round_id`` and ``campaign_id``. Label processing connects here to process the
+round's characteristics (see docs/game.md).
 
 ``player_merged`` is sent inside the transaction that moves a guest's rounds to an account
 (``player_claim_guest``), after both players' points were recounted from their rounds, with
@@ -13,5 +13,5 @@ move what they hold and add their points back.
 
 from django.dispatch import Signal
 
-round_finished = Signal()  # kwargs: round_id: int
+round_finished = Signal()  # kwargs: round_id: int, campaign_id: int
 player_merged = Signal()  # kwargs: account_id: int, guest_id: int

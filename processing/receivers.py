@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 @receiver(round_finished, dispatch_uid="processing_process_finished_round")
-def process_finished_round(sender, round_id: int, **kwargs) -> None:
-    from .services.enqueue import round_process_enqueue
+def process_finished_round(sender, round_id: int, campaign_id: int, **kwargs) -> None:
+    from .services.enqueue import rounds_process_enqueue
 
-    round_process_enqueue(round_id=round_id)
+    rounds_process_enqueue(campaign_id=campaign_id)
 
 
 @receiver(player_merged, dispatch_uid="processing_after_player_merge")

@@ -12,12 +12,26 @@ from processing.services import (
     campaign_process,
     players_trust_refresh,
     round_process,
+    rounds_process,
 )
 
 
 @app_task(retry_backoff=2, retry_backoff_max=30)
+def process_rounds(campaign_id: int) -> dict:
+    """Take in a campaign's finished rounds not processed yet (incremental, batched)."""
+    result = rounds_process(campaign_id=campaign_id)
+    return {
+        "rounds": result.rounds,
+        "mentions": result.mentions,
+        "refused": result.refused,
+        "images": result.images,
+    }
+
+
+@app_task(retry_backoff=2, retry_backoff_max=30)
 def process_round(round_id: int) -> dict:
-    """Process a finished round's characteristics and rescore its image (incremental)."""
+    """Process one finished round (the tasks versions before ``process_rounds`` queued; kept
+    so that an upgrade with tasks in the queue loses none)."""
     result = round_process(round_id=round_id)
     return {"mentions": result.mentions, "refused": result.refused, "images": result.images}
 

@@ -53,6 +53,7 @@ class SentTask(NamedTuple):
     args: tuple
     kwargs: dict
     queue: str | None
+    countdown: float | None = None
 
 
 @pytest.fixture
@@ -64,7 +65,15 @@ def sent_tasks(monkeypatch) -> list[SentTask]:
     sent: list[SentTask] = []
 
     def send_task(name, args=None, kwargs=None, **options):
-        sent.append(SentTask(name, tuple(args or ()), dict(kwargs or {}), options.get("queue")))
+        sent.append(
+            SentTask(
+                name,
+                tuple(args or ()),
+                dict(kwargs or {}),
+                options.get("queue"),
+                options.get("countdown"),
+            )
+        )
 
     monkeypatch.setattr(app, "send_task", send_task)
     return sent

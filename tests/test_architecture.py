@@ -59,7 +59,7 @@ def test_every_enqueued_name_is_a_registered_task(registered):
             names[first.value] = where
     expected = {
         "explanations.tasks.explain_image",
-        "processing.tasks.process_round",
+        "processing.tasks.process_rounds",
         "processing.tasks.process_campaign",
         "processing.tasks.export_campaign",
         "validation.tasks.validate_campaign",

@@ -76,8 +76,10 @@ def player_totals_add(*, round: Round, now) -> None:
         outcome=round.outcome,
         now=now,
     )
-    round_id = round.pk
-    transaction.on_commit(lambda: round_finished.send(sender=Round, round_id=round_id))
+    round_id, campaign_id = round.pk, round.campaign_id
+    transaction.on_commit(
+        lambda: round_finished.send(sender=Round, round_id=round_id, campaign_id=campaign_id)
+    )
 
 
 def round_finish(*, round: Round, now, n_accepted: int, n_agreeing: int = 0) -> Round | None:

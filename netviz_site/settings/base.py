@@ -482,6 +482,11 @@ NETVIZ_EMBEDDING_MODEL = env("NETVIZ_EMBEDDING_MODEL", "") or ""
 NETVIZ_GROUPING = {}
 # Worker processes load the embedder and the spelling dictionary in the background at start.
 NETVIZ_PROCESSING_WARM_UP = True
+# Finished rounds are taken in by one process_rounds task per campaign and window of this many
+# seconds (processing.services.enqueue.rounds_process_enqueue); 0: one task per round at once.
+NETVIZ_PROCESSING_BATCH_SECONDS = float(env("NETVIZ_PROCESSING_BATCH_SECONDS", "2"))
+# Rounds one process_rounds task takes in at most; it enqueues itself again for the rest.
+NETVIZ_PROCESSING_BATCH_ROUNDS = env_int("NETVIZ_PROCESSING_BATCH_ROUNDS", 200)
 # Automatic regroup once the mentions placed since the last rebuild reach max(MIN, GROWTH x
 # mentions at that rebuild); growth 0 turns it off.
 NETVIZ_PROCESSING_REGROUP_GROWTH = 0.25

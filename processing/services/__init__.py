@@ -3,8 +3,8 @@
 One module per concern (keyword-only entry points, HackSoft style); the in-memory group algebra
 they use is pure (:mod:`processing.nlp.groups`), and so is the scoring (:mod:`processing.scoring`).
 
-* :mod:`.rounds` — :func:`round_process`, the incremental path run by the ``process_round``
-  task when a round finishes.
+* :mod:`.rounds` — :func:`rounds_process`, the incremental path run by the ``process_rounds``
+  task a finished round enqueues (batched per campaign), and :func:`round_process` of one round.
 * :mod:`.rebuild` — :func:`campaign_rebuild` (the full regroup), :func:`campaign_catch_up`, and
   :func:`campaign_process` (either, the ``process_campaign`` task's work).
 * :mod:`.scores` and :mod:`.global_labels` — cluster scores, stats, merged groups (maps
@@ -31,11 +31,16 @@ from .curation import (
     label_group_split,
     label_groups_merge,
 )
-from .enqueue import campaign_process_enqueue, round_process_enqueue
+from .enqueue import campaign_process_enqueue, rounds_process_enqueue
 from .exports import campaign_export_create, campaign_export_fail, campaign_export_run
 from .rebuild import RebuildResult, campaign_catch_up, campaign_process, campaign_rebuild
-from .rounds import ProcessResult, label_mentions_follow_merge, round_process
-from .trust import campaigns_rescore, players_trust_refresh, round_trust_update
+from .rounds import ProcessResult, label_mentions_follow_merge, round_process, rounds_process
+from .trust import (
+    campaigns_rescore,
+    players_trust_refresh,
+    round_trust_update,
+    rounds_trust_update,
+)
 from .verification import (
     verification_answer_submit,
     verification_answers_merge,
@@ -64,8 +69,10 @@ __all__ = [
     "players_trust_refresh",
     "processing_warm_up",
     "round_process",
-    "round_process_enqueue",
     "round_trust_update",
+    "rounds_process",
+    "rounds_process_enqueue",
+    "rounds_trust_update",
     "verification_answer_submit",
     "verification_answers_merge",
     "verification_question_next",

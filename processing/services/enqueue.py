@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from core.enqueue import enqueue_on_commit
+from core.enqueue import enqueue_on_commit, tasks_run_here
 from core.jobs import job_requeue
 from explanations.models import Campaign
 from processing.models import CampaignProcessing
@@ -58,11 +60,39 @@ def campaign_process_enqueue(*, campaign: Campaign, rebuild: bool = False) -> bo
     return True
 
 
-def round_process_enqueue(*, round_id: int) -> None:
-    """Enqueue ``process_round`` after commit; a broker failure is logged, never raised (the
-    round is then picked up by the next ``process_labels`` catch-up)."""
+#: Extra seconds a batch task waits beyond the window: clocks of web and worker machines may
+#: differ by this much without a round being left behind.
+CLOCK_SKEW_MARGIN = 1.0
+
+
+def rounds_process_enqueue(*, campaign_id: int, at_once: bool = False) -> None:
+    """After commit, make sure a ``process_rounds`` task will take in the campaign's finished
+    rounds; a broker or cache failure is logged, never raised (the rounds wait for the next
+    round's task of the campaign, or the ``process_labels`` catch-up).
+
+    Batched (``NETVIZ_PROCESSING_BATCH_SECONDS``, the window): the first round of a window
+    sends one task that starts when the window is over (plus :data:`CLOCK_SKEW_MARGIN`), the
+    rounds finished meanwhile send nothing. That task reads the waiting rounds after the
+    window, so it sees every round that found the window open; each round of a busy campaign
+    then costs its request a cache ``add`` instead of a broker publish, and the worker groups,
+    scores and recounts trust once per batch. A window of 0 (and eager tasks) sends one task
+    per round at once; ``at_once`` sends one now whatever the window (a batch that left
+    rounds waiting).
+    """
+    batched = not at_once and not tasks_run_here()
+    window = float(settings.NETVIZ_PROCESSING_BATCH_SECONDS) if batched else 0.0
 
     def not_sent(exc: Exception) -> None:  # the game must not fail because the broker is down
-        logger.error("could not enqueue process_round for round %s", round_id, exc_info=exc)
+        logger.error("could not enqueue process_rounds for campaign %s", campaign_id, exc_info=exc)
 
-    enqueue_on_commit("processing.tasks.process_round", args=(round_id,), on_error=not_sent)
+    def window_open() -> bool:
+        """A task of this window is already queued (``add`` is Redis's SET NX with expiry)."""
+        return not cache.add(f"processing:rounds-batch:{campaign_id}", 1, timeout=window)
+
+    enqueue_on_commit(
+        "processing.tasks.process_rounds",
+        args=(campaign_id,),
+        countdown=window + CLOCK_SKEW_MARGIN if window > 0 else None,
+        on_error=not_sent,
+        unless=window_open if window > 0 else None,
+    )

@@ -1,9 +1,11 @@
-"""The incremental path: a finished round's characteristics join the campaign's groups.
+"""The incremental path: finished rounds' characteristics join the campaign's groups.
 
-:func:`round_process` runs in the ``process_round`` task when a round finishes: its
-characteristics are cleaned and lemmatised, each joins the nearest group of its guessed class
-within the threshold (or starts one), then the scores, merged groups and cluster stats of the
-round's image and the global explanations of its class are recomputed. :func:`mentions_add` is
+:func:`rounds_process` runs in the ``process_rounds`` task a round finishing enqueues (one per
+campaign and batch window, :func:`processing.services.enqueue.rounds_process_enqueue`): the
+characteristics of the campaign's rounds not processed yet are cleaned and lemmatised, each
+joins the nearest group of its guessed class within the threshold (or starts one), then the
+scores, merged groups and cluster stats of the rounds' images and the global explanations of
+their classes are recomputed; :func:`round_process` does the same for one round. :func:`mentions_add` is
 the step shared with the catch-up and the rebuild (characteristics finished meanwhile).
 """
 
@@ -13,8 +15,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from explanations.models import Campaign, CampaignImage, image_class_expression
 from game.models import Characteristic, Round
@@ -69,6 +73,7 @@ class ProcessResult:
     absorbed: int = 0
     images: int = 0
     deferred_images: int = 0
+    rounds: int = 0  # rounds taken in (rounds_process)
     regroup: bool = False  # a full regroup was enqueued (the incremental drift bound)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -307,24 +312,26 @@ def images_classes(image_ids: set[int]) -> set[str]:
     )
 
 
-def _round_rescore(
-    campaign: Campaign, rnd: Round, relabelled: dict[str, set[str]], result: ProcessResult
+def _rounds_rescore(
+    campaign: Campaign, rounds: list[Round], relabelled: dict[str, set[str]], result: ProcessResult
 ) -> tuple[set[int], set[str], bool]:
-    """Rescore what the round changed. Returns (images rescored, their classes, whether more
+    """Rescore what the rounds changed. Returns (images rescored, their classes, whether more
     images than :data:`MAX_INLINE_IMAGES` are left to a campaign task)."""
-    images = {rnd.image_id}
-    if not relabelled:  # only the round's cluster changed: rescore its layer of its image
-        first_time = not MergedGroup.objects.filter(image_id=rnd.image_id).exists()
-        images_score(
-            campaign=campaign,
-            image_ids=images,
-            # the image's first round: every layer, so unplayed clusters get records too
-            layer_result_ids=None if first_time else {rnd.cluster_map.layer_result_id},
+    images = {r.image_id for r in rounds}
+    if not relabelled:  # only the rounds' clusters changed: rescore their layers of their images
+        scored = set(
+            MergedGroup.objects.filter(image_id__in=images).values_list("image_id", flat=True)
         )
-        return images, {rnd.image.class_name}, False
+        # an image's first rounds: every layer, so unplayed clusters get records too
+        first = images - scored
+        if first:
+            images_score(campaign=campaign, image_ids=first, layer_result_ids=None)
+        if images - first:
+            layers = {r.cluster_map.layer_result_id for r in rounds if r.image_id not in first}
+            images_score(campaign=campaign, image_ids=images - first, layer_result_ids=layers)
+        return images, {r.image.class_name for r in rounds}, False
     # a group's label changed: every image with its keys, all layers
-    others = images_with_keys(campaign=campaign, keys_by_class=relabelled)
-    others.discard(rnd.image_id)
+    others = images_with_keys(campaign=campaign, keys_by_class=relabelled) - images
     deferred = len(others) > MAX_INLINE_IMAGES
     if deferred:
         result.deferred_images = len(others)
@@ -361,38 +368,28 @@ def _round_counters_add(
         enqueue.campaign_process_enqueue(campaign=campaign, rebuild=False)
 
 
-def round_process(*, round_id: int, embedder: Embedder | None = None) -> ProcessResult:
-    """Process one finished round: its characteristics, its image's scores, its class's globals.
-
-    Idempotent: characteristics already processed are skipped; scores are recomputed from the
-    stored records. A round that is not finished is ignored.
-    """
+def _rounds_take_in(
+    *, campaign: Campaign, rounds: list[Round], stored: StoredEmbedder, gs: GroupingSettings
+) -> tuple[ProcessResult, set[int]]:
+    """Group the rounds' characteristics not processed yet, rescore their images and their
+    classes' globals, count them, and mark the rounds processed, under the campaign lock.
+    Returns the result and the rounds whose characteristics were grouped now."""
     t0 = time.perf_counter()
-    rnd = (
-        Round.objects.select_related("campaign", "image", "cluster_map")
-        .filter(pk=round_id, status=Round.Status.DONE)
-        .first()
-    )
-    if rnd is None:
-        return ProcessResult()
-    campaign = rnd.campaign
-    stored = embedder_stored(embedder)
-    gs = grouping_settings_get()
     with transaction.atomic():
         state = processing_state_lock(campaign)
         rows = characteristic_rows(
-            Characteristic.objects.filter(round_id=round_id, mention__isnull=True)
+            Characteristic.objects.filter(round__in=[r.pk for r in rounds], mention__isnull=True)
         )
         t1 = time.perf_counter()
         result, relabelled = mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
         t2 = time.perf_counter()
-        images, classes, deferred = _round_rescore(campaign, rnd, relabelled, result)
+        images, classes, deferred = _rounds_rescore(campaign, rounds, relabelled, result)
         t3 = time.perf_counter()
         globals_recompute(campaign=campaign, class_names=classes)
         _round_counters_add(campaign, state, result, deferred)
-    # Player trust: what these labels change in the agreement on their cluster map, then the
-    # trust of the players concerned (outside the campaign lock, in a short transaction).
-    trust.round_trust_update(round_id=round_id, new_mentions=result.mentions > 0)
+        Round.objects.filter(pk__in=[r.pk for r in rounds], processed_at__isnull=True).update(
+            processed_at=timezone.now()
+        )
     t4 = time.perf_counter()
     result.images = len(images)
     result.timings = {
@@ -400,8 +397,75 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
         "group_s": t2 - t1,
         "score_s": t3 - t2,
         "globals_s": t4 - t3,
-        "total_s": t4 - t0,
     }
+    labelled = {row["round_id"] for row in rows} if result.mentions else set()
+    return result, labelled
+
+
+def _rounds_query():
+    return Round.objects.select_related("campaign", "image", "cluster_map").filter(
+        status=Round.Status.DONE
+    )
+
+
+def round_process(*, round_id: int, embedder: Embedder | None = None) -> ProcessResult:
+    """Process one finished round: its characteristics, its image's scores, its class's globals,
+    its players' trust; the round is marked processed.
+
+    Idempotent: characteristics already processed are skipped; scores are recomputed from the
+    stored records. A round that is not finished is ignored. (The game's rounds are taken in
+    by :func:`rounds_process`; this serves tasks queued by earlier versions, tests and tools.)
+    """
+    t0 = time.perf_counter()
+    rnd = _rounds_query().filter(pk=round_id).first()
+    if rnd is None:
+        return ProcessResult()
+    result, labelled = _rounds_take_in(
+        campaign=rnd.campaign,
+        rounds=[rnd],
+        stored=embedder_stored(embedder),
+        gs=grouping_settings_get(),
+    )
+    # Player trust: what these labels change in the agreement on their cluster map, then the
+    # trust of the players concerned (outside the campaign lock, in a short transaction).
+    trust.rounds_trust_update(round_ids=[round_id], labelled_ids=labelled)
+    result.timings["total_s"] = time.perf_counter() - t0
+    return result
+
+
+def rounds_process(
+    *, campaign_id: int, embedder: Embedder | None = None, limit: int | None = None
+) -> ProcessResult:
+    """Take in the campaign's finished rounds that label processing has not processed yet,
+    oldest first, at most ``limit`` (``NETVIZ_PROCESSING_BATCH_ROUNDS``) in one batch: their
+    characteristics grouped together, each image rescored once, each class's globals once,
+    the trust of their players once (the same counters as one round after another).
+
+    When more rounds wait than ``limit``, another ``process_rounds`` task is enqueued for them.
+    Idempotent: processed rounds are marked (``Round.processed_at``) in the transaction that
+    stores their mentions; two tasks of one campaign take turns on the campaign lock, and the
+    second finds only what the first left.
+    """
+    t0 = time.perf_counter()
+    limit = limit or settings.NETVIZ_PROCESSING_BATCH_ROUNDS
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return ProcessResult()
+    waiting = _rounds_query().filter(campaign=campaign, processed_at__isnull=True)
+    rounds = list(waiting.order_by("finished_at", "pk")[:limit])
+    if not rounds:
+        return ProcessResult()
+    result, labelled = _rounds_take_in(
+        campaign=campaign,
+        rounds=rounds,
+        stored=embedder_stored(embedder),
+        gs=grouping_settings_get(),
+    )
+    trust.rounds_trust_update(round_ids=[r.pk for r in rounds], labelled_ids=labelled)
+    if len(rounds) == limit and waiting.exists():
+        enqueue.rounds_process_enqueue(campaign_id=campaign_id, at_once=True)
+    result.rounds = len(rounds)
+    result.timings["total_s"] = time.perf_counter() - t0
     return result
 
 

@@ -2,9 +2,9 @@
 (docs/METHOD_NOTES.md, "Player trust"), then the trust itself (``game.trust_services``); the
 pure computation is :mod:`processing.trust`.
 
-* :func:`round_trust_update` — after a round's characteristics are grouped (``round_process``):
-  the agreement counters of the players who labelled its cluster map move by what the round's
-  labels changed there, then the trust of those players is recomputed.
+* :func:`rounds_trust_update` — after rounds' characteristics are grouped (``rounds_process``,
+  ``round_process``): the agreement counters of the players who labelled their cluster maps
+  move by what the rounds' labels changed there, then the trust of those players is recomputed.
 * :func:`players_trust_refresh` — the periodic refresh (``refresh_player_trust`` task, ``python
   manage.py trust_refresh``) and after a campaign regroup: the counters recounted from every
   labelled mention, every trust recomputed, and campaigns whose players' label weights changed
@@ -68,39 +68,62 @@ def _witnesses(player_ids: Iterable[int] | None) -> tuple[set[int], dict[int, st
 
 
 def round_trust_update(*, round_id: int, new_mentions: bool = True) -> list[game_trust.TrustChange]:
-    """Update trust after round ``round_id`` was processed.
+    """Update trust after round ``round_id`` was processed (:func:`rounds_trust_update` of one
+    round; ``new_mentions``: its characteristics were just grouped)."""
+    return rounds_trust_update(
+        round_ids=[round_id], labelled_ids=[round_id] if new_mentions else []
+    )
 
-    With ``new_mentions`` (the round's characteristics were just grouped), the agreement counters
-    of every player who labelled its cluster map move by the difference the round's labels
-    make there; then the trust of the round's player and of those players is recomputed. Runs
-    in its own short transaction (player rows are locked only while they are written).
+
+def rounds_trust_update(
+    *, round_ids: Iterable[int], labelled_ids: Iterable[int] = ()
+) -> list[game_trust.TrustChange]:
+    """Update trust after the rounds ``round_ids`` were processed together.
+
+    On each cluster map of the rounds in ``labelled_ids`` (their characteristics were just
+    grouped), the agreement counters of every player who labelled it move by the difference
+    those rounds' labels make there together (the same sum as one round after another); then
+    the trust of the rounds' players and of those players is recomputed. Runs in its own short
+    transaction (player rows are locked only while they are written).
     """
-    rnd = Round.objects.filter(pk=round_id).values("cluster_map_id", "player_id").first()
-    if rnd is None:
+    rounds = list(
+        Round.objects.filter(pk__in=set(round_ids)).values("pk", "cluster_map_id", "player_id")
+    )
+    if not rounds:
         return []
-    affected = {rnd["player_id"]}
+    labelled = set(labelled_ids)
+    affected = {r["player_id"] for r in rounds}
+    maps: dict[int, set[int]] = {}
+    for r in rounds:
+        if r["pk"] in labelled:
+            maps.setdefault(r["cluster_map_id"], set()).add(r["pk"])
     with transaction.atomic():
-        if new_mentions:
-            on_map = _labelled(LabelMention.objects.filter(cluster_map_id=rnd["cluster_map_id"]))
+        deltas: dict[int, list[int]] = {}
+        for cluster_map_id, new in sorted(maps.items()):
+            on_map = _labelled(LabelMention.objects.filter(cluster_map_id=cluster_map_id))
             trusted, networks = _witnesses({p for _c, _l, p, _r in on_map})
             after = agreement_counts(
                 ((c, label, p) for c, label, p, _r in on_map), witnesses=trusted, sources=networks
             )
             before = agreement_counts(
-                ((c, label, p) for c, label, p, r in on_map if r != round_id),
+                ((c, label, p) for c, label, p, r in on_map if r not in new),
                 witnesses=trusted,
                 sources=networks,
             )
-            for player_id in sorted(set(after) | set(before)):
+            for player_id in set(after) | set(before):
                 a1, d1 = after.get(player_id, (0, 0))
                 a0, d0 = before.get(player_id, (0, 0))
                 affected.add(player_id)
-                if (a1 - a0, d1 - d0) == (0, 0):
-                    continue
-                Player.objects.filter(pk=player_id).update(
-                    trust_agreements=Greatest(F("trust_agreements") + (a1 - a0), Value(0)),
-                    trust_disagreements=Greatest(F("trust_disagreements") + (d1 - d0), Value(0)),
-                )
+                total = deltas.setdefault(player_id, [0, 0])
+                total[0] += a1 - a0
+                total[1] += d1 - d0
+        for player_id, (agree, disagree) in sorted(deltas.items()):
+            if (agree, disagree) == (0, 0):
+                continue
+            Player.objects.filter(pk=player_id).update(
+                trust_agreements=Greatest(F("trust_agreements") + agree, Value(0)),
+                trust_disagreements=Greatest(F("trust_disagreements") + disagree, Value(0)),
+            )
         changes = game_trust.players_trust_update(player_ids=affected)
         verification_recount(player_ids=crossed(changes))
         return changes

@@ -301,7 +301,8 @@ def test_compute_enqueues_pending_jobs(
         with_callbacks = admin_client.post(f"/api/manage/campaigns/{tiny_campaign.slug}/compute/")
     assert with_callbacks.status_code == 202 and with_callbacks.json() == {"count": 1}
     assert image.jobs.get().status == "queued"
-    assert sent_tasks == [("explanations.tasks.explain_image", (image.jobs.get().pk,), {}, "cpu")]
+    job = image.jobs.get().pk
+    assert sent_tasks == [("explanations.tasks.explain_image", (job,), {}, "cpu", None)]
 
 
 # --- status ----------------------------------------------------------------------------------------

@@ -22,7 +22,36 @@ def test_the_task_is_sent_by_name_after_commit_only(sent_tasks, django_capture_o
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         enqueue_on_commit("a.tasks.b", args=[7, True], kwargs={"k": 1}, queue="gpu")
         assert sent_tasks == []  # not before the commit
-    assert sent_tasks == [("a.tasks.b", (7, True), {"k": 1}, "gpu")]
+    assert sent_tasks == [("a.tasks.b", (7, True), {"k": 1}, "gpu", None)]
+
+
+def test_a_countdown_is_passed_and_unless_is_asked_after_the_commit(
+    sent_tasks, django_capture_on_commit_callbacks
+):
+    asked = []
+
+    def covered() -> bool:  # asked after the commit, not when the task is enqueued
+        asked.append(len(sent_tasks))
+        return len(asked) > 1
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        enqueue_on_commit("a.tasks.b", countdown=3.0, unless=covered)
+        enqueue_on_commit("a.tasks.b", countdown=3.0, unless=covered)
+        assert asked == []
+    assert asked == [0, 1]
+    assert sent_tasks == [("a.tasks.b", (), {}, None, 3.0)]  # the second was covered
+
+
+def test_an_error_of_unless_is_handled_as_a_send_error(
+    sent_tasks, django_capture_on_commit_callbacks
+):
+    def cache_down() -> bool:
+        raise ConnectionError("cache down")
+
+    errors = []
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_on_commit("a.tasks.b", unless=cache_down, on_error=errors.append)
+    assert [str(e) for e in errors] == ["cache down"] and sent_tasks == []
 
 
 def test_a_rollback_sends_nothing(sent_tasks, django_capture_on_commit_callbacks):

@@ -169,8 +169,8 @@ def test_rounds_expire_command_closes_abandoned_rounds(items):
 def test_round_finished_signal_is_sent_on_commit(items, player, django_capture_on_commit_callbacks):
     received = []
 
-    def handler(sender, round_id, **kwargs):
-        received.append(round_id)
+    def handler(sender, round_id, campaign_id, **kwargs):
+        received.append((round_id, campaign_id))
 
     round_finished.connect(handler)
     try:
@@ -178,7 +178,7 @@ def test_round_finished_signal_is_sent_on_commit(items, player, django_capture_o
             r = finish_round(player)
     finally:
         round_finished.disconnect(handler)
-    assert received == [r.pk]
+    assert received == [(r.pk, r.campaign_id)]
 
 
 def test_blocked_player_cannot_play(items, player):

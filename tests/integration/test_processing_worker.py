@@ -1,4 +1,5 @@
-"""Label processing on a real Celery worker: a finished round is processed within seconds."""
+"""Label processing on a real Celery worker: a finished round is processed within seconds, and
+rounds finished within one batch window by one task."""
 
 from __future__ import annotations
 
@@ -57,3 +58,12 @@ def test_finishing_a_round_gets_its_characteristics_processed(celery_worker_proc
         logs=worker.output,
     )
     assert MergedGroup.objects.filter(kind="full").exists()
+    # Two rounds finished within one batch window: one task takes both in, after the window.
+    third, fourth = play("cy", ["tail"]), play("dee", ["paws", "collar"])
+    wait_for(
+        lambda: LabelMention.objects.filter(round__in=[third, fourth]).count() == 3,
+        timeout=15,
+        what="the batch's characteristics",
+        logs=worker.output,
+    )
+    assert "'rounds': 2" in worker.output(), worker.output()[-3000:]

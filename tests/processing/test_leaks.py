@@ -253,3 +253,28 @@ def test_a_name_split_across_two_texts_of_a_round():
     assert find_split_leak(["gold", "finch"], class_names=names)[:2] == (0, 1)
     assert find_split_leak(["finch", "red", "gold"], class_names=names)[:2] == (2, 0)
     assert find_split_leak(["gold wings", "black cap"], class_names=names) is None
+
+
+def test_find_across_reads_only_the_words_across_the_cut():
+    """The leak of the join of two texts that pass alone (tests/processing/
+    test_split_leak_equivalence.py compares it with ``find`` on many pairs)."""
+    checker = LeakChecker(["goldfinch, Carduelis carduelis"])
+    for a, b, matched, rule in [
+        ("red gold", "finch wings", "gold finch", "exact"),
+        ("gold", "finsh", "gold finsh", "edit"),
+        ("hcnif", "dlog", "hcnif dlog", "backwards"),
+    ]:
+        found = checker.find_across(a, b)
+        assert found == checker.find(f"{a} {b}")
+        assert (found.matched, found.rule) == (matched, rule)
+    assert checker.find_across("gold wings", "black cap") is None
+    assert checker.find_across("finch", "gold") is None  # "finch gold" is no leak
+
+
+def test_a_split_name_upside_down_or_beside_a_turned_text():
+    names = ("espresso",)
+    assert find_split_leak(["warm", "ossǝ", "ɹdsǝ"], class_names=names)[:2] == (1, 2)
+    # "snq" (bus upside down, no turned letter) passes alone; beside a turned letter the
+    # join is read upside down as find does, so the pair is refused
+    found = find_split_leak(["snq", "ʇɐl"], class_names=["school bus"], aliases=["bus"])
+    assert found[:2] == (0, 1) and found[2].matched == "bus"

@@ -37,4 +37,4 @@ def test_admin_run_button_enqueues_on_commit(
     assert response.status_code == 302
     run = ValidationRun.objects.get()
     assert run.class_name == "red thing" and run.status == "queued"
-    assert sent_tasks == [("validation.tasks.validate_campaign", (run.pk,), {}, "gpu")]
+    assert sent_tasks == [("validation.tasks.validate_campaign", (run.pk,), {}, "gpu", None)]

@@ -4,6 +4,7 @@ become mentions in groups with their provenance; refusals; the game hook; the dr
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from game.models import Round
 from processing import selectors
@@ -11,6 +12,7 @@ from processing.models import CampaignProcessing, ClusterLabelScore, LabelGroup,
 from processing.services.common import BLOCKED_PLAYER, HIDDEN
 from processing.services.rebuild import campaign_rebuild
 from processing.services.rounds import round_process
+from tests.conftest import SentTask
 from tests.factories import CharacteristicFactory, make_finished_round
 from tests.processing.support import SPRINGER
 
@@ -102,14 +104,46 @@ def test_blocked_player_characteristics_are_refused(springer_items, players, has
 
 
 def test_finishing_a_round_enqueues_processing_after_commit(
-    springer_items, players, sent_tasks, django_capture_on_commit_callbacks
+    springer_items, players, sent_tasks, django_capture_on_commit_callbacks, settings
 ):
     from game import services as game_services
 
+    settings.NETVIZ_PROCESSING_BATCH_SECONDS = 2.0
+    campaign_id = springer_items[0].image.campaign_id
     with django_capture_on_commit_callbacks(execute=True):
         rnd = game_services.round_start(player=players[0])
         game_services.round_resign(player=players[0], token=rnd.token)
-    assert [(t.name, t.args) for t in sent_tasks] == [("processing.tasks.process_round", (rnd.pk,))]
+    assert sent_tasks == [
+        SentTask("processing.tasks.process_rounds", (campaign_id,), {}, None, 3.0)
+    ]
+    # a second round of the campaign within the window: the queued task will take it in
+    with django_capture_on_commit_callbacks(execute=True):
+        rnd = game_services.round_start(player=players[1])
+        game_services.round_resign(player=players[1], token=rnd.token)
+    assert len(sent_tasks) == 1
+    # the window closed (the cache key expired): the next round sends a task again
+    cache.delete(f"processing:rounds-batch:{campaign_id}")
+    with django_capture_on_commit_callbacks(execute=True):
+        rnd = game_services.round_start(player=players[2])
+        game_services.round_resign(player=players[2], token=rnd.token)
+    assert [t.name for t in sent_tasks] == ["processing.tasks.process_rounds"] * 2
+
+
+def test_without_a_window_each_round_sends_a_task_at_once(
+    springer_items, players, sent_tasks, django_capture_on_commit_callbacks, settings
+):
+    from game import services as game_services
+
+    settings.NETVIZ_PROCESSING_BATCH_SECONDS = 0
+    for player in players[:2]:
+        with django_capture_on_commit_callbacks(execute=True):
+            rnd = game_services.round_start(player=player)
+            game_services.round_resign(player=player, token=rnd.token)
+    campaign_id = springer_items[0].image.campaign_id
+    assert (
+        sent_tasks
+        == [SentTask("processing.tasks.process_rounds", (campaign_id,), {}, None, None)] * 2
+    )
 
 
 def test_a_broker_failure_does_not_break_the_game(
@@ -126,7 +160,7 @@ def test_a_broker_failure_does_not_break_the_game(
         rnd = game_services.round_start(player=players[0])
         game_services.round_resign(player=players[0], token=rnd.token)
     assert Round.objects.get(pk=rnd.pk).status == Round.Status.DONE
-    assert "could not enqueue process_round" in caplog.text
+    assert "could not enqueue process_rounds" in caplog.text
 
 
 def test_incremental_drift_is_bounded_by_an_automatic_regroup(
