@@ -82,12 +82,18 @@ def rounds_process_enqueue(*, campaign_id: int, at_once: bool = False) -> None:
     batched = not at_once and not tasks_run_here()
     window = float(settings.NETVIZ_PROCESSING_BATCH_SECONDS) if batched else 0.0
 
+    key = f"processing:rounds-batch:{campaign_id}"
+
     def not_sent(exc: Exception) -> None:  # the game must not fail because the broker is down
         logger.error("could not enqueue process_rounds for campaign %s", campaign_id, exc_info=exc)
+        try:  # no task covers this window: the next round of the campaign sends one
+            cache.delete(key)
+        except Exception:  # noqa: BLE001 - the cache may be what failed
+            logger.warning("could not reopen the batch window of campaign %s", campaign_id)
 
     def window_open() -> bool:
         """A task of this window is already queued (``add`` is Redis's SET NX with expiry)."""
-        return not cache.add(f"processing:rounds-batch:{campaign_id}", 1, timeout=window)
+        return not cache.add(key, 1, timeout=window)
 
     enqueue_on_commit(
         "processing.tasks.process_rounds",

@@ -186,3 +186,28 @@ def test_incremental_drift_is_bounded_by_an_automatic_regroup(
     assert (state.mentions_at_rebuild, state.mentions_since_rebuild) == (4, 0)
     assert not play(players[3], ["collar"]).regroup  # 1 < max(3, 0.5 × 4)
     assert play(players[4], ["leash", "bone"]).regroup  # 3
+
+
+def test_a_failed_send_reopens_the_window_for_the_rounds_after_it(
+    springer_items, players, sent_tasks, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """When the send fails (the broker blinks), the window's cache key is dropped: the next
+    round of the window sends the task (found by review)."""
+    from game import services as game_services
+    from netviz_site.celery import app
+
+    settings.NETVIZ_PROCESSING_BATCH_SECONDS = 2.0
+    recorder = app.send_task
+
+    def down(name, **options):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(app, "send_task", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        rnd = game_services.round_start(player=players[0])
+        game_services.round_resign(player=players[0], token=rnd.token)
+    monkeypatch.setattr(app, "send_task", recorder)  # the broker is back
+    with django_capture_on_commit_callbacks(execute=True):
+        rnd = game_services.round_start(player=players[1])
+        game_services.round_resign(player=players[1], token=rnd.token)
+    assert [t.name for t in sent_tasks] == ["processing.tasks.process_rounds"]
