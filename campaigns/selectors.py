@@ -9,7 +9,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from core.jobs import JobRow, job_row
 from explanations.models import Campaign, CampaignImage, ExplanationJob, ModelSpec
 from explanations.selectors import CampaignProgress, campaign_progress
-from game.models import Characteristic, Player
+from game.models import Characteristic, Player, Round
 from processing.models import CampaignExport, CampaignProcessing
 from validation.models import ValidationRun
 
@@ -52,12 +52,20 @@ class CampaignProgressDetail:
 def campaign_job_list(*, campaign: Campaign, limit: int = 10) -> list[JobRow]:
     """The campaign's background jobs of every kind, read one way (:class:`core.jobs.JobRow`):
     its model's validation, its label processing, its latest ``limit`` exports and validation
-    runs, and the explanation jobs running now (at most ``limit``). Five queries."""
+    runs, and the explanation jobs running now (at most ``limit``). Six queries (five while the
+    campaign has no label processing state)."""
     model = campaign.model
     rows = [job_row(model, kind="model", subject=f"validation of the model {model.name}")]
     processing = CampaignProcessing.objects.filter(campaign=campaign).first()
     if processing is not None:
-        rows.append(job_row(processing, kind="processing", subject="label processing"))
+        subject = "label processing"
+        set_aside = rounds_set_aside_count(campaign=campaign)
+        if set_aside:
+            subject += (
+                f" ({set_aside} finished round(s) failed alone and wait for a catch-up:"
+                f" python manage.py process_labels --campaign {campaign.pk})"
+            )
+        rows.append(job_row(processing, kind="processing", subject=subject))
     exports = CampaignExport.objects.filter(campaign=campaign).order_by("-created_at", "-id")
     rows += [job_row(e, kind="export", subject="export") for e in exports[:limit]]
     runs = ValidationRun.objects.filter(campaign=campaign).defer("params", "summary")
@@ -74,6 +82,16 @@ def campaign_job_list(*, campaign: Campaign, limit: int = 10) -> list[JobRow]:
     )
     rows += [job_row(j, kind="explanation", subject=_image_name(j.image)) for j in running]
     return rows
+
+
+def rounds_set_aside_count(*, campaign: Campaign) -> int:
+    """The campaign's finished rounds that label processing set aside after they failed on
+    their own (``Round.processing_error``; the catch-up retries them)."""
+    return (
+        Round.objects.filter(campaign=campaign, status=Round.Status.DONE, processed_at__isnull=True)
+        .exclude(processing_error="")
+        .count()
+    )
 
 
 def _image_name(image: CampaignImage) -> str:

@@ -1,6 +1,14 @@
-"""The domain exception every service raises for bad input: its message is shown to the user."""
+"""The domain exception every service raises for bad input (its message is shown to the user),
+and the errors that are worth a retry."""
 
 from __future__ import annotations
+
+from django.db import InterfaceError, OperationalError
+
+# Errors worth a retry: the database or the broker went away for a moment (a deadlock that
+# PostgreSQL broke is an OperationalError too). Tasks retry them (``core.tasks``); services that
+# isolate a failing item let them through.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 class ApplicationError(Exception):

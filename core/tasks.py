@@ -9,10 +9,10 @@ enqueue by task name through :func:`core.enqueue.enqueue_on_commit`.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-# Errors worth a retry: the database or the broker went away for a moment.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+from core.errors import TRANSIENT_ERRORS
+
+__all__ = ["TASK_DEFAULTS", "TRANSIENT_ERRORS", "app_task"]
 
 # Redelivered when a worker dies mid-task (acks_late; every task is idempotent), retried with an
 # exponential backoff on a transient error, three times at most.

@@ -254,6 +254,14 @@ class Round(models.Model):
         help_text="When label processing took the finished round in (its characteristics "
         "grouped and scored, its player's trust updated); null while it waits.",
     )
+    processing_error = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Why label processing failed on this round alone (set when it failed again "
+        "on its own after its batch failed); such a round no longer waits in the batches, the "
+        "campaign's catch-up (process_labels) retries it and clears this.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -25,6 +25,7 @@ def process_rounds(campaign_id: int) -> dict:
         "mentions": result.mentions,
         "refused": result.refused,
         "images": result.images,
+        "failed": result.failed,
     }
 
 

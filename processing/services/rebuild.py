@@ -66,7 +66,7 @@ from .common import (
 )
 from .global_labels import globals_recompute
 from .label_groups import label_group_row
-from .rounds import mentions_add
+from .rounds import mentions_add, rounds_mark_processed
 from .scores import images_score
 
 
@@ -124,6 +124,7 @@ class _Written:
     caught_up: int
     embedded: dict[str, int]
     clusters: int
+    late_players: set[int]
 
 
 def _rebuild_read(campaign: Campaign) -> _Read:
@@ -220,14 +221,17 @@ def _mentions_build(
     return mentions
 
 
-def _late_catch_up(campaign: Campaign, stored: StoredEmbedder, gs: GroupingSettings) -> int:
-    """Characteristics finished while the pipeline ran, placed incrementally."""
+def _late_catch_up(
+    campaign: Campaign, stored: StoredEmbedder, gs: GroupingSettings
+) -> tuple[int, set[int]]:
+    """Characteristics finished while the pipeline ran, placed incrementally. Returns how
+    many, and their players (whose agreement the rebuild recounts too)."""
     late = characteristic_rows(characteristics_done(campaign).filter(mention__isnull=True))
     if not late:
-        return 0
+        return 0, set()
     stored.autoflush = True
     res, _ = mentions_add(campaign=campaign, rows=late, embedder=stored, gs=gs)
-    return res.mentions + res.refused
+    return res.mentions + res.refused, {r["player_id"] for r in late}
 
 
 def _rebuild_write(
@@ -256,7 +260,9 @@ def _rebuild_write(
         progress("embeddings", 0.8)
         embedded = dict(stored.stats)
         stored.flush()
-        caught_up = _late_catch_up(campaign, stored, gs)
+        caught_up, late_players = _late_catch_up(campaign, stored, gs)
+        # every finished round's characteristics are grouped now: none waits for a batch
+        rounds_mark_processed(campaign=campaign)
         t5 = time.perf_counter()
         timings["write_embeddings_s"] = t5 - t4
         progress("scoring", 0.85)
@@ -278,7 +284,7 @@ def _rebuild_write(
             mentions_since_rebuild=caught_up,
         )
         job_finish(state, timings=timings)
-    return _Written(n_groups, mentions, caught_up, embedded, n_clusters)
+    return _Written(n_groups, mentions, caught_up, embedded, n_clusters, late_players)
 
 
 def campaign_rebuild(
@@ -337,7 +343,8 @@ def campaign_rebuild(
         raise
     # Agreement is counted on labels, which a regroup renames: recount it for the campaign's
     # players (their other campaigns are rescored if a label weight changed).
-    trust.players_trust_refresh(player_ids={r["player_id"] for r in read.rows}, rescore=True)
+    players = {r["player_id"] for r in read.rows} | written.late_players
+    trust.players_trust_refresh(player_ids=players, rescore=True)
     progress("done", 1.0)
     n_refused = sum(1 for m in written.mentions if m.refused_reason)
     return RebuildResult(
@@ -362,39 +369,52 @@ def campaign_catch_up(
     progress: ProgressFn | None = None,
     batch_size: int = 500,
 ) -> RebuildResult:
-    """Process every finished characteristic without a mention (incrementally), then
-    recompute every score, merged group and global explanation of the campaign."""
+    """Process every finished characteristic without a mention (incrementally, about
+    ``batch_size`` characteristics per transaction, whole rounds at a time), mark their rounds
+    processed and count their agreement, then recompute every score, merged group and global
+    explanation of the campaign; rounds left waiting or set aside by a failure are marked
+    processed too."""
     progress = progress or _no_progress
     t0 = time.perf_counter()
     stored = embedder_stored(embedder)
     gs = grouping_settings_get()
-    ids = list(
+    pending = list(
         characteristics_done(campaign)
         .filter(mention__isnull=True)
-        .order_by("id")
-        .values_list("id", flat=True)
+        .order_by("round_id")
+        .values_list("round_id", flat=True)
     )
-    result = RebuildResult(characteristics=len(ids))
+    round_ids = sorted(set(pending))
+    per_batch = max(1, batch_size // 5)  # a round has at most 5 characteristics
+    result = RebuildResult(characteristics=len(pending))
     state = job_start(processing_state_row(campaign), stage="catching up")
     try:
-        for start in range(0, len(ids), batch_size):
-            progress("catching up", 0.8 * start / max(len(ids), 1))
+        for start in range(0, len(round_ids), per_batch):
+            progress("catching up", 0.8 * start / max(len(round_ids), 1))
+            chunk = round_ids[start : start + per_batch]
             with transaction.atomic():
                 processing_state_lock(campaign)
                 rows = characteristic_rows(
-                    Characteristic.objects.filter(
-                        pk__in=ids[start : start + batch_size], mention__isnull=True
-                    )
+                    Characteristic.objects.filter(round__in=chunk, mention__isnull=True)
                 )
                 res, _ = mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
                 result.mentions += res.mentions
                 result.refused += res.refused
+                # their rounds are processed now: marked, their agreement counted
+                grouped = {r["round_id"] for r in rows}
+                rounds_mark_processed(campaign=campaign, round_ids=grouped)
+                trust.rounds_trust_update(
+                    round_ids=grouped, labelled_ids=grouped if res.mentions else ()
+                )
         progress("scoring", 0.8)
         with transaction.atomic():
             state = processing_state_lock(campaign)
             result.clusters = images_score(campaign=campaign, image_ids=None)
             progress("globals", 0.95)
             globals_recompute(campaign=campaign, class_names=None)
+            # rounds with nothing left to group (no characteristic, or a lost task's): done
+            rest = rounds_mark_processed(campaign=campaign)
+            trust.rounds_trust_update(round_ids=rest)
             result.timings["total_s"] = time.perf_counter() - t0
             processing_counters_update(campaign=campaign)
             job_finish(state)

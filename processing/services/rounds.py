@@ -11,15 +11,18 @@ the step shared with the catch-up and the rebuild (characteristics finished mean
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from core.errors import TRANSIENT_ERRORS
 from explanations.models import Campaign, CampaignImage, image_class_expression
 from game.models import Characteristic, Round
 from processing.embeddings import StoredEmbedder
@@ -58,6 +61,8 @@ from .global_labels import globals_recompute
 from .label_groups import class_lemmatiser_stored, working_groups_load, working_groups_save
 from .scores import images_score
 
+logger = logging.getLogger(__name__)
+
 #: An incremental task rescoring more images than this (a group's label changed) hands the
 #: rest to a campaign rescore task.
 MAX_INLINE_IMAGES = 25
@@ -74,6 +79,7 @@ class ProcessResult:
     images: int = 0
     deferred_images: int = 0
     rounds: int = 0  # rounds taken in (rounds_process)
+    failed: int = 0  # rounds that failed on their own and were set aside (rounds_process)
     regroup: bool = False  # a full regroup was enqueued (the incremental drift bound)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -368,17 +374,42 @@ def _round_counters_add(
         enqueue.campaign_process_enqueue(campaign=campaign, rebuild=False)
 
 
+def rounds_mark_processed(
+    *, campaign: Campaign, round_ids: Iterable[int] | None = None
+) -> list[int]:
+    """Mark the campaign's finished rounds processed (``round_ids``: only those) whose
+    characteristics all have their mention, clearing any processing error; the caller holds
+    the campaign lock. Used by the catch-up and the rebuild, which group characteristics
+    themselves. Returns the rounds marked."""
+    ungrouped = Characteristic.objects.filter(round=OuterRef("pk"), mention__isnull=True)
+    qs = Round.objects.filter(
+        campaign=campaign, status=Round.Status.DONE, processed_at__isnull=True
+    ).exclude(Exists(ungrouped))
+    ids = sorted(qs.values_list("pk", flat=True))
+    if round_ids is not None:
+        ids = sorted(set(ids) & set(round_ids))
+    now = timezone.now()
+    for start in range(0, len(ids), 500):  # bounded parameter lists (SQLite)
+        Round.objects.filter(pk__in=ids[start : start + 500]).update(
+            processed_at=now, processing_error=""
+        )
+    return ids
+
+
 def _rounds_take_in(
     *, campaign: Campaign, rounds: list[Round], stored: StoredEmbedder, gs: GroupingSettings
-) -> tuple[ProcessResult, set[int]]:
+) -> ProcessResult:
     """Group the rounds' characteristics not processed yet, rescore their images and their
-    classes' globals, count them, and mark the rounds processed, under the campaign lock.
-    Returns the result and the rounds whose characteristics were grouped now."""
+    classes' globals, count them, mark the rounds processed and update their players' trust
+    (:func:`processing.services.trust.rounds_trust_update`), all in one transaction under the
+    campaign lock: two tasks never count one agreement twice, and a failure leaves nothing
+    half done (the rounds wait again)."""
     t0 = time.perf_counter()
+    round_ids = [r.pk for r in rounds]
     with transaction.atomic():
         state = processing_state_lock(campaign)
         rows = characteristic_rows(
-            Characteristic.objects.filter(round__in=[r.pk for r in rounds], mention__isnull=True)
+            Characteristic.objects.filter(round__in=round_ids, mention__isnull=True)
         )
         t1 = time.perf_counter()
         result, relabelled = mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
@@ -387,19 +418,67 @@ def _rounds_take_in(
         t3 = time.perf_counter()
         globals_recompute(campaign=campaign, class_names=classes)
         _round_counters_add(campaign, state, result, deferred)
-        Round.objects.filter(pk__in=[r.pk for r in rounds], processed_at__isnull=True).update(
-            processed_at=timezone.now()
+        Round.objects.filter(pk__in=round_ids, processed_at__isnull=True).update(
+            processed_at=timezone.now(), processing_error=""
         )
-    t4 = time.perf_counter()
+        t4 = time.perf_counter()
+        # Player trust: what these labels change in the agreement on their cluster maps,
+        # then the trust of the players concerned.
+        labelled = {row["round_id"] for row in rows} if result.mentions else set()
+        trust.rounds_trust_update(round_ids=round_ids, labelled_ids=labelled)
+    t5 = time.perf_counter()
     result.images = len(images)
+    result.rounds = len(rounds)
     result.timings = {
         "load_s": t1 - t0,
         "group_s": t2 - t1,
         "score_s": t3 - t2,
         "globals_s": t4 - t3,
+        "trust_s": t5 - t4,
     }
-    labelled = {row["round_id"] for row in rows} if result.mentions else set()
-    return result, labelled
+    return result
+
+
+def _round_set_aside(rnd: Round, exc: Exception) -> None:
+    """Record why a round failed on its own: it stops waiting in the batches (the catch-up
+    retries it)."""
+    logger.error(
+        "label processing failed on round %s of campaign %s; set aside until the catch-up",
+        rnd.pk,
+        rnd.campaign_id,
+        exc_info=exc,
+    )
+    Round.objects.filter(pk=rnd.pk, processed_at__isnull=True).update(
+        processing_error=f"{type(exc).__name__}: {exc}"[:300]
+    )
+
+
+def _rounds_one_by_one(
+    *, campaign: Campaign, rounds: list[Round], embedder: Embedder | None, gs: GroupingSettings
+) -> ProcessResult:
+    """Take the rounds in one at a time after their batch failed: a round that fails alone is
+    set aside, the others are processed. A transient error (the database went away) is
+    raised, for the task to retry the batch."""
+    total = ProcessResult()
+    if isinstance(embedder, StoredEmbedder):
+        embedder = embedder.embedder
+    for rnd in rounds:
+        try:
+            # a fresh store: what the failed attempt cached was rolled back with it
+            one = _rounds_take_in(
+                campaign=campaign, rounds=[rnd], stored=embedder_stored(embedder), gs=gs
+            )
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the round, keep the campaign going
+            _round_set_aside(rnd, exc)
+            total.failed += 1
+            continue
+        for name in ("mentions", "refused", "new_groups", "absorbed", "images", "rounds"):
+            setattr(total, name, getattr(total, name) + getattr(one, name))
+        total.deferred_images += one.deferred_images
+        total.regroup = total.regroup or one.regroup
+    return total
 
 
 def _rounds_query():
@@ -420,17 +499,24 @@ def round_process(*, round_id: int, embedder: Embedder | None = None) -> Process
     rnd = _rounds_query().filter(pk=round_id).first()
     if rnd is None:
         return ProcessResult()
-    result, labelled = _rounds_take_in(
+    result = _rounds_take_in(
         campaign=rnd.campaign,
         rounds=[rnd],
         stored=embedder_stored(embedder),
         gs=grouping_settings_get(),
     )
-    # Player trust: what these labels change in the agreement on their cluster map, then the
-    # trust of the players concerned (outside the campaign lock, in a short transaction).
-    trust.rounds_trust_update(round_ids=[round_id], labelled_ids=labelled)
     result.timings["total_s"] = time.perf_counter() - t0
     return result
+
+
+def rounds_waiting(*, campaign: Campaign):
+    """The campaign's finished rounds waiting for label processing (not processed, not set
+    aside by a failure of their own), oldest first."""
+    return (
+        _rounds_query()
+        .filter(campaign=campaign, processed_at__isnull=True, processing_error="")
+        .order_by("finished_at", "pk")
+    )
 
 
 def rounds_process(
@@ -445,26 +531,37 @@ def rounds_process(
     Idempotent: processed rounds are marked (``Round.processed_at``) in the transaction that
     stores their mentions; two tasks of one campaign take turns on the campaign lock, and the
     second finds only what the first left.
+
+    One bad round never holds up its campaign: when a batch fails (other than a transient
+    database or broker error, which the task retries), its rounds are taken in one by one and
+    a round that fails alone is set aside (``Round.processing_error``, logged) until the
+    campaign's catch-up retries it.
     """
     t0 = time.perf_counter()
     limit = limit or settings.NETVIZ_PROCESSING_BATCH_ROUNDS
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
         return ProcessResult()
-    waiting = _rounds_query().filter(campaign=campaign, processed_at__isnull=True)
-    rounds = list(waiting.order_by("finished_at", "pk")[:limit])
+    waiting = rounds_waiting(campaign=campaign)
+    rounds = list(waiting[:limit])
     if not rounds:
         return ProcessResult()
-    result, labelled = _rounds_take_in(
-        campaign=campaign,
-        rounds=rounds,
-        stored=embedder_stored(embedder),
-        gs=grouping_settings_get(),
-    )
-    trust.rounds_trust_update(round_ids=[r.pk for r in rounds], labelled_ids=labelled)
+    gs = grouping_settings_get()
+    try:
+        result = _rounds_take_in(
+            campaign=campaign, rounds=rounds, stored=embedder_stored(embedder), gs=gs
+        )
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - find the round that fails, process the others
+        logger.exception(
+            "label processing failed on a batch of %d rounds of campaign %s; one by one now",
+            len(rounds),
+            campaign_id,
+        )
+        result = _rounds_one_by_one(campaign=campaign, rounds=rounds, embedder=embedder, gs=gs)
     if len(rounds) == limit and waiting.exists():
         enqueue.rounds_process_enqueue(campaign_id=campaign_id, at_once=True)
-    result.rounds = len(rounds)
     result.timings["total_s"] = time.perf_counter() - t0
     return result
 

@@ -2,8 +2,8 @@
 (docs/METHOD_NOTES.md, "Player trust"), then the trust itself (``game.trust_services``); the
 pure computation is :mod:`processing.trust`.
 
-* :func:`rounds_trust_update` — after rounds' characteristics are grouped (``rounds_process``,
-  ``round_process``): the agreement counters of the players who labelled their cluster maps
+* :func:`rounds_trust_update` — as rounds' characteristics are grouped (``rounds_process``,
+  ``round_process``, the catch-up), in the same transaction: the agreement counters of the players who labelled their cluster maps
   move by what the rounds' labels changed there, then the trust of those players is recomputed.
 * :func:`players_trust_refresh` — the periodic refresh (``refresh_player_trust`` task, ``python
   manage.py trust_refresh``) and after a campaign regroup: the counters recounted from every
@@ -83,8 +83,9 @@ def rounds_trust_update(
     On each cluster map of the rounds in ``labelled_ids`` (their characteristics were just
     grouped), the agreement counters of every player who labelled it move by the difference
     those rounds' labels make there together (the same sum as one round after another); then
-    the trust of the rounds' players and of those players is recomputed. Runs in its own short
-    transaction (player rows are locked only while they are written).
+    the trust of the rounds' players and of those players is recomputed. The processing tasks
+    call it in their transaction, under the campaign lock (so two tasks never count one
+    agreement twice); player rows are locked after the campaign's, and only while written.
     """
     rounds = list(
         Round.objects.filter(pk__in=set(round_ids)).values("pk", "cluster_map_id", "player_id")
@@ -185,8 +186,10 @@ def players_trust_refresh(
         players_agreement_refresh(player_ids=ids)
         changes = game_trust.players_trust_update(player_ids=ids)
         verification_recount(player_ids=crossed(changes))
-        if rescore and changes:
-            campaigns_rescore(player_ids=[c.player_id for c in changes])
+    # After the player rows are released: the processing tasks lock a campaign, then players
+    # (rounds_trust_update), never the other way round.
+    if rescore and changes:
+        campaigns_rescore(player_ids=[c.player_id for c in changes])
     return changes
 
 
