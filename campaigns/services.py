@@ -475,11 +475,13 @@ def player_set_blocked(*, player: Player, blocked: bool) -> Player:
     if blocked and player.user_id is not None and _is_privileged(player):
         raise ApplicationError("Staff and campaign admins cannot be blocked here.", status=409)
     with transaction.atomic():
-        Player.objects.filter(pk=player.pk).update(is_blocked=blocked)
-        player.is_blocked = blocked
+        # The campaigns' processing rows are locked before the player's row, the order of the
+        # processing tasks (campaign, then players): the other order deadlocks with a batch.
         campaigns = Campaign.objects.filter(rounds__player=player).distinct()
         for campaign in campaigns:
             labels_reprocess(campaign=campaign)
+        Player.objects.filter(pk=player.pk).update(is_blocked=blocked)
+        player.is_blocked = blocked
         answers_recount(player=player)
     return player
 
@@ -509,11 +511,12 @@ def player_set_trust_override(*, player: Player, value: float | str | None) -> P
         if not math.isfinite(value) or not 0.0 <= value <= 1.0:
             raise ApplicationError(TRUST_OVERRIDE_INVALID)
     with transaction.atomic():
+        # campaigns' processing rows first, then the player's row (see player_set_blocked)
+        labels_rescore(player=player)
         updated = Player.objects.filter(pk=player.pk).update(trust_override=value)
         if not updated:
             raise ApplicationError("This player no longer exists.", status=404)
         player.trust_override = value
-        labels_rescore(player=player)
         answers_recount(player=player)
     return player
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -60,6 +61,20 @@ MEMO = _Memo()
 def embedding_memo_clear() -> None:
     """Forget the per-process vectors (tests; benchmarks of a cold start)."""
     MEMO.clear()
+
+
+@contextmanager
+def memo_forgotten_on_error() -> Iterator[None]:
+    """Around a transaction that embeds and stores strings: if it fails, forget the process's
+    memo. The vectors it computed were put in the memo when computed, but their stored rows
+    went back with the transaction; left in the memo, a retry in this process would find them
+    there and never store them, and a web request (which reads stored vectors only) would miss
+    them."""
+    try:
+        yield
+    except BaseException:
+        MEMO.clear()
+        raise
 
 
 class EmbeddingMissing(LookupError):

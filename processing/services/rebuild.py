@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import TRANSIENT_ERRORS
 from core.jobs import job_fail, job_finish, job_progress, job_start
 from explanations.models import Campaign
-from game.models import Characteristic
-from processing.embeddings import StoredEmbedder
+from game.models import Characteristic, Round
+from processing.embeddings import StoredEmbedder, embedding_memo_clear, memo_forgotten_on_error
 from processing.models import (
     CampaignProcessing,
     ClusterLabelScore,
@@ -66,7 +67,7 @@ from .common import (
 )
 from .global_labels import globals_recompute
 from .label_groups import label_group_row
-from .rounds import mentions_add, rounds_mark_processed
+from .rounds import mentions_add, round_set_aside, rounds_mark_processed
 from .scores import images_score
 
 
@@ -80,6 +81,7 @@ class RebuildResult:
     groups: int = 0
     clusters: int = 0
     caught_up: int = 0
+    failed_rounds: int = 0  # rounds the catch-up set aside (they failed on their own)
     embedded: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -89,6 +91,8 @@ def _no_progress(stage: str, fraction: float) -> None:
 
 
 def _failed(state: CampaignProcessing, exc: Exception) -> None:
+    # the vectors the failed run computed were memoised, their stored rows rolled back
+    embedding_memo_clear()
     job_fail(CampaignProcessing, state.pk, error=f"{type(exc).__name__}: {exc}")
 
 
@@ -262,7 +266,9 @@ def _rebuild_write(
         stored.flush()
         caught_up, late_players = _late_catch_up(campaign, stored, gs)
         # every finished round's characteristics are grouped now: none waits for a batch
-        rounds_mark_processed(campaign=campaign)
+        marked = rounds_mark_processed(campaign=campaign)
+        # their players' trust is recomputed with the others' (rounds without a label too)
+        late_players |= set(Round.objects.filter(pk__in=marked).values_list("player_id", flat=True))
         t5 = time.perf_counter()
         timings["write_embeddings_s"] = t5 - t4
         progress("scoring", 0.85)
@@ -362,6 +368,51 @@ def campaign_rebuild(
 # --- the catch-up -------------------------------------------------------------------------------
 
 
+def _catch_up_rounds(
+    campaign: Campaign, round_ids: list[int], stored: StoredEmbedder, gs: GroupingSettings
+) -> tuple[int, int]:
+    """Group the characteristics without a mention of some rounds, mark the rounds processed
+    and count their agreement, in one transaction under the campaign lock. Returns (mentions,
+    refused)."""
+    with memo_forgotten_on_error(), transaction.atomic():
+        processing_state_lock(campaign)
+        rows = characteristic_rows(
+            Characteristic.objects.filter(round__in=round_ids, mention__isnull=True)
+        )
+        res, _ = mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
+        grouped = {r["round_id"] for r in rows}
+        rounds_mark_processed(campaign=campaign, round_ids=grouped)
+        trust.rounds_trust_update(round_ids=grouped, labelled_ids=grouped if res.mentions else ())
+    return res.mentions, res.refused
+
+
+def _catch_up_chunk(
+    campaign: Campaign, round_ids: list[int], stored: StoredEmbedder, gs: GroupingSettings
+) -> tuple[int, int, int]:
+    """:func:`_catch_up_rounds` of a chunk; when it fails (not a transient error), its rounds
+    one by one, a round that fails alone set aside. Returns (mentions, refused, failed)."""
+    try:
+        return (*_catch_up_rounds(campaign, round_ids, stored, gs), 0)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - find the round that fails, catch the others up
+        if len(round_ids) == 1:
+            round_set_aside(round_id=round_ids[0], campaign_id=campaign.pk, exc=exc)
+            return 0, 0, 1
+    mentions = refused = failed = 0
+    for round_id in round_ids:
+        try:
+            m, r = _catch_up_rounds(campaign, [round_id], embedder_stored(stored.embedder), gs)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the round, keep the campaign going
+            round_set_aside(round_id=round_id, campaign_id=campaign.pk, exc=exc)
+            failed += 1
+            continue
+        mentions, refused = mentions + m, refused + r
+    return mentions, refused, failed
+
+
 def campaign_catch_up(
     *,
     campaign: Campaign,
@@ -372,8 +423,9 @@ def campaign_catch_up(
     """Process every finished characteristic without a mention (incrementally, about
     ``batch_size`` characteristics per transaction, whole rounds at a time), mark their rounds
     processed and count their agreement, then recompute every score, merged group and global
-    explanation of the campaign; rounds left waiting or set aside by a failure are marked
-    processed too."""
+    explanation of the campaign; rounds left waiting with nothing to group are marked
+    processed too. A round that still fails on its own is set aside again
+    (``Round.processing_error``) and the catch-up goes on without it."""
     progress = progress or _no_progress
     t0 = time.perf_counter()
     stored = embedder_stored(embedder)
@@ -391,21 +443,12 @@ def campaign_catch_up(
     try:
         for start in range(0, len(round_ids), per_batch):
             progress("catching up", 0.8 * start / max(len(round_ids), 1))
-            chunk = round_ids[start : start + per_batch]
-            with transaction.atomic():
-                processing_state_lock(campaign)
-                rows = characteristic_rows(
-                    Characteristic.objects.filter(round__in=chunk, mention__isnull=True)
-                )
-                res, _ = mentions_add(campaign=campaign, rows=rows, embedder=stored, gs=gs)
-                result.mentions += res.mentions
-                result.refused += res.refused
-                # their rounds are processed now: marked, their agreement counted
-                grouped = {r["round_id"] for r in rows}
-                rounds_mark_processed(campaign=campaign, round_ids=grouped)
-                trust.rounds_trust_update(
-                    round_ids=grouped, labelled_ids=grouped if res.mentions else ()
-                )
+            mentions, refused, failed = _catch_up_chunk(
+                campaign, round_ids[start : start + per_batch], stored, gs
+            )
+            result.mentions += mentions
+            result.refused += refused
+            result.failed_rounds += failed
         progress("scoring", 0.8)
         with transaction.atomic():
             state = processing_state_lock(campaign)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from core.errors import TRANSIENT_ERRORS
 from explanations.models import Campaign, CampaignImage, image_class_expression
 from game.models import Characteristic, Round
-from processing.embeddings import StoredEmbedder
+from processing.embeddings import StoredEmbedder, memo_forgotten_on_error
 from processing.models import CampaignProcessing, LabelMention, MergedGroup
 from processing.nlp.embed import Embedder
 from processing.nlp.grouping import GroupingSettings, candidate_phrases, head_word
@@ -406,7 +406,7 @@ def _rounds_take_in(
     half done (the rounds wait again)."""
     t0 = time.perf_counter()
     round_ids = [r.pk for r in rounds]
-    with transaction.atomic():
+    with memo_forgotten_on_error(), transaction.atomic():
         state = processing_state_lock(campaign)
         rows = characteristic_rows(
             Characteristic.objects.filter(round__in=round_ids, mention__isnull=True)
@@ -439,16 +439,16 @@ def _rounds_take_in(
     return result
 
 
-def _round_set_aside(rnd: Round, exc: Exception) -> None:
-    """Record why a round failed on its own: it stops waiting in the batches (the catch-up
-    retries it)."""
+def round_set_aside(*, round_id: int, campaign_id: int, exc: Exception) -> None:
+    """Record why a round failed on its own (``Round.processing_error``, logged): it stops
+    waiting in the batches; the catch-up retries it."""
     logger.error(
         "label processing failed on round %s of campaign %s; set aside until the catch-up",
-        rnd.pk,
-        rnd.campaign_id,
+        round_id,
+        campaign_id,
         exc_info=exc,
     )
-    Round.objects.filter(pk=rnd.pk, processed_at__isnull=True).update(
+    Round.objects.filter(pk=round_id, processed_at__isnull=True).update(
         processing_error=f"{type(exc).__name__}: {exc}"[:300]
     )
 
@@ -464,14 +464,14 @@ def _rounds_one_by_one(
         embedder = embedder.embedder
     for rnd in rounds:
         try:
-            # a fresh store: what the failed attempt cached was rolled back with it
+            # a fresh store (the failed attempt's memo was forgotten with its rollback)
             one = _rounds_take_in(
                 campaign=campaign, rounds=[rnd], stored=embedder_stored(embedder), gs=gs
             )
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - isolate the round, keep the campaign going
-            _round_set_aside(rnd, exc)
+            round_set_aside(round_id=rnd.pk, campaign_id=campaign.pk, exc=exc)
             total.failed += 1
             continue
         for name in ("mentions", "refused", "new_groups", "absorbed", "images", "rounds"):

@@ -10,11 +10,14 @@ from django.db import OperationalError
 import processing.services.rounds as rounds_module
 import processing.services.trust as trust_module
 from game.models import Player, Round
-from processing.models import LabelMention
+from game.trust_services import players_trust_update
+from processing.embeddings import EmbeddingMissing, embedding_memo_clear
+from processing.models import CampaignProcessing, LabelEmbedding, LabelMention
+from processing.services.common import embedder_stored
 from processing.services.rebuild import campaign_catch_up, campaign_rebuild
 from processing.services.rounds import rounds_process
 from processing.services.trust import players_agreement_refresh
-from tests.factories import make_finished_round
+from tests.factories import make_finished_round, make_image_items
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +160,78 @@ def test_the_rebuild_marks_every_finished_round_processed(springer_items, player
     rnd.refresh_from_db()
     assert rnd.processed_at is not None
     assert rounds_process(campaign_id=rnd.campaign_id, embedder=hashing).rounds == 0
+
+
+def test_the_retry_after_a_failed_batch_stores_the_embeddings_it_uses(
+    springer_items, players, hashing, monkeypatch
+):
+    # the batch embeds and stores the new keys, then fails late (its trust step): the stored
+    # vectors go back with it, and must not stay in the process's memo only
+    real = trust_module.rounds_trust_update
+
+    def update(*, round_ids, labelled_ids=()):
+        if Round.objects.filter(pk__in=list(round_ids), characteristics__text=BAD).exists():
+            raise RuntimeError("the trust step broke on this round")
+        return real(round_ids=round_ids, labelled_ids=labelled_ids)
+
+    monkeypatch.setattr(trust_module, "rounds_trust_update", update)
+    item = springer_items[0]
+    good = make_finished_round(cluster_map=item, player=players[0], texts=["floppy ears"])
+    make_finished_round(cluster_map=item, player=players[1], texts=["fur", BAD])
+
+    result = rounds_process(campaign_id=good.campaign_id, embedder=hashing)
+
+    assert (result.rounds, result.failed) == (1, 1)
+    keys = set(LabelMention.objects.filter(refused_reason="").values_list("key", flat=True))
+    assert keys and keys <= set(LabelEmbedding.objects.values_list("text", flat=True))
+    embedding_memo_clear()  # a web process: stored vectors only
+    try:
+        embedder_stored(hashing, lookup_only=True).embed(sorted(keys))
+    except EmbeddingMissing:
+        pytest.fail("a key grouped by the retry has no stored vector")
+
+
+def test_a_round_that_still_fails_does_not_hold_up_the_catch_up(
+    springer_items, players, hashing, bad_text
+):
+    item = springer_items[0]
+    bad = make_finished_round(cluster_map=item, player=players[1], texts=["ears", BAD])
+    rounds_process(campaign_id=bad.campaign_id, embedder=hashing)
+    lost = make_finished_round(cluster_map=item, player=players[0], texts=["ears"])  # task lost
+
+    result = campaign_catch_up(campaign=item.image.campaign, embedder=hashing)
+
+    assert (result.mentions, result.failed_rounds) == (1, 1)
+    state = CampaignProcessing.objects.get(campaign=item.image.campaign)
+    assert state.status == CampaignProcessing.Status.DONE
+    lost.refresh_from_db()
+    bad.refresh_from_db()
+    assert lost.processed_at is not None
+    assert bad.processed_at is None and bad.processing_error.startswith("RuntimeError")
+    assert not LabelMention.objects.filter(round=bad).exists()
+
+
+def test_the_rebuild_updates_the_trust_of_the_rounds_it_marks_processed(
+    springer_items, players, hashing, campaign
+):
+    # a resign has no characteristic, but counts in its player's trust (persistence)
+    items = [springer_items[0]] + [
+        make_image_items(campaign=campaign, true_class="English springer")[0] for _ in range(3)
+    ]
+    quitter = players[5]
+    for item in items:
+        make_finished_round(cluster_map=item, player=players[0], texts=["ears"])
+        make_finished_round(cluster_map=item, player=quitter, outcome=Round.Outcome.RESIGN)
+    rounds_process(campaign_id=campaign.pk, embedder=hashing)
+    before = Player.objects.get(pk=quitter.pk).trust
+    extra = make_image_items(campaign=campaign, true_class="English springer")[0]
+    make_finished_round(cluster_map=extra, player=quitter, outcome=Round.Outcome.RESIGN)
+
+    campaign_rebuild(campaign=campaign, embedder=hashing)  # before the resign's batch ran
+
+    assert not Round.objects.filter(processed_at__isnull=True).exists()
+    stored = Player.objects.get(pk=quitter.pk).trust
+    players_trust_update(player_ids=[quitter.pk])
+    recomputed = Player.objects.get(pk=quitter.pk).trust
+    assert recomputed != before  # the last resign changes the trust
+    assert stored == recomputed
