@@ -10,6 +10,7 @@ rounds as all the levels before it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -19,6 +20,12 @@ STEP_COUNT = MAX_STEP + 1  # the UI counts steps 1..6
 REVEAL_PERCENT: tuple[float, ...] = (2.0, 4.5, 8.0, 13.0, 20.0, 30.0)
 MIN_CHARACTERISTICS = 1
 MAX_CHARACTERISTICS = 5
+# A characteristic's length in characters, counted on its normalised text (NFKC, spaces
+# collapsed, edge punctuation dropped: processing.nlp.clean.normalise). The server refuses a
+# longer text with a message for its field (never cuts it); the page counts the same way and
+# says so while the player types. The default of processing.nlp.clean is the same.
+CHARACTERISTIC_MIN_LENGTH = 2
+CHARACTERISTIC_MAX_LENGTH = 40
 POINTS_PER_CHARACTERISTIC = 5
 MAX_SCORED_CHARACTERISTICS = 3
 # A characteristic another player also gave on the same cluster map (same words up to
@@ -122,3 +129,44 @@ def class_label(name: str) -> str:
     """Human-readable name of a class: ImageNet names hold synonyms after commas; show the first."""
     first = name.split(",")[0].strip()
     return first or name.strip()
+
+
+# --- ranks ------------------------------------------------------------------------------------
+
+# Shown under "Not ranked yet" when a player is on no leaderboard (docs/game.md, "Player trust"):
+# neutral, never an accusation; the profile, the summary pages and the API say the same.
+RANK_NOTE_NO_POINTS = "Score points to join the leaderboards."
+RANK_NOTE_UNCONFIRMED = (
+    "The leaderboards count a player once other players' rounds on the same pictures confirm "
+    "their play. Keep playing and describing what you see."
+)
+
+
+def rank_note(*, rank: int | None, ranked: bool) -> str:
+    """Why a player has no rank number ('' when they have one): not counted on the leaderboards
+    yet (``ranked`` False: blocked, or trust under the cut-off), or no points yet."""
+    if rank is not None:
+        return ""
+    return RANK_NOTE_NO_POINTS if ranked else RANK_NOTE_UNCONFIRMED
+
+
+# --- guess choices ------------------------------------------------------------------------------
+
+# Up to this many choices are radio buttons (shown in a per-round shuffled order); more are a
+# drop-down (in alphabetical order). static/game/game.js draws the same line.
+MAX_RADIO_CHOICES = 12
+
+
+def choice_order(*, seed: str, n: int) -> tuple[int, ...]:
+    """A permutation of ``range(n)`` that depends only on ``seed`` (a round's token): the round's
+    order of its guess choices, the same on every response and reload of the round, independent
+    of which choice is the answer. Fisher-Yates driven by SHAKE-256 of the seed (32 bits per
+    swap; the modulo bias is below n / 2**32)."""
+    if n <= 1:
+        return tuple(range(n))
+    stream = hashlib.shake_256(f"choices:{seed}".encode()).digest(4 * n)
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int.from_bytes(stream[4 * i : 4 * i + 4], "big") % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return tuple(order)

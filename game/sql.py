@@ -331,6 +331,7 @@ def player_totals_add(*, player_id: int, points: int, step: int, outcome: str, n
 _SUMMARY = (
     "SELECT img.file, img.view_file, img.game_file, img.predicted_class, cm.overlay, cm.weight, "
     "lr.layer, lr.position, p.points, "
+    "(NOT p.is_blocked AND COALESCE(p.trust_override, p.trust) >= %(min_trust)s), "
     f"(SELECT COUNT(*) FROM {_PLAYERS} q WHERE NOT q.is_blocked "
     "AND COALESCE(q.trust_override, q.trust) >= %(min_trust)s AND q.points > p.points), "
     f"(SELECT COALESCE(SUM(d.points), 0) FROM {_ROUNDS} d WHERE d.player_id = p.id "
@@ -354,9 +355,10 @@ _SUMMARY = (
 def round_summary_row(*, round: Round, min_trust: float) -> tuple | None:
     """What a finished round's summary needs beyond the round, in one statement: (image file,
     view file, game file, predicted class, overlay, weight, layer, layer position, the player's
-    points, players above them, the player's points when the round finished, and the crowd:
-    the other trusted players' finished rounds on the cluster map, their wins, their summed win
-    steps). None when the cluster map is gone.
+    points, whether the player is trusted (ranked: on the leaderboards), trusted players above
+    them, the player's points when the round finished, and the crowd: the other trusted players'
+    finished rounds on the cluster map, their wins, their summed win steps). None when the
+    cluster map is gone.
 
     "Points when the round finished" sums the player's done rounds up to this one: a player has
     one open round at a time, so their rounds finish in the order they start. The crowd is the

@@ -54,6 +54,8 @@ def how_to_play(request: HttpRequest) -> HttpResponse:
             "levels": rules.LEVELS,
             "bonus": rules.POINTS_PER_CHARACTERISTIC,
             "max_scored": rules.MAX_SCORED_CHARACTERISTICS,
+            "characteristic_min_length": rules.CHARACTERISTIC_MIN_LENGTH,
+            "characteristic_max_length": rules.CHARACTERISTIC_MAX_LENGTH,
         },
     )
 
@@ -70,7 +72,13 @@ def play(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     return render(
         request,
         "game/play.html",
-        {"campaign": campaign, "player": player, "stats": selectors.player_stats(player=player)},
+        {
+            "campaign": campaign,
+            "player": player,
+            "stats": selectors.player_stats(player=player),
+            "characteristic_min_length": rules.CHARACTERISTIC_MIN_LENGTH,
+            "characteristic_max_length": rules.CHARACTERISTIC_MAX_LENGTH,
+        },
     )
 
 

@@ -2,17 +2,20 @@
 
 Django's 404 and 403 handlers read the POST body for a CSRF token (so that their templates can
 use one). A POST to no page whose multipart body has more fields than
-``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (or more files, or too many bytes of fields) raised inside the
-handler, and Django answered 500. Here the body is marked unreadable, as Django does for a view,
+``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (or more files, or too many bytes of fields, or a malformed
+multipart body) raised inside the handler, and Django answered 500. Here the body is marked unreadable, as Django does for a view,
 and the page is rendered again: a 404 (or 403) without a token.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http.multipartparser import MultiPartParserError
 from django.views import defaults
 
-UNPARSABLE_BODY = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+# A malformed multipart body (no boundary, a broken part) too: Django answers 400 when a view
+# meets it, but inside an error handler it was a 500.
+UNPARSABLE_BODY = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, MultiPartParserError)
 
 
 def page_not_found(request, exception):

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.health import healthz_view
@@ -16,7 +18,19 @@ explanations_pages = [
     path("", include("viewer.public_urls")),
 ]
 
+
+class FaviconRedirect(RedirectView):
+    """/favicon.ico, which browsers ask for where a page names no icon (JSON answers, files):
+    the site's icon (base.html links it), its static URL resolved per request."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     path(
         "healthz",
         healthz_view(celery_app=celery_app, heartbeat_model=WorkerHeartbeat),

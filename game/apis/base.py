@@ -10,6 +10,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -43,14 +44,24 @@ class GameSessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
 
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """Responses in JSON whatever the Accept header says (the game's script is the one client):
+    no header parsing on the hottest endpoints, no 406; request bodies are parsed by their
+    Content-Type as everywhere."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class GameApi(APIView):
     """The base of every game API view: JSON only (the game's script is the one client; no
-    content negotiation against the browsable API on the hottest endpoints), session
-    authentication with CSRF, and the per-player and per-address throttle."""
+    content negotiation on the hottest endpoints), session authentication with CSRF, and the
+    per-player and per-address throttle."""
 
     authentication_classes = [GameSessionAuthentication]
     throttle_classes = [GameThrottle]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnlyNegotiation
 
     def handle_exception(self, exc):
         # ApplicationError -> its status and message: core.exceptions.exception_handler.
@@ -89,6 +100,13 @@ class ErrorOutput(serializers.Serializer):
         required=False,
         help_text="Per text: the stable refusal code (class_name, placeholder, language, "
         "mash, duplicate… processing/nlp/refusals.py), null when accepted.",
+    )
+    code = serializers.ChoiceField(
+        choices=["round_expired", "round_guessed", "round_over", "round_active"],
+        required=False,
+        help_text="409 of an action on a round whose status no longer allows it: expired "
+        "(start a new one), already guessed (send the characteristics), over, or not guessed "
+        "yet. The round's state is at GET /api/game/rounds/<token>/.",
     )
 
 

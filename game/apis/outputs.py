@@ -48,8 +48,24 @@ class PlayerOutput(serializers.Serializer):
     losses = serializers.IntegerField()
     resigns = serializers.IntegerField()
     win_rate = serializers.FloatField(allow_null=True)
-    mean_step = serializers.FloatField(allow_null=True)
-    rank = serializers.IntegerField(allow_null=True)
+    mean_step = serializers.FloatField(
+        allow_null=True, help_text="Mean step (0-5) of the finished rounds; null without one."
+    )
+    mean_step_number = serializers.FloatField(
+        allow_null=True, help_text="mean_step + 1: the UI counts steps 1-6."
+    )
+    rank = serializers.IntegerField(
+        allow_null=True,
+        help_text="All-time place on the leaderboard; null before the first point and while "
+        "the player is not on the leaderboards (`ranked` false).",
+    )
+    ranked = serializers.BooleanField(
+        help_text="Whether the leaderboards count the player now (they leave out players whose "
+        'play is not confirmed yet; docs/game.md, "Player trust").'
+    )
+    rank_note = serializers.CharField(
+        allow_blank=True, help_text="Why there is no rank number, in plain words ('' with one)."
+    )
 
 
 def player_data(player: Player) -> dict:
@@ -67,7 +83,10 @@ def player_data(player: Player) -> dict:
         "resigns": stats.resigns,
         "win_rate": stats.win_rate,
         "mean_step": stats.mean_step,
+        "mean_step_number": stats.mean_step_number,
         "rank": stats.rank,
+        "ranked": stats.ranked,
+        "rank_note": stats.rank_note,
     }
 
 
@@ -108,7 +127,18 @@ class SummaryOutput(serializers.Serializer):
     weight = serializers.FloatField()
     player_points = serializers.IntegerField(help_text="The player's points after the round.")
     level = LevelOutput(help_text="The player's level after the round.")
-    rank = serializers.IntegerField(allow_null=True)
+    rank = serializers.IntegerField(
+        allow_null=True,
+        help_text="All-time place on the leaderboard; null before the first point and while "
+        "the player is not on the leaderboards (`ranked` false).",
+    )
+    ranked = serializers.BooleanField(
+        help_text="Whether the leaderboards count the player now (they leave out players whose "
+        'play is not confirmed yet; docs/game.md, "Player trust").'
+    )
+    rank_note = serializers.CharField(
+        allow_blank=True, help_text="Why there is no rank number, in plain words ('' with one)."
+    )
     step_number = serializers.IntegerField(help_text="step + 1: the UI counts steps 1-6.")
     step_count = serializers.IntegerField()
     frame_url = serializers.CharField(
@@ -166,6 +196,13 @@ class RoundOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     min_characteristics = serializers.IntegerField()
     max_characteristics = serializers.IntegerField()
+    characteristic_min_length = serializers.IntegerField(
+        help_text="The fewest characters a characteristic may have."
+    )
+    characteristic_max_length = serializers.IntegerField(
+        help_text="The most characters a characteristic may have (counted after spaces are "
+        "collapsed and edge punctuation dropped); a longer one is refused, never cut."
+    )
     summary = SummaryOutput(allow_null=True, help_text="Only once the round is over.")
 
 
@@ -191,6 +228,8 @@ def summary_data(summary: selectors.RoundSummary) -> dict:
         "player_points": summary.player_points,
         "level": level_data(summary.level),
         "rank": summary.rank,
+        "ranked": summary.ranked,
+        "rank_note": summary.rank_note,
         "step_number": summary.step_number,
         "step_count": summary.step_count,
         "frame_url": summary.frame_url,
@@ -209,13 +248,17 @@ def summary_data(summary: selectors.RoundSummary) -> dict:
     }
 
 
-# The choices' JSON rows per campaign card (``selectors.campaign_card``, cached per process):
-# every start and SHOW MORE answers with them, up to 1,000 ImageNet classes.
+# The choices' JSON rows of a drop-down (more than ``rules.MAX_RADIO_CHOICES``: the card's own
+# tuple, ``selectors.campaign_card``, cached per process): every start and SHOW MORE answers
+# with them, up to 1,000 ImageNet classes. Radio buttons are few, in each round's own order.
 _choice_rows: dict[int, tuple[tuple, list[dict]]] = {}
 
 
 def choices_data(choices: tuple[selectors.Choice, ...]) -> list[dict]:
-    """``[{"value", "label"}]`` of a card's choices, built once per card (read-only)."""
+    """``[{"value", "label"}]`` of a round's choices; a drop-down's built once per card
+    (read-only)."""
+    if len(choices) <= rules.MAX_RADIO_CHOICES:
+        return [{"value": c.value, "label": c.label} for c in choices]
     hit = _choice_rows.get(id(choices))
     if hit is not None and hit[0] is choices:
         return hit[1]
@@ -247,6 +290,8 @@ def round_data(round: Round) -> dict:
         "expires_at": round.expires_at,
         "min_characteristics": rules.MIN_CHARACTERISTICS,
         "max_characteristics": rules.MAX_CHARACTERISTICS,
+        "characteristic_min_length": rules.CHARACTERISTIC_MIN_LENGTH,
+        "characteristic_max_length": rules.CHARACTERISTIC_MAX_LENGTH,
         "summary": None if summary is None else summary_data(summary),
     }
 

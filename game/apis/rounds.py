@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from core.errors import ApplicationError
 from explanations.models import Campaign
 
-from .. import selectors, services
+from .. import rules, selectors, services
 from ..throttles import network_key
 from .base import ERRORS, START_ERRORS, GameApi
 from .outputs import RoundOutput, round_data
@@ -117,10 +117,16 @@ class RoundCharacteristicsApi(GameApi):
         class Meta:
             ref_name = "GameRoundCharacteristicsInput"
 
+        # No length limit per text here: a text that is too long is refused by the service
+        # with a message for its field (``errors``, reason ``too_long``), never cut; the
+        # request body's size is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.
         texts = serializers.ListField(
-            child=serializers.CharField(allow_blank=True, max_length=1000, trim_whitespace=False),
+            child=serializers.CharField(allow_blank=True, trim_whitespace=False),
             max_length=10,
-            help_text="1 to 5 short texts (2-40 characters) of what you saw.",
+            help_text=f"1 to {rules.MAX_CHARACTERISTICS} short texts "
+            f"({rules.CHARACTERISTIC_MIN_LENGTH}-{rules.CHARACTERISTIC_MAX_LENGTH} characters, "
+            "counted after spaces are collapsed and edge punctuation dropped) of what you saw; "
+            "a longer one is refused with a message for it in `errors`, never cut.",
         )
 
     @extend_schema(

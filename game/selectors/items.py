@@ -30,7 +30,7 @@ class CampaignCard:
     """What a round's responses need of its campaign: the row and its guess choices."""
 
     campaign: Campaign
-    choices: tuple[Choice, ...]
+    choices: tuple[Choice, ...]  # the campaign's order; alphabetical for a drop-down (> 12)
     values: frozenset[str]  # the choices' values, for checking a guess
 
 
@@ -50,11 +50,10 @@ def campaign_card(*, campaign_id: int) -> CampaignCard:
         return hit[1]
     campaign = Campaign.objects.select_related("model").get(pk=campaign_id)
     names = campaign_choices(campaign=campaign)
-    card = CampaignCard(
-        campaign=campaign,
-        choices=tuple(Choice(value=c, label=rules.class_label(c)) for c in names),
-        values=frozenset(names),
-    )
+    choices = [Choice(value=c, label=rules.class_label(c)) for c in names]
+    if len(choices) > rules.MAX_RADIO_CHOICES:  # a drop-down: alphabetical, to be searched
+        choices.sort(key=lambda c: (c.label.casefold(), c.value))
+    card = CampaignCard(campaign=campaign, choices=tuple(choices), values=frozenset(names))
     with _cache_lock:
         _campaign_cards[campaign_id] = (now + CAMPAIGN_CACHE_SECONDS, card)
     return card

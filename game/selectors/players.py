@@ -116,6 +116,14 @@ def trusted_players_q(prefix: str = "") -> Q:
     )
 
 
+def player_is_trusted(*, player: Player) -> bool:
+    """:func:`trusted_players_q` for one loaded player, without a query."""
+    if player.is_blocked:
+        return False
+    trust = player.trust if player.trust_override is None else player.trust_override
+    return trust >= trust_min_counted()
+
+
 def untrusted_players_q() -> Q:
     """The players :func:`trusted_players_q` leaves out (blocked, or trusted too little)."""
     low = trust_min_counted()
@@ -141,12 +149,29 @@ class PlayerStats:
     mean_step: float | None
     level: rules.LevelProgress
     rank: int | None
+    ranked: bool  # counted on the leaderboards (trusted, unblocked): see rank_note
+
+    @property
+    def mean_step_number(self) -> float | None:
+        """The mean step as the rest of the game counts steps (1-6)."""
+        return None if self.mean_step is None else self.mean_step + 1
+
+    @property
+    def step_count(self) -> int:
+        return rules.STEP_COUNT
+
+    @property
+    def rank_note(self) -> str:
+        """Why there is no rank number ('' when there is one)."""
+        return rules.rank_note(rank=self.rank, ranked=self.ranked)
 
 
 def player_rank(*, player: Player) -> int | None:
     """All-time rank among trusted players, as the leaderboard ranks them (1 = most points;
-    ties share a rank). None before the first point."""
-    if player.points <= 0:
+    ties share a rank). None before the first point, and None for a player the leaderboards
+    leave out (:func:`player_is_trusted`): a rank is a place on the leaderboard, so a player who
+    is on none has none (no query then)."""
+    if player.points <= 0 or not player_is_trusted(player=player):
         return None
     return Player.objects.filter(trusted_players_q(), points__gt=player.points).count() + 1
 
@@ -164,6 +189,7 @@ def player_stats(*, player: Player) -> PlayerStats:
         mean_step=(player.step_sum / n) if n else None,
         level=rules.level_for_points(player.points),
         rank=player_rank(player=player),
+        ranked=player_is_trusted(player=player),
     )
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from explanations.models import ClusterMap
 
-from .. import sql
+from .. import rules, sql
 from ..models import Player, Round
 from .items import Choice, campaign_card
 
@@ -125,4 +125,12 @@ def round_taboo(*, round: Round) -> list[str]:
 
 
 def round_choices(*, round: Round) -> tuple[Choice, ...]:
-    return campaign_card(campaign_id=round.campaign_id).choices
+    """The round's guess choices in the order the player sees them. Radio buttons (up to
+    ``rules.MAX_RADIO_CHOICES``) are shuffled per round, from the round's token: every response
+    and reload of the round shows one order, and the answer's place tells nothing (a campaign
+    that lists its answers first, as the demo does, would otherwise give them away). A longer
+    list is a drop-down, in the card's alphabetical order (one cached tuple for every round)."""
+    choices = campaign_card(campaign_id=round.campaign_id).choices
+    if len(choices) > rules.MAX_RADIO_CHOICES:
+        return choices
+    return tuple(choices[i] for i in rules.choice_order(seed=round.token, n=len(choices)))

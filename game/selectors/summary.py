@@ -53,6 +53,7 @@ class RoundSummary:
     player_points: int
     level: rules.LevelProgress
     rank: int | None
+    ranked: bool  # counted on the leaderboards (trusted, unblocked): see rank_note
     finished_at: dt.datetime | None
     campaign_slug: str
     campaign_name: str
@@ -73,6 +74,11 @@ class RoundSummary:
     @property
     def step_count(self) -> int:
         return rules.STEP_COUNT
+
+    @property
+    def rank_note(self) -> str:
+        """Why there is no rank number ('' when there is one)."""
+        return rules.rank_note(rank=self.rank, ranked=self.ranked)
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,8 @@ def round_summary(*, round: Round) -> RoundSummary | None:
     if row is None:
         raise ClusterMap.DoesNotExist(f"cluster map {round.cluster_map_id} of round {round.pk}")
     (file, view_file, game_file, predicted, overlay, weight, layer, position) = row[:8]
-    points, above, points_then, crowd_rounds, crowd_wins, crowd_win_steps = row[8:]
+    points, ranked, above, points_then, crowd_rounds, crowd_wins, crowd_win_steps = row[8:]
+    ranked = bool(ranked)  # a player the leaderboards leave out has no rank (as on the profile)
     submitted = getattr(round, "submitted", None)
     if submitted is None:
         texts = list(
@@ -214,7 +221,8 @@ def round_summary(*, round: Round) -> RoundSummary | None:
         weight=weight,
         player_points=points,
         level=rules.level_for_points(points),
-        rank=above + 1 if points > 0 else None,
+        rank=above + 1 if points > 0 and ranked else None,
+        ranked=ranked,
         finished_at=round.finished_at,
         campaign_slug=round.campaign.slug,
         campaign_name=round.campaign.name,

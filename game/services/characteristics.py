@@ -8,14 +8,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from processing.nlp.clean import MAX_LENGTH
 from processing.nlp.leaks import find_split_leak, forbidden_terms_for
 from processing.nlp.refusals import check_characteristic, leak_message
 
 from .. import rules, selectors
 from ..models import Characteristic, Round
 from .players import player_refusals_record
-from .rounds import PlayerLike, round_finish, round_of_player
+from .rounds import (
+    ROUND_ACTIVE,
+    ROUND_OVER,
+    PlayerLike,
+    round_finish,
+    round_moved_error,
+    round_of_player,
+)
 
 _RAW_CHARACTERISTIC_LIMIT = 200
 
@@ -53,10 +59,17 @@ def _check_texts(*, round: Round, texts: list[str]) -> _Checked:
         reason: str | None = None
         message: str | None = None
         if len(raw) > _RAW_CHARACTERISTIC_LIMIT:
-            reason, message = "too_long", f"Too long: please use at most {MAX_LENGTH} characters."
+            longest = rules.CHARACTERISTIC_MAX_LENGTH
+            reason, message = "too_long", f"Too long: please use at most {longest} characters."
         else:
             refused = check_characteristic(
-                raw, class_names=names, aliases=alias_list, forbidden=forbidden, languages=languages
+                raw,
+                class_names=names,
+                aliases=alias_list,
+                forbidden=forbidden,
+                languages=languages,
+                min_length=rules.CHARACTERISTIC_MIN_LENGTH,
+                max_length=rules.CHARACTERISTIC_MAX_LENGTH,
             )
             if refused is not None:
                 reason, message = refused.reason, refused.message
@@ -117,9 +130,7 @@ def round_characteristics_submit(*, player: PlayerLike, token: str, texts: list[
     filled = _filled(texts)
     round = round_of_player(player=player, token=token)
     if round.status != Round.Status.LABELLING:
-        if round.status == Round.Status.ACTIVE:
-            raise ApplicationError("Guess first, then tell us what you saw.", status=409)
-        raise ApplicationError("This round is over.", status=409)
+        raise round_moved_error(ROUND_ACTIVE if round.status == Round.Status.ACTIVE else ROUND_OVER)
     checked = _check_texts(round=round, texts=texts)
     if any(checked.errors):
         # Nothing of the round is stored; only the count of refused texts (player trust).
@@ -138,7 +149,7 @@ def round_characteristics_submit(*, player: PlayerLike, token: str, texts: list[
         # two submissions at once, the second finds it done and stores nothing.
         finished = round_finish(round=round, now=now, n_accepted=len(kept), n_agreeing=agreements)
         if finished is None:
-            raise ApplicationError("This round is over.", status=409)
+            raise round_moved_error(ROUND_OVER)
         Characteristic.objects.bulk_create(
             [
                 Characteristic(round=finished, player_id=round.player_id, position=i, text=raw)

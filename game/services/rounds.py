@@ -324,6 +324,25 @@ def _refuse_inactive(*, player: PlayerLike, token: str, now) -> None:
     _require_active(round, now=now)
 
 
+# The 409 answers of an action on a round that is not where the client thought (``code``): the
+# page then stops offering that action and shows the way on (static/game/game.js).
+ROUND_EXPIRED = "round_expired"
+ROUND_GUESSED = "round_guessed"
+ROUND_OVER = "round_over"
+ROUND_ACTIVE = "round_active"
+_ROUND_MOVED = {
+    ROUND_EXPIRED: "This round has expired. Start a new one.",
+    ROUND_GUESSED: "You have already guessed in this round: tell us what you saw.",
+    ROUND_OVER: "This round is over.",
+    ROUND_ACTIVE: "Guess first, then tell us what you saw.",
+}
+
+
+def round_moved_error(code: str) -> ApplicationError:
+    """The 409 of an action the round's status no longer allows, with its stable ``code``."""
+    return ApplicationError(_ROUND_MOVED[code], extra={"code": code}, status=409)
+
+
 def _require_active(round: Round, *, now) -> None:
     """Refuse any reveal, guess or resign unless the round is active and not expired.
 
@@ -331,16 +350,14 @@ def _require_active(round: Round, *, now) -> None:
     counts against its item once the grace period is over, and the player's next start, or
     ``manage.py game_expire_rounds``, records it as expired.
     """
-    if round.status == Round.Status.ACTIVE and round.expires_at <= now:
-        raise ApplicationError("This round has expired. Start a new one.", status=409)
-    if round.status == Round.Status.EXPIRED:
-        raise ApplicationError("This round has expired. Start a new one.", status=409)
+    if round.status == Round.Status.EXPIRED or (
+        round.status == Round.Status.ACTIVE and round.expires_at <= now
+    ):
+        raise round_moved_error(ROUND_EXPIRED)
     if round.status == Round.Status.LABELLING:
-        raise ApplicationError(
-            "You have already guessed in this round: tell us what you saw.", status=409
-        )
+        raise round_moved_error(ROUND_GUESSED)
     if round.status == Round.Status.DONE:
-        raise ApplicationError("This round is over.", status=409)
+        raise round_moved_error(ROUND_OVER)
 
 
 def round_reveal(*, player: PlayerLike, token: str) -> Round:

@@ -6,7 +6,8 @@ asking that is still open (the researchers' suggestion ranking,
 :func:`processing.selectors.verification_suggestions`, recomputed at most once a minute per
 class), shown with the player's own text when they wrote one of its two keys ("Another
 player described a picture of this kind as *control keys*. Same thing as your *buttons*?", or
-"Two other players described pictures of this kind as ... and ...").
+"Two other players described pictures of this kind as ... and ...", or "Another player
+described pictures of this kind as ... and as ..." when one player wrote both).
 Otherwise: one of *their* labels of the round against a label *another* player typed for the
 same cluster map (else for another map of the same image, whose revealed regions usually
 overlap), the pair whose answer is worth most (:func:`processing.nlp.bonus.offer_pair`).
@@ -253,8 +254,7 @@ def _gold_question(player: Player, round: Round, own: list, others: list, embedd
     if picked is None:
         return None
     question, mine, theirs = picked
-    same_map = theirs.cluster_map_id == round.cluster_map_id
-    return _offered(question, mine.characteristic.text, theirs, same_map=same_map)
+    return _offered(question, mine.characteristic.text, theirs, round=round)
 
 
 def _round_offer(player: Player, round: Round) -> OfferedQuestion | bool | None:
@@ -300,20 +300,29 @@ def _same_map_question(player: Player, round: Round, own: list, others: list, em
             prior=round_to(DEFAULT_MODEL.prior(offer.kind, d)),
         ),
     )
-    return _offered(question, mine.characteristic.text, theirs, same_map=True)
+    return _offered(question, mine.characteristic.text, theirs, round=round)
 
 
-def _offered(question, yours: str | None, theirs, *, same_map: bool, other=None):
+def _offered(question, yours: str | None, theirs, *, round: Round, other=None):
     """The :class:`OfferedQuestion` of ``question`` with the player's text ``yours`` (None:
-    two other players' mentions, ``theirs`` and ``other``)."""
+    two mentions of other players, ``theirs`` and ``other``), worded to be true of them: "two
+    other players" only when they are two, and where the other player's text was written
+    (this region: the round's cluster map; another part of this picture: another map of the
+    round's image; else a picture of this kind)."""
     t = theirs.characteristic.text
     if yours is None:
         o = other.characteristic.text
-        prompt = (
-            f"Two other players described pictures of this kind as “{t}” and “{o}”. Same thing?"
-        )
-        return OfferedQuestion(question, None, t, (t, o), prompt)
-    where = "this region" if same_map else "a picture of this kind"
+        if other.player_id == theirs.player_id:  # one player wrote both (no one else did)
+            prompt = f"Another player described pictures of this kind as “{t}” and as “{o}”."
+        else:
+            prompt = f"Two other players described pictures of this kind as “{t}” and “{o}”."
+        return OfferedQuestion(question, None, t, (t, o), prompt + " Same thing?")
+    if theirs.cluster_map_id == round.cluster_map_id:
+        where = "this region"
+    elif theirs.image_id == round.image_id:
+        where = "another part of this picture"
+    else:
+        where = "a picture of this kind"
     prompt = f"Another player described {where} as “{t}”. Same thing as your “{yours}”?"
     return OfferedQuestion(question, yours, t, (t, yours), prompt)
 
@@ -352,10 +361,19 @@ def _class_candidates(campaign_id: int, class_name: str, embedder) -> list[tuple
     return found
 
 
-def _shown_mention(round: Round, class_name: str, key: str, *, player: Player, own_ok: bool):
+def _shown_mention(
+    round: Round,
+    class_name: str,
+    key: str,
+    *,
+    player: Player,
+    own_ok: bool,
+    avoid_player_id: int | None = None,
+):
     """The text shown for ``key``: the player's own mention of it (when ``own_ok``), else
     another player's most recent one (visible: not hidden, of a player not blocked, in a group
-    not blocked), on the round's cluster map if there is one."""
+    not blocked), on the round's cluster map if there is one; one of a player other than
+    ``avoid_player_id`` when there is one (the question's other text is theirs)."""
     visible = (
         LabelMention.objects.filter(
             campaign_id=round.campaign_id,
@@ -372,9 +390,18 @@ def _shown_mention(round: Round, class_name: str, key: str, *, player: Player, o
     if mine is not None:
         return mine
     others = visible.exclude(player=player)
+    if avoid_player_id is not None:
+        found = _latest_mention(others.exclude(player_id=avoid_player_id), round)
+        if found is not None:
+            return found
+    return _latest_mention(others, round)
+
+
+def _latest_mention(mentions, round: Round):
+    """The most recent of ``mentions`` on the round's cluster map, else anywhere."""
     return (
-        others.filter(cluster_map_id=round.cluster_map_id).order_by("-id").first()
-        or others.order_by("-id").first()
+        mentions.filter(cluster_map_id=round.cluster_map_id).order_by("-id").first()
+        or mentions.order_by("-id").first()
     )
 
 
@@ -401,12 +428,20 @@ def _class_question(player: Player, round: Round, own: list, embedder):
         q = asked.get((a, b))
         if (a, b) in answered or (q is not None and _question_full(q)):
             continue
-        # at most one of the two texts is the player's own: they are asked about someone else's
+        # at most one of the two texts is the player's own: they are asked about someone else's;
+        # two texts of others are two players' where the mentions allow it
         ma = _shown_mention(round, class_name, a, player=player, own_ok=True)
         own_a = ma is not None and ma.player_id == player.pk
-        mb = _shown_mention(round, class_name, b, player=player, own_ok=not own_a)
+        avoid = ma.player_id if ma is not None and not own_a else None
+        mb = _shown_mention(
+            round, class_name, b, player=player, own_ok=not own_a, avoid_player_id=avoid
+        )
         if ma is None or mb is None:
             continue
+        if not own_a and mb.player_id == ma.player_id:  # b has no one else's: try a's others
+            ma = _shown_mention(
+                round, class_name, a, player=player, own_ok=False, avoid_player_id=mb.player_id
+            )
         if q is None:
             q, _ = VerificationQuestion.objects.get_or_create(
                 campaign_id=round.campaign_id,
@@ -423,10 +458,9 @@ def _class_question(player: Player, round: Round, own: list, embedder):
             )
         mine = ma if ma.player_id == player.pk else mb if mb.player_id == player.pk else None
         if mine is None:
-            return _offered(q, None, ma, same_map=False, other=mb)
+            return _offered(q, None, ma, round=round, other=mb)
         theirs = mb if mine is ma else ma
-        same_map = theirs.cluster_map_id == round.cluster_map_id
-        return _offered(q, mine.characteristic.text, theirs, same_map=same_map)
+        return _offered(q, mine.characteristic.text, theirs, round=round)
     return None
 
 

@@ -21,13 +21,13 @@
     return isNumber(s.step_count) ? s.step_count : 6;
   }
 
-  function addStat(dl, term, value, note) {
+  function addStat(dl, term, value, note, noteClass) {
     var div = el("div");
     div.appendChild(el("dt", {}, term));
     var dd = el("dd", {}, value);
     if (note) {
       dd.appendChild(document.createTextNode(" "));
-      dd.appendChild(el("span", { "class": "muted" }, note));
+      dd.appendChild(el("span", { "class": noteClass || "muted" }, note));
     }
     div.appendChild(dd);
     dl.appendChild(div);
@@ -72,8 +72,10 @@
     if (!Array.isArray(s.others_saw)) return;
     box.appendChild(el("h3", {}, "What other players saw here"));
     if (!s.others_saw.length) {
-      box.appendChild(el("p", { "class": "muted" },
-        "No one else has described this part yet: your words are the first."));
+      // "your words are the first" only when there are words (not after a resign or a skip)
+      box.appendChild(el("p", { "class": "muted" }, mine.length ?
+        "No one else has described this part yet: your words are the first." :
+        "No other player has described this part yet."));
     } else {
       var ul = el("ul", { "class": "chips others" });
       s.others_saw.forEach(function (o) {
@@ -106,8 +108,9 @@
 
     var net = $("summary-network");
     if (toggle(net, s.network_right === false && !!s.network_guess_label)) {
+      var words = s.characteristics && s.characteristics.length; // none after a resign
       net.textContent = "Interesting: the network thought it was " + s.network_guess_label +
-        ". It got this picture wrong; your words help show what it looked at instead.";
+        ". It got this picture wrong" + (words ? "; your words help show what it looked at instead." : ".");
     }
 
     var levelNumber = s.level && isNumber(s.level.number) ? s.level.number : null;
@@ -122,7 +125,9 @@
     addStat(dl, "Points this round", String(s.points), pointsNote(s));
     addStat(dl, "Your points", String(s.player_points));
     if (levelNumber !== null) addStat(dl, "Level", levelNumber + " · " + s.level.name);
-    addStat(dl, "Rank", s.rank ? "#" + s.rank : "–");
+    // no number for a player the leaderboards leave out (or without points): say so, neutrally
+    if (isNumber(s.rank) && s.rank > 0) addStat(dl, "Rank", "#" + s.rank);
+    else addStat(dl, "Rank", "Not ranked yet", s.rank_note || "", "rank-note");
 
     setFigure("summary-frame-fig", "summary-frame", s.frame_url,
       "What you saw when you guessed: part of the picture, revealed at step " + stepNumber(s));

@@ -101,6 +101,24 @@
     return null;
   }
 
+  // --- a characteristic's length, counted as the server counts it ----------------------------
+
+  var EDGES = null;
+  try {
+    EDGES = new RegExp("^[\\p{P}\\p{S}\\p{Z}]+|[\\p{P}\\p{S}\\p{Z}]+$", "gu");
+  } catch (e) { /* no Unicode property escapes: edges are not stripped (counts a little more) */ }
+
+  /* The length the server judges (processing.nlp.clean.normalise): NFKC, lower case, spaces
+   * collapsed, punctuation, symbols and spaces at the edges dropped; in code points (Python's
+   * len), not UTF-16 units (an emoji is one character, as the server counts it). */
+  function charLength(text) {
+    var s = String(text || "");
+    if (s.normalize) s = s.normalize("NFKC");
+    s = s.toLowerCase().replace(/\s+/g, " ").trim();
+    if (EDGES) s = s.replace(EDGES, "").replace(/\s+/g, " ").trim();
+    return Array.from(s).length;
+  }
+
   NS.$ = $;
   NS.el = el;
   NS.toggle = toggle;
@@ -111,4 +129,5 @@
   NS.tabooMatchers = tabooMatchers;
   NS.tabooHit = tabooHit;
   NS.fold = fold;
+  NS.charLength = charLength;
 })();

@@ -20,6 +20,11 @@
   var taboo = [];
   var phases = ["loading-phase", "reveal-phase", "label-phase", "summary-phase", "empty-phase"];
   var EXHAUSTED = ["campaign_exhausted", "nothing_available"];
+  // 409 codes of an action on a round that is no longer where this page thinks it is
+  // (game/services/rounds.py): expired, guessed or finished elsewhere (another tab).
+  var ROUND_MOVED = ["round_expired", "round_guessed", "round_over", "round_active"];
+  var maxLength = Number($("chars-form").dataset.maxLength) || 40;
+  var COUNT_FROM = 10; // the counter shows this many characters before the limit
 
   function request(method, url, body) { return NS.request(method, url, body, csrf); }
 
@@ -41,6 +46,8 @@
       if (EXHAUSTED.indexOf(data.code) >= 0 ||
           ((err.status === 409 || err.status === 404) && /No new picture/.test(err.message))) {
         renderEmpty(data, err.message);
+      } else if (round && err.status === 409 && ROUND_MOVED.indexOf(data.code) >= 0) {
+        return roundMoved(data.code, err.message);
       } else {
         if (!round) renderEmpty(null, "", true); // nothing to play yet: not an endless spinner
         fail(err.message || "Something went wrong. Please try again.");
@@ -50,7 +57,7 @@
 
   function setBusy(on) {
     root.setAttribute("aria-busy", on ? "true" : "false");
-    ["more", "guess", "resign", "resign-yes", "send-chars", "next"].forEach(function (id) {
+    ["more", "guess", "resign", "resign-yes", "send-chars", "next", "restart"].forEach(function (id) {
       var node = $(id);
       if (node) node.setAttribute("aria-disabled", on ? "true" : "false");
     });
@@ -86,7 +93,7 @@
     box.textContent = "";
     box.classList.toggle("many", choices.length > 6);
     $("play-area").classList.toggle("many-choices", choices.length > 6);
-    if (choices.length > 12) {
+    if (choices.length > 12) { // game.rules.MAX_RADIO_CHOICES: the server sorts these by name
       var label = el("label", { "for": "choice-select" }, "Class");
       var select = el("select", { id: "choice-select", name: "choice", required: "required" });
       select.appendChild(el("option", { value: "" }, "Choose a class…"));
@@ -124,8 +131,38 @@
     if (isNew) {
       renderChoices(r.choices);
       $("guess-form").reset();
+      setRoundControls(true);
     }
     show("reveal-phase");
+  }
+
+  // The reveal's controls: off once the round can take no more actions (expired), with the
+  // way on (a new round) in their place.
+  function setRoundControls(on) {
+    ["guess", "resign"].forEach(function (id) { $(id).disabled = !on; });
+    if (!on) { $("more").disabled = true; toggle($("stakes"), false); }
+    $("choices").querySelectorAll("input, select").forEach(function (node) { node.disabled = !on; });
+    toggle($("round-gone"), !on);
+  }
+
+  function showExpired() {
+    closeConfirm(false);
+    if (round) round.status = "expired"; // the keys of an active round stop acting on it
+    setRoundControls(false);
+    show("reveal-phase");
+    $("restart").focus();
+  }
+
+  // An action found the round elsewhere than this page shows it: an expired round offers a new
+  // one; a round guessed or finished meanwhile (another tab, the time to describe ran out) is
+  // shown as it is now, so the player goes on from there.
+  function roundMoved(code, message) {
+    fail(message);
+    if (code === "round_expired") { showExpired(); return; }
+    return request("GET", api + round.token + "/").then(function (r) {
+      if (r.status === "expired") { showExpired(); return; }
+      render(r, r.status === "active");
+    }).catch(function () { showExpired(); });
   }
 
   function renderTaboo(words) {
@@ -134,6 +171,29 @@
     list.textContent = "";
     (words || []).forEach(function (w) { list.appendChild(el("li", {}, w)); });
     toggle($("taboo"), !!(words && words.length));
+  }
+
+  // The length as the server counts it, near the limit and beyond: the field says it is too long
+  // (nothing is cut; the server refuses it too). Returns whether the text fits.
+  function checkLength(input, announce) {
+    var n = NS.charLength(input.value);
+    var over = n > maxLength;
+    var counter = $(input.id + "-count");
+    counter.hidden = n < maxLength - COUNT_FROM;
+    counter.textContent = n + "/" + maxLength + " characters";
+    counter.classList.toggle("over", over);
+    var error = $(input.id + "-error");
+    if (over) {
+      if (announce && !input.dataset.tooLong) say("Characteristic " + input.id.replace("char-", "") + " is too long.");
+      error.textContent = "Too long: " + n + " characters, at most " + maxLength + ". Please shorten it.";
+      input.setAttribute("aria-invalid", "true");
+      input.dataset.tooLong = "1";
+    } else if (input.dataset.tooLong) {
+      error.textContent = "";
+      input.removeAttribute("aria-invalid");
+      delete input.dataset.tooLong;
+    }
+    return !over;
   }
 
   function checkTaboo(input) {
@@ -145,13 +205,16 @@
   function renderLabelling(r) {
     setStage(r, "What you saw: step " + stepNumber(r) + " of " + stepCount(r));
     renderTaboo(Array.isArray(r.taboo) ? r.taboo : []);
+    if (isNumber(r.characteristic_max_length)) maxLength = r.characteristic_max_length;
     var form = $("chars-form");
     form.reset();
     form.querySelectorAll("input[name=texts]").forEach(function (input) {
       input.removeAttribute("aria-invalid");
       input.classList.remove("warn");
+      delete input.dataset.tooLong;
       $(input.id + "-error").textContent = "";
       $(input.id + "-hint").textContent = "";
+      $(input.id + "-count").hidden = true;
     });
     show("label-phase");
     $("char-1").focus();
@@ -177,20 +240,23 @@
   function renderEmpty(data, message, isError) {
     data = data || {};
     var exhausted = data.code === "campaign_exhausted";
+    // this page plays one campaign (its slug) or every open campaign (none)
+    var scope = campaign ? "this campaign" : "every open campaign";
     $("empty-title").textContent = isError ? "The game could not start" : exhausted ?
-      "You have played every picture of this campaign" : "No picture is left for you right now";
+      "You have played every picture of " + scope : "No picture is left for you right now";
     $("empty-message").textContent = isError ? "" : data.code ?
       "Thank you for playing! Every picture you described helps explain what the network sees." :
       (message || "");
     if (toggle($("empty-described"), isNumber(data.described))) {
       $("empty-described").textContent = "You described " + data.described +
-        (data.described === 1 ? " picture" : " pictures") + (exhausted ? " in this campaign." : ".");
+        (data.described === 1 ? " picture" : " pictures") + (campaign ? " in this campaign." : " in all.");
     }
     if (toggle($("empty-progress-wrap"), isNumber(data.campaign_progress))) {
       var pct = Math.round(Math.max(0, Math.min(1, data.campaign_progress)) * 100);
       $("empty-progress").value = pct;
       $("empty-progress").textContent = pct + "%";
-      $("empty-progress-label").textContent = "The campaign is " + pct + "% done (all players together)";
+      $("empty-progress-label").textContent = (campaign ? "The campaign is " : "The open campaigns are ") +
+        pct + "% done (all players together)";
     }
     var next = data.next_campaign;
     if (toggle($("empty-next"), !!(next && next.slug))) {
@@ -286,7 +352,17 @@
     if (!round || round.status !== "labelling") return;
     var inputs = Array.prototype.slice.call($("chars-form").querySelectorAll("input[name=texts]"));
     var texts = inputs.map(function (i) { return i.value; });
-    inputs.forEach(function (i) { i.removeAttribute("aria-invalid"); $(i.id + "-error").textContent = ""; });
+    inputs.forEach(function (i) {
+      i.removeAttribute("aria-invalid");
+      delete i.dataset.tooLong;
+      $(i.id + "-error").textContent = "";
+    });
+    var tooLong = inputs.filter(function (i) { return !checkLength(i, false); });
+    if (tooLong.length) { // nothing is sent (the server would refuse it): the field says why
+      fail("");
+      tooLong[0].focus();
+      return;
+    }
     act(function () {
       return request("POST", api + round.token + "/characteristics/", { texts: texts })
         .then(function (r) { render(r, false); offerVerification(r.token, 0); })
@@ -407,9 +483,10 @@
   $("resign-no").addEventListener("click", function () { closeConfirm(true); });
   $("chars-form").addEventListener("submit", sendCharacteristics);
   $("chars-form").addEventListener("input", function (e) {
-    if (e.target && e.target.name === "texts") checkTaboo(e.target);
+    if (e.target && e.target.name === "texts") { checkTaboo(e.target); checkLength(e.target, true); }
   });
   $("next").addEventListener("click", start);
+  $("restart").addEventListener("click", start);
 
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
@@ -427,7 +504,7 @@
         var radio = $("choice-" + (Number(key) - 1));
         if (radio) { e.preventDefault(); radio.checked = true; radio.focus(); }
       } else if (key === "enter" && selectedChoice()) { e.preventDefault(); guess(); }
-    } else if (round.status === "done" && key === "n") {
+    } else if ((round.status === "done" || round.status === "expired") && key === "n") {
       e.preventDefault();
       start();
     }

@@ -55,6 +55,7 @@ MATRIX: dict[str, tuple] = {
     # of the body are staff's); which one depends on the machine, not on the role.
     "healthz": (UP_OR_DOWN,) * 6,
     "home": EVERYONE,
+    "favicon": (REDIRECT,) * 6,  # to the static icon
     "api-schema": EVERYONE,
     "api-docs": EVERYONE,
     # --- public campaign pages and API: a live campaign is the game's answer key ------------

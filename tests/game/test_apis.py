@@ -20,8 +20,10 @@ def test_the_whole_flow_as_a_guest(items):
     assert r.status_code == 201, r.content
     data = r.json()
     assert data["status"] == "active" and data["step"] == 0 and data["summary"] is None
-    assert [c["value"] for c in data["choices"]] == CLASSES
-    assert data["choices"][0]["label"] == "tabby"
+    # every class of the campaign, in the round's own order (tests/game/test_choice_order.py)
+    assert sorted(c["value"] for c in data["choices"]) == sorted(CLASSES)
+    labels = {c["value"]: c["label"] for c in data["choices"]}
+    assert labels["tabby, tabby cat"] == "tabby"
     token = data["token"]
     frame = client.get(data["frame_url"])
     assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
@@ -210,8 +212,13 @@ def assert_no_leak(text: str, *, round: Round, choices_ok: bool) -> None:
         assert round.answer not in json.dumps(rest)
         assert str(cm.weight) not in json.dumps(rest)
         if choices_ok and body.get("choices"):
-            # the same list for every round of the campaign: it says nothing about this one
-            assert [c["value"] for c in body["choices"]] == round.campaign.classes
+            # the campaign's list in an order drawn from the round's token alone: it says
+            # nothing about the answer
+            from game.rules import choice_order
+
+            classes = round.campaign.classes
+            order = choice_order(seed=round.token, n=len(classes))
+            assert [c["value"] for c in body["choices"]] == [classes[i] for i in order]
 
 
 def test_no_leak_before_the_end_of_a_round(items):
@@ -277,3 +284,15 @@ def test_guest_can_rename(items):
     second = make_guest(client, "Second Name")
     assert first["nickname"] == "First" and second["nickname"] == "Second Name"
     assert Player.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+def test_the_game_api_answers_json_whatever_the_accept_header(accept):
+    # JsonOnlyNegotiation: no 406 and no HTML (the game's script is the one client)
+    from django.test import Client
+
+    response = Client().get(reverse("api-game-leaderboard"), HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), dict | list)

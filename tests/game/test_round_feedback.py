@@ -155,6 +155,53 @@ def test_a_resigned_round_has_no_guessed_from_frame(items):
     assert client.get(f"/game/rounds/{token}/frame/").status_code == 404
 
 
+def test_a_resigned_summary_does_not_speak_of_the_players_words(items):
+    """A resigned round has no words: the summary (page and in-page) does not call them the
+    first; a round with words does."""
+    client = guest_client()
+    token = start(client)["token"]
+    s = post(client, f"{API}rounds/{token}/resign/").json()["summary"]
+    assert s["characteristics"] == [] and s["others_saw"] == []
+    page = client.get(reverse("game:round-summary", args=[token])).content.decode()
+    assert "No other player has described this part yet." in page
+    assert "your words" not in page
+    described = finish(client, start(client))
+    assert described["summary"]["others_saw"] == []
+    page = client.get(reverse("game:round-summary", args=[described["token"]])).content.decode()
+    assert "your words are the first" in page
+
+
+def test_refused_round_actions_say_where_the_round_is(items, settings):
+    """A 409 of an action on a round that moved on carries a stable ``code`` (the page then
+    turns the controls off and offers the way on): expired, already guessed, over, not guessed
+    yet."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client = guest_client()
+
+    def refused(url: str, body: dict | None = None) -> str:
+        resp = post(client, url, body)
+        assert resp.status_code == 409, resp.content
+        return resp.json()["code"]
+
+    token = start(client)["token"]
+    base = f"{API}rounds/{token}/"
+    answer = Round.objects.get(token=token).answer
+    assert refused(base + "characteristics/", {"texts": ["ears"]}) == "round_active"
+    post(client, base + "guess/", {"choice": answer})
+    for action, body in (("reveal/", None), ("guess/", {"choice": answer}), ("resign/", None)):
+        assert refused(base + action, body) == "round_guessed"
+    post(client, base + "characteristics/", {"texts": ["ears"]})
+    for action, body in (("reveal/", None), ("characteristics/", {"texts": ["tail"]})):
+        assert refused(base + action, body) == "round_over"
+    token = start(client)["token"]
+    Round.objects.filter(token=token).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    for action, body in (("reveal/", None), ("guess/", {"choice": answer}), ("resign/", None)):
+        assert refused(f"{API}rounds/{token}/{action}", body) == "round_expired"
+
+
 def test_summary_says_when_the_network_got_it_wrong(campaign):
     make_image_items(
         campaign=campaign, true_class="goldfinch", target_class="goldfinch",
@@ -333,6 +380,14 @@ def test_history_rows_have_thumbnail_answer_and_points_once_done(items):
     page = client.get(reverse("game:profile")).content.decode()
     assert win["thumbnail_url"] in page and win["answer_label"] in page
     assert client.get(API + "me/history/?limit=1").json() == rows[:1]
+    # the mean step counts 1-6 as the rows do (a win at step 1 and a resign at 6: 3.5)
+    assert resign["step_number"] == 6
+    me = client.get(API + "me/").json()["player"]
+    assert me["mean_step_number"] == 3.5 and me["mean_step"] == 2.5
+    mean = page.split('data-stat="mean-step">', 1)[1].split("</dd>", 1)[0]
+    assert mean.startswith("3.5 ") and "of 6" in mean
+    # the history table scrolls inside its own region on a narrow screen (a phone)
+    assert '<div class="table-scroll" role="region" aria-labelledby="history-caption"' in page
 
 
 def test_sign_up_says_the_guests_points_were_kept(items):

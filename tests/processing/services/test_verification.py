@@ -439,6 +439,74 @@ def test_class_wide_questions_are_worded_by_who_wrote_them(
     )
 
 
+def test_two_texts_of_others_come_from_two_players_when_they_can(
+    springer_items, stored_hashing, monkeypatch
+):
+    """A class-wide question about two other players' texts shows texts of two players when
+    the mentions allow it (here the most recent of each key are one player's, bob's; carol also
+    wrote one key), and says "two other players" only then; one player's two texts are worded
+    as one player's."""
+    from processing.services import verification
+
+    monkeypatch.setattr(
+        verification, "_class_candidates", lambda *a: [("ear", "floppy ear", "merge", 0.4)]
+    )
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    _, carol = user_player("carol")
+    play(springer_items[0], carol, ["ears"], stored_hashing)
+    play(springer_items[1], bob, ["ears", "floppy ears"], stored_hashing)  # the most recent
+    rnd = play(springer_items[2], alice, ["nose", "paws"], stored_hashing)
+    offered = verification_question_next(player=alice, token=rnd.token)
+    q = offered.question
+    assert {q.characteristic_a.player_id, q.characteristic_b.player_id} == {bob.pk, carol.pk}
+    assert offered.prompt == (
+        "Two other players described pictures of this kind as “ears” and “floppy ears”. Same thing?"
+    )
+
+
+def test_two_texts_of_one_other_player_are_not_called_two_players(
+    springer_items, stored_hashing, monkeypatch
+):
+    from processing.services import verification
+
+    monkeypatch.setattr(
+        verification, "_class_candidates", lambda *a: [("ear", "floppy ear", "merge", 0.4)]
+    )
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    play(springer_items[0], bob, ["ears", "floppy ears"], stored_hashing)
+    rnd = play(springer_items[2], alice, ["nose", "paws"], stored_hashing)
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert offered.yours is None and offered.texts == ("ears", "floppy ears")
+    assert offered.prompt == (
+        "Another player described pictures of this kind as “ears” and as “floppy ears”. Same thing?"
+    )
+    assert "Two other players" not in VerificationOffer.objects.get(player=alice).prompt
+
+
+def test_a_text_from_another_part_of_the_picture_is_not_called_this_region(
+    springer_items, stored_hashing, monkeypatch
+):
+    """The question after a round pairs the player's label with another player's on the same
+    cluster map, else on another map of the same image: that one is worded as written on
+    "another part of this picture", not "this region"."""
+    from processing.services import verification
+
+    monkeypatch.setattr(verification, "_class_candidates", lambda *a: [])
+    _, alice = user_player("alice")
+    _, bob = user_player("bob")
+    play(springer_items[0], bob, ["floppy ears"], stored_hashing)
+    rnd = play(springer_items[1], alice, ["ears"], stored_hashing)  # the same image, another map
+    assert springer_items[0].image_id == springer_items[1].image_id
+    offered = verification_question_next(player=alice, token=rnd.token)
+    assert (offered.yours, offered.theirs) == ("ears", "floppy ears")
+    assert offered.prompt == (
+        "Another player described another part of this picture as “floppy ears”. "
+        "Same thing as your “ears”?"
+    )
+
+
 def test_the_offer_migration_gives_every_earlier_answer_its_offer_and_recounts(
     springer_items, stored_hashing, settings
 ):
