@@ -20,6 +20,8 @@ from django.db.models import Q
 
 from explanations.models import Campaign, CampaignImage, ClusterMap
 
+from . import rules
+
 # Letters that look alike (after case folding): two display names that differ only by these,
 # by case, accents, spaces or '.', '-', '_' are the same name (no impersonation by look-alikes).
 _CONFUSABLES = str.maketrans(
@@ -100,7 +102,9 @@ class Player(models.Model):
         on_delete=models.SET_NULL,
         related_name="player",
     )
-    nickname = models.CharField(max_length=30, help_text="Public display name.")
+    nickname = models.CharField(
+        max_length=rules.NICKNAME_MAX_LENGTH, help_text="Public display name."
+    )
     nickname_key = models.CharField(
         max_length=NICKNAME_KEY_LENGTH,
         null=True,

@@ -26,6 +26,12 @@ MAX_CHARACTERISTICS = 5
 # says so while the player types. The default of processing.nlp.clean is the same.
 CHARACTERISTIC_MIN_LENGTH = 2
 CHARACTERISTIC_MAX_LENGTH = 40
+# A nickname (a player's public display name) in characters, counted after its spaces are
+# collapsed (game.services.players.nickname_clean). The server refuses a longer name with a
+# message (never cuts it); the start and profile pages count the same way while the player
+# types (static/game/nickname.js) and have no maxlength, which cut a pasted name silently.
+NICKNAME_MIN_LENGTH = 2
+NICKNAME_MAX_LENGTH = 30
 POINTS_PER_CHARACTERISTIC = 5
 MAX_SCORED_CHARACTERISTICS = 3
 # A characteristic another player also gave on the same cluster map (same words up to

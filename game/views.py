@@ -198,9 +198,11 @@ def profile(request: HttpRequest) -> HttpResponse:
     if player is None:
         return redirect(f"{reverse('account_login')}?next={reverse('game:profile')}")
     error = None
+    typed = None  # a refused name stays in the field as typed (whole: nothing is cut)
     if request.method == "POST":
+        typed = request.POST.get("nickname", "")
         try:
-            services.player_rename(player=player, nickname=request.POST.get("nickname", ""))
+            services.player_rename(player=player, nickname=typed)
             messages.success(request, "Nickname saved.")
             return redirect("game:profile")
         except ApplicationError as exc:
@@ -213,6 +215,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "stats": selectors.player_stats(player=player),
             "history": selectors.player_history(player=player),
             "error": error,
+            "nickname": typed if error else None,
         },
         status=400 if error else 200,
     )

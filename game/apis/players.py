@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from core.errors import ApplicationError
 
-from .. import selectors, services
+from .. import rules, selectors, services
 from ..throttles import (
     GameAddressThrottle,
     guest_creation_wait,
@@ -20,6 +20,11 @@ from ..throttles import (
 )
 from .base import ERRORS, GameApi
 from .outputs import CampaignRefOutput, HistoryRowOutput, PlayerOutput, player_data
+
+_NICKNAME_HELP = (
+    f"The public display name: {rules.NICKNAME_MIN_LENGTH}-{rules.NICKNAME_MAX_LENGTH} characters "
+    "once spaces are collapsed, unique. A longer name is refused (code too_long), never cut."
+)
 
 
 class MeApi(GameApi):
@@ -44,9 +49,9 @@ class MeApi(GameApi):
         class Meta:
             ref_name = "GameMeRenameInput"
 
-        nickname = serializers.CharField(
-            max_length=100, help_text="The public display name (2-30 characters, unique)."
-        )
+        # No max_length here: the service refuses a too-long name with its length (one rule,
+        # one message: game.services.players.nickname_clean), never cuts it.
+        nickname = serializers.CharField(help_text=_NICKNAME_HELP)
 
     @extend_schema(
         operation_id="game_me_rename",
@@ -100,7 +105,7 @@ class GuestApi(GameApi):
         class Meta:
             ref_name = "GameGuestInput"
 
-        nickname = serializers.CharField(max_length=100)
+        nickname = serializers.CharField(help_text=_NICKNAME_HELP)
 
     @extend_schema(
         operation_id="game_guest_create",

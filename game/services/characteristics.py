@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from processing.nlp.leaks import find_split_leak, forbidden_terms_for
-from processing.nlp.refusals import check_characteristic, leak_message
+from processing.nlp.refusals import (
+    DuplicateForm,
+    check_characteristic,
+    duplicate_form,
+    duplicate_message,
+    duplicate_of,
+    leak_message,
+)
 
 from .. import rules, selectors
 from ..models import Characteristic, Round
@@ -24,10 +31,6 @@ from .rounds import (
 )
 
 _RAW_CHARACTERISTIC_LIMIT = 200
-
-
-def _characteristic_key(text: str) -> str:
-    return " ".join(text.casefold().split()).strip(" .,;:!?")
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,12 @@ def _check_texts(*, round: Round, texts: list[str]) -> _Checked:
     languages = campaign.languages or ["en"]
     reasons: list[str | None] = []
     errors: list[str | None] = []
-    seen: set[str] = set()
+    # the accepted texts so far (their places in ``texts``, and their forms): a text that
+    # repeats one of them (case, plural) is refused, naming it
+    accepted: list[int] = []
+    forms: list[DuplicateForm] = []
     checked_out = 0
-    for raw in texts:
+    for position, raw in enumerate(texts):
         if not raw.strip():
             errors.append(None)
             reasons.append(None)
@@ -75,10 +81,15 @@ def _check_texts(*, round: Round, texts: list[str]) -> _Checked:
                 reason, message = refused.reason, refused.message
         checked_out += message is not None
         if message is None:
-            key = _characteristic_key(raw)
-            if key in seen:
-                reason, message = "duplicate", "You already wrote this one."
-            seen.add(key)
+            form = duplicate_form(raw)
+            repeated = duplicate_of(form, forms)
+            if repeated is None:
+                accepted.append(position)
+                forms.append(form)
+            else:
+                earlier = accepted[repeated]
+                reason = "duplicate"
+                message = duplicate_message(earlier=texts[earlier], position=earlier + 1)
         errors.append(message)
         reasons.append(reason)
     if not any(errors):  # each text passed alone: a name cut across two of them ("gold" "finch")

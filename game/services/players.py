@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 
-from .. import selectors, trust_services
+from .. import rules, selectors, trust_services
 from ..models import Characteristic, Player, Round, nickname_key
 from ..signals import player_merged
 from .rounds import round_close
 
 SESSION_PLAYER_KEY = selectors.SESSION_PLAYER_KEY
-_NICKNAME_RE = re.compile(r"^[\w .\-]{2,30}$")
+_NICKNAME_RE = re.compile(r"^[\w .\-]+$")
 
 NICKNAME_TAKEN = (
     "That name is taken (or too close to the name of another player or account): "
@@ -41,12 +41,31 @@ _RESERVED_NICKNAME_KEYS = frozenset(
 )
 
 
+NICKNAME_RULE = (
+    f"A nickname has {rules.NICKNAME_MIN_LENGTH} to {rules.NICKNAME_MAX_LENGTH} characters: "
+    "letters, digits, spaces, '.', '-' or '_'."
+)
+
+
+def nickname_too_long_message(*, length: int) -> str:
+    """What a too-long name is told (the start and profile pages say the same while typing)."""
+    return (
+        f"Too long: {length} characters, at most {rules.NICKNAME_MAX_LENGTH}. "
+        "Please shorten your nickname."
+    )
+
+
 def nickname_clean(*, nickname: str) -> str:
+    """The nickname with its spaces collapsed, or refused (never cut): a name over
+    ``rules.NICKNAME_MAX_LENGTH`` characters is told its length (code ``too_long``)."""
     nickname = " ".join((nickname or "").split())
+    length = len(nickname)
+    if length > rules.NICKNAME_MAX_LENGTH:
+        raise ApplicationError(nickname_too_long_message(length=length), extra={"code": "too_long"})
+    if length < rules.NICKNAME_MIN_LENGTH:
+        raise ApplicationError(NICKNAME_RULE, extra={"code": "too_short"})
     if not _NICKNAME_RE.fullmatch(nickname) or not any(ch.isalnum() for ch in nickname):
-        raise ApplicationError(
-            "A nickname has 2 to 30 characters: letters, digits, spaces, '.', '-' or '_'."
-        )
+        raise ApplicationError(NICKNAME_RULE, extra={"code": "characters"})
     return nickname
 
 
@@ -132,7 +151,7 @@ def nickname_generate() -> str:
         name = f"Player {10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1))}"
         if not Player.objects.filter(nickname_key=nickname_key(name)).exists():
             return name
-    return f"Player {secrets.token_hex(8)}"[:30]
+    return f"Player {secrets.token_hex(8)}"[: rules.NICKNAME_MAX_LENGTH]
 
 
 def player_ensure_for_user(*, user, network: str = "") -> Player:

@@ -31,6 +31,7 @@ __all__ = [
     "derivational_root",
     "lemmatise",
     "lemmatise_word",
+    "singular_forms",
 ]
 
 # Function words never used as canonical labels nor as head nouns.
@@ -135,6 +136,33 @@ def lemmatise_word(word: str) -> str:
         if candidates:
             return word if word in candidates else candidates[0]
     return word
+
+
+@functools.lru_cache(maxsize=65536)
+def singular_forms(word: str) -> frozenset[str]:
+    """The singulars a lower-case word is a plural of, with the word itself when it is a noun
+    of its own or no plural: a conservative plural folding for comparing texts ("ears" ->
+    {"ear"}, "teeth" -> {"tooth"}, "oils" -> {"oil"}, "games" -> {"game", "games"}). Two words
+    fold to one when their sets meet.
+
+    Only lemminflect's tables decide: a word is folded to a lemma of it only when the table lists
+    it as that noun's plural. Nothing is guessed on a word the tables do not know (a typo, a
+    name, another language), nor on adjectives and verb forms ("bigger", "spotted", "running"),
+    stop words or words under 3 letters. The concrete sense of :data:`_NOUN_OVERRIDES` wins
+    ("glasses" stays apart from "glass"; "leaves" -> {"leaf"}).
+    """
+    import lemminflect
+
+    if len(word) < 3 or word in STOP_WORDS or not _ALPHA_RE.match(word):
+        return frozenset((word,))
+    if word in _NOUN_OVERRIDES:
+        return frozenset((_NOUN_OVERRIDES[word],))
+    lemmas = lemminflect.getAllLemmas(word)
+    forms = {word} if word in lemmas.get("NOUN", ()) else set()
+    for lemma in {lemma for found in lemmas.values() for lemma in found}:
+        if word in lemminflect.getAllInflections(lemma, upos="NOUN").get("NNS", ()):
+            forms.add(lemma)
+    return frozenset(forms or (word,))
 
 
 def _is_base_word(word: str) -> bool:

@@ -9,6 +9,11 @@
 3. junk (:mod:`processing.nlp.junk`): ``link``, ``code``, ``mixed_script``, ``language``,
    ``repeated``, ``spam``, ``placeholder``, ``filler``, ``mash``.
 
+Within one round's characteristics, :func:`duplicate_of` finds a text that repeats an earlier
+one (reason ``duplicate``): the same normalised words up to case and a conservative English
+plural folding of each word (:func:`processing.nlp.lemma.singular_forms`: "Ears!" and "ear",
+"whiskers" and "whisker", "teeth" and "tooth"; "big ear" and "bigger ear" stay apart).
+
 The reason codes are stable (the game returns them beside the messages, processing stores
 them as ``LabelMention.refused_reason``, trust counts refusals); :data:`REFUSAL_MESSAGES` has
 the default message of each. Pure: no Django.
@@ -16,6 +21,7 @@ the default message of each. Pure: no Django.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,8 +36,18 @@ from processing.nlp.clean import (
 )
 from processing.nlp.junk import JUNK_MESSAGES, find_junk
 from processing.nlp.leaks import leak_checker
+from processing.nlp.lemma import singular_forms
 
-__all__ = ["REFUSAL_MESSAGES", "Refusal", "check_characteristic", "leak_message"]
+__all__ = [
+    "REFUSAL_MESSAGES",
+    "DuplicateForm",
+    "Refusal",
+    "check_characteristic",
+    "duplicate_form",
+    "duplicate_message",
+    "duplicate_of",
+    "leak_message",
+]
 
 REFUSAL_MESSAGES: dict[str, str] = {**REASON_MESSAGES, **JUNK_MESSAGES}
 
@@ -88,3 +104,47 @@ def check_characteristic(
         if found is not None:
             return Refusal(found.reason, found.message)
     return None
+
+
+# --- duplicates within one round ----------------------------------------------------------------
+
+# A text as the duplicate rule reads it: what lies between its words (str, even places) and its
+# words (odd places), each as the set of singulars it may be the plural of.
+DuplicateForm = tuple[str | frozenset[str], ...]
+_WORD_RUN_RE = re.compile(r"([^\W\d_]+)")
+
+
+def duplicate_form(raw: str) -> DuplicateForm:
+    """``raw`` normalised (:func:`processing.nlp.clean.normalise`: NFKC, case, spaces, edge
+    punctuation) and case-folded, cut into its runs of letters and what lies between them; each
+    run as :func:`processing.nlp.lemma.singular_forms` folds it."""
+    parts = _WORD_RUN_RE.split(normalise(raw).casefold())
+    return tuple(singular_forms(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def _same(a: DuplicateForm, b: DuplicateForm) -> bool:
+    if len(a) != len(b):
+        return False
+    return all(
+        bool(x & y) if isinstance(x, frozenset) and isinstance(y, frozenset) else x == y
+        for x, y in zip(a, b)
+    )
+
+
+def duplicate_of(form: DuplicateForm, earlier: Sequence[DuplicateForm]) -> int | None:
+    """The place in ``earlier`` of the first text that ``form`` repeats (same words up to case
+    and plural, same punctuation and spaces between them), or None."""
+    for i, other in enumerate(earlier):
+        if _same(form, other):
+            return i
+    return None
+
+
+def duplicate_message(*, earlier: str, position: int) -> str:
+    """The refusal of a text that repeats the earlier text ``earlier`` (field ``position``,
+    1-based)."""
+    shown = " ".join(earlier.split())
+    return (
+        f"You already wrote this one as characteristic {position} (\u201c{shown}\u201d): "
+        "please describe something else."
+    )

@@ -58,6 +58,43 @@
     },
   };
 
+  /* Drafts of the characteristics being typed, per round (its token), in this tab's
+   * sessionStorage: a reload or an accidental navigation keeps them. Only the player's own
+   * texts are stored, nothing the server said; game.js forgets a draft once its texts are
+   * accepted or its round is over. Never throws (storage off or full: nothing is kept). */
+  var DRAFT_PREFIX = "netviz.deepReveal.draft.";
+  var drafts = {
+    save: function (token, texts) {
+      try {
+        if (texts.some(function (t) { return t.trim() !== ""; })) {
+          window.sessionStorage.setItem(DRAFT_PREFIX + token, JSON.stringify({ texts: texts }));
+        } else {
+          window.sessionStorage.removeItem(DRAFT_PREFIX + token);
+        }
+      } catch (e) { /* not kept */ }
+    },
+    /* The texts of the round's draft, or null (none, or not a list of strings). */
+    load: function (token) {
+      try {
+        var data = JSON.parse(window.sessionStorage.getItem(DRAFT_PREFIX + token) || "null");
+        var texts = data && data.texts;
+        if (!Array.isArray(texts) || !texts.every(function (t) { return typeof t === "string"; })) return null;
+        return texts;
+      } catch (e) { return null; }
+    },
+    /* Forget every draft but the one of round `keep` (null: all of them). */
+    forget: function (keep) {
+      try {
+        var store = window.sessionStorage;
+        var kept = keep ? DRAFT_PREFIX + keep : "";
+        for (var i = store.length - 1; i >= 0; i--) {
+          var key = store.key(i);
+          if (key && key.indexOf(DRAFT_PREFIX) === 0 && key !== kept) store.removeItem(key);
+        }
+      } catch (e) { /* nothing to forget */ }
+    },
+  };
+
   /* Whether the device has a keyboard-and-mouse style pointer (keyboard hints are shown then). */
   function hasKeyboard() {
     return !!(window.matchMedia && window.matchMedia("(hover: hover) and (pointer: fine)").matches);
@@ -125,6 +162,7 @@
   NS.isNumber = isNumber;
   NS.request = request;
   NS.store = store;
+  NS.drafts = drafts;
   NS.hasKeyboard = hasKeyboard;
   NS.tabooMatchers = tabooMatchers;
   NS.tabooHit = tabooHit;

@@ -148,6 +148,7 @@
   function showExpired() {
     closeConfirm(false);
     if (round) round.status = "expired"; // the keys of an active round stop acting on it
+    NS.drafts.forget(null);
     setRoundControls(false);
     show("reveal-phase");
     $("restart").focus();
@@ -216,8 +217,26 @@
       $(input.id + "-hint").textContent = "";
       $(input.id + "-count").hidden = true;
     });
+    restoreDraft(r.token);
     show("label-phase");
     $("char-1").focus();
+  }
+
+  // The texts typed for this round before a reload (this tab's draft), back in their fields.
+  function restoreDraft(token) {
+    var texts = NS.drafts.load(token);
+    if (!texts) return;
+    charInputs().forEach(function (input, i) {
+      if (typeof texts[i] !== "string" || !texts[i]) return;
+      input.value = texts[i];
+      checkTaboo(input);
+      checkLength(input, false);
+    });
+    say("Your characteristics not sent yet are back in their fields.");
+  }
+
+  function charInputs() {
+    return Array.prototype.slice.call($("chars-form").querySelectorAll("input[name=texts]"));
   }
 
   function renderSummary(r) {
@@ -271,6 +290,8 @@
 
   function render(r, isNew) {
     round = r;
+    // a draft lives while its round waits for characteristics: accepted or over, it goes
+    NS.drafts.forget(r.status === "labelling" ? r.token : null);
     if (r.status === "active") renderReveal(r, isNew);
     else if (r.status === "labelling") renderLabelling(r);
     else if (r.status === "done") renderSummary(r);
@@ -350,7 +371,7 @@
   function sendCharacteristics(event) {
     event.preventDefault();
     if (!round || round.status !== "labelling") return;
-    var inputs = Array.prototype.slice.call($("chars-form").querySelectorAll("input[name=texts]"));
+    var inputs = charInputs();
     var texts = inputs.map(function (i) { return i.value; });
     inputs.forEach(function (i) {
       i.removeAttribute("aria-invalid");
@@ -483,7 +504,12 @@
   $("resign-no").addEventListener("click", function () { closeConfirm(true); });
   $("chars-form").addEventListener("submit", sendCharacteristics);
   $("chars-form").addEventListener("input", function (e) {
-    if (e.target && e.target.name === "texts") { checkTaboo(e.target); checkLength(e.target, true); }
+    if (!e.target || e.target.name !== "texts") return;
+    checkTaboo(e.target);
+    checkLength(e.target, true);
+    if (round && round.status === "labelling") {
+      NS.drafts.save(round.token, charInputs().map(function (i) { return i.value; }));
+    }
   });
   $("next").addEventListener("click", start);
   $("restart").addEventListener("click", start);

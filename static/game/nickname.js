@@ -1,0 +1,52 @@
+/* A nickname field (the start page, the profile): counts the name as the server does
+ * (game.services.players.nickname_clean: spaces collapsed, in code points), shows the count from
+ * 10 characters before the limit, says when the name is too long and sends nothing then. The
+ * name is never cut (the field has no maxlength); the server refuses a too-long name with the
+ * same message. The limit comes from the page (data-max-length: game.rules). */
+(function () {
+  "use strict";
+  var COUNT_FROM = 10;
+
+  function nicknameLength(text) {
+    return Array.from(String(text || "").replace(/\s+/g, " ").trim()).length;
+  }
+
+  function watch(input) {
+    var max = Number(input.dataset.maxLength);
+    var counter = document.getElementById(input.id + "-count");
+    var error = document.getElementById(input.id + "-error");
+    if (!max || !counter || !error) return;
+
+    function check() {
+      var n = nicknameLength(input.value);
+      var over = n > max;
+      counter.hidden = n < max - COUNT_FROM;
+      counter.textContent = n + "/" + max + " characters";
+      counter.classList.toggle("over", over);
+      if (over) {
+        error.textContent = "Too long: " + n + " characters, at most " + max + ". Please shorten your nickname.";
+        input.setAttribute("aria-invalid", "true");
+        input.dataset.tooLong = "1";
+      } else if (input.dataset.tooLong) {
+        error.textContent = "";
+        input.removeAttribute("aria-invalid");
+        delete input.dataset.tooLong;
+      }
+      return !over;
+    }
+
+    input.addEventListener("input", check);
+    if (input.form) {
+      input.form.addEventListener("submit", function (event) {
+        if (check()) return;
+        event.preventDefault(); // the server would refuse it: the field says why
+        input.focus();
+      });
+    }
+    check(); // a name shown again after a refusal is counted at once
+  }
+
+  document.querySelectorAll("input[name=nickname][data-max-length]").forEach(watch);
+  var NS = (window.DeepReveal = window.DeepReveal || {});
+  NS.nicknameLength = nicknameLength;
+})();
