@@ -45,7 +45,7 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     from processing.nlp import language
-    from processing.nlp.refusals import check_characteristic
+    from processing.nlp.refusals import check_characteristic, duplicate_form
 
     # loads the English word list (~50 MB) and confusables of the leak and junk checks, and the
     # other languages' word lists (~70 MB: any word English barely knows is looked up there;
@@ -53,6 +53,7 @@ def post_worker_init(worker) -> None:
     # loaded by the master (on_starting)
     for text in ("striped fur", "tabbi"):
         check_characteristic(text, class_names=["tabby, tabby cat"], aliases=["kitty"])
+        duplicate_form(text)  # lemminflect's noun tables (the duplicate check)
     language.warm_up()
     gc.collect()
     gc.freeze()
