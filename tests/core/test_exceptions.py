@@ -40,7 +40,7 @@ def test_handler_adds_detail_and_keeps_the_fields():
 def test_a_bad_body_on_a_real_endpoint_has_a_detail_and_its_field_errors():
     client = guest_client("Detail")
     response = client.patch(
-        API + "me/", {"nickname": "x" * 500}, format="json", HTTP_X_CSRFTOKEN=csrf_token(client)
+        API + "me/", {"nickname": ["a list"]}, format="json", HTTP_X_CSRFTOKEN=csrf_token(client)
     )
     assert response.status_code == 400
     body = response.json()
