@@ -139,12 +139,13 @@ def class_label(name: str) -> str:
 
 # --- ranks ------------------------------------------------------------------------------------
 
-# Shown under "Not ranked yet" when a player is on no leaderboard (docs/game.md, "Player trust"):
+# Shown under "Not ranked" when a player is on no leaderboard (docs/game.md, "Player trust"):
 # neutral, never an accusation; the profile, the summary pages and the API say the same.
 RANK_NOTE_NO_POINTS = "Score points to join the leaderboards."
 RANK_NOTE_UNCONFIRMED = (
-    "The leaderboards count a player once other players' rounds on the same pictures confirm "
-    "their play. Keep playing and describing what you see."
+    "The leaderboards count a player while their play agrees with other players' on the same "
+    "pictures: guesses made on what the picture shows, and descriptions that others give too. "
+    "Keep playing and describing what you see."
 )
 
 

@@ -20,6 +20,7 @@ backend (local memory in development) the same arithmetic runs through the cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -29,6 +30,7 @@ import time
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Player
@@ -209,15 +211,48 @@ class GuestSiteThrottle(WindowThrottle):
         return address_site(self.get_ident(request) or "")
 
 
+@functools.lru_cache(maxsize=8)
+def _open_networks(cidrs: tuple[str, ...]) -> tuple:
+    networks = []
+    for cidr in (c.strip() for c in cidrs):
+        if not cidr:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"NETVIZ_NEW_PLAYER_OPEN_NETWORKS: {cidr!r} is not a network (e.g. 192.0.2.0/24)"
+            ) from exc
+    return tuple(networks)
+
+
+def address_is_open(address: str) -> bool:
+    """Whether ``address`` lies in ``NETVIZ_NEW_PLAYER_OPEN_NETWORKS`` (a classroom's or an
+    event's network the admin vouches for: its new players are not limited)."""
+    networks = _open_networks(tuple(settings.NETVIZ_NEW_PLAYER_OPEN_NETWORKS))
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
 def guest_creation_wait(request) -> float | None:
     """Count one new guest player against the client's address and network limits.
 
     Returns None when both allow it (and counts it), else the seconds until one more fits
     (nothing is counted). The address is REMOTE_ADDR, or the X-Forwarded-For entry that
     ``NETVIZ_NUM_PROXIES`` trusted proxies name (as for every game limit). Works on a Django
-    request (pages) and a DRF request (API) alike.
+    request (pages) and a DRF request (API) alike. An address in
+    ``NETVIZ_NEW_PLAYER_OPEN_NETWORKS`` is not limited (nor counted).
     """
     parts = [GuestAddressThrottle(), GuestNetworkThrottle(), GuestSiteThrottle()]
+    if address_is_open(parts[0].get_ident(request) or ""):
+        return None
     if check_limits(parts, request, None):
         return None
     return max((p.wait() or 0.0) for p in parts) or 1.0

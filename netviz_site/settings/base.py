@@ -451,6 +451,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     # Writes of the researcher and campaign-admin APIs, per user (core.access.RoleWriteThrottle).
     "role_write": env("NETVIZ_ROLE_WRITE_RATE", "60/min"),
 }
+# Networks whose new players the limits above do not count (comma-separated CIDRs, e.g. a
+# school's or an event's address behind one NAT): the admin vouches for them. Their players
+# still count as one source of agreement per network (docs/METHOD_NOTES.md, "Player trust").
+NETVIZ_NEW_PLAYER_OPEN_NETWORKS = env_list("NETVIZ_NEW_PLAYER_OPEN_NETWORKS")
 # Number of trusted reverse proxies in front of the app (0: use REMOTE_ADDR, ignore X-Forwarded-For).
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("NETVIZ_NUM_PROXIES", 0)
 # The same for django-allauth's per-address limits (log-in, sign-up, password reset): without

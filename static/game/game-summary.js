@@ -127,7 +127,7 @@
     if (levelNumber !== null) addStat(dl, "Level", levelNumber + " · " + s.level.name);
     // no number for a player the leaderboards leave out (or without points): say so, neutrally
     if (isNumber(s.rank) && s.rank > 0) addStat(dl, "Rank", "#" + s.rank);
-    else addStat(dl, "Rank", "Not ranked yet", s.rank_note || "", "rank-note");
+    else addStat(dl, "Rank", "Not ranked", s.rank_note || "", "rank-note");
 
     setFigure("summary-frame-fig", "summary-frame", s.frame_url,
       "What you saw when you guessed: part of the picture, revealed at step " + stepNumber(s));

@@ -162,11 +162,11 @@ def test_a_resigned_unranked_summary_says_no_rank_and_speaks_of_no_words(game_pa
     assert "your words" not in page.locator("#summary-phase").inner_text()
     rank = page.locator("#summary-points div", has_text="Rank")
     text = rank.locator("dd").inner_text()
-    assert text.startswith("Not ranked yet") and not re.search(r"#\d", text)
+    assert text.startswith("Not ranked") and not re.search(r"#\d", text)
     assert RANK_NOTE_UNCONFIRMED in text
     shot(page, "review-resigned-unranked")
     page.goto("/game/profile/")
-    assert page.locator("[data-stat=rank]").inner_text().startswith("Not ranked yet")
+    assert page.locator("[data-stat=rank]").inner_text().startswith("Not ranked")
     assert game_pages.problems == []
 
 

@@ -178,3 +178,27 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(limits, settings):
         )
         resp = api_guest("Proxied b", "10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.0.5")
         assert resp.status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("limits")
+def test_an_open_network_of_the_admins_is_not_limited(settings):
+    # a classroom behind one address: the admin opens its network, others stay limited
+    settings.NETVIZ_NEW_PLAYER_OPEN_NETWORKS = ["198.51.100.0/24", "2001:db8:aa::/48"]
+    for i in range(6):
+        assert api_guest(f"pupil{i}", "198.51.100.20").status_code == 201
+        assert page_guest(f"guest{i}", "::ffff:198.51.100.21").status_code == 302
+    for i in range(6):
+        assert api_guest(f"six{i}", "2001:db8:aa:1::7").status_code == 201
+    codes = [api_guest(f"other{i}", "203.0.113.5").status_code for i in range(3)]
+    assert codes == [201, 201, 429]
+
+
+def test_a_malformed_open_network_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from game.throttles import address_is_open
+
+    settings.NETVIZ_NEW_PLAYER_OPEN_NETWORKS = ["not-a-network"]
+    with pytest.raises(ImproperlyConfigured, match="not-a-network"):
+        address_is_open("198.51.100.20")

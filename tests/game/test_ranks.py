@@ -133,5 +133,5 @@ def test_pages_and_api_show_no_rank_number_to_an_unranked_player(items, settings
     for url in (reverse("game:profile"), reverse("game:round-summary", args=[token])):
         html = client.get(url).content.decode()
         cell = html.split('data-stat="rank">', 1)[1].split("</dd>", 1)[0]
-        assert cell.startswith("Not ranked yet") and not re.search(r"#\d", cell)
+        assert cell.startswith("Not ranked") and not re.search(r"#\d", cell)
         assert rules.RANK_NOTE_UNCONFIRMED.split("'")[0] in cell  # the note (HTML-escaped ')
