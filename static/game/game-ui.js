@@ -36,6 +36,7 @@
       init.body = JSON.stringify(body);
     }
     return fetch(url, init).then(function (resp) {
+      noteServerClock(resp.headers.get("Date"));
       return resp.json().catch(function () { return {}; }).then(function (data) {
         if (!resp.ok) {
           var err = new Error((data && data.detail) || ("Request failed (" + resp.status + ")."));
@@ -47,6 +48,15 @@
       });
     });
   }
+
+  /* The server's clock less this one's (ms), from the last answer's Date header (to the
+   * second): a round's expires_at, in the server's time, is compared with serverNow(). */
+  var clockOffset = 0;
+  function noteServerClock(header) {
+    var at = header ? Date.parse(header) : NaN;
+    if (isNumber(at)) clockOffset = at - Date.now();
+  }
+  function serverNow() { return Date.now() + clockOffset; }
 
   /* localStorage that never throws (private modes, disabled storage). */
   var store = {
@@ -161,6 +171,7 @@
   NS.toggle = toggle;
   NS.isNumber = isNumber;
   NS.request = request;
+  NS.serverNow = serverNow;
   NS.store = store;
   NS.drafts = drafts;
   NS.hasKeyboard = hasKeyboard;

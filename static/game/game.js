@@ -36,11 +36,13 @@
   function say(text) { $("status").textContent = text || ""; }
   function fail(text) { $("error").textContent = text || ""; }
 
-  function act(fn) {
+  // One request at a time (a second press while one is in flight does nothing); the button
+  // that sent it, if any, says it is busy (aria-busy and a spinner) until the answer is shown.
+  function act(fn, button) {
     if (busy) return;
     busy = true;
     fail("");
-    setBusy(true);
+    setBusy(true, button);
     fn().catch(function (err) {
       var data = err.data || {};
       if (EXHAUSTED.indexOf(data.code) >= 0 ||
@@ -55,11 +57,15 @@
     }).then(function () { busy = false; setBusy(false); });
   }
 
-  function setBusy(on) {
+  var ACTION_BUTTONS = ["more", "guess", "resign", "resign-yes", "send-chars", "next", "next-top", "restart"];
+
+  function setBusy(on, button) {
     root.setAttribute("aria-busy", on ? "true" : "false");
-    ["more", "guess", "resign", "resign-yes", "send-chars", "next", "restart"].forEach(function (id) {
+    ACTION_BUTTONS.forEach(function (id) {
       var node = $(id);
-      if (node) node.setAttribute("aria-disabled", on ? "true" : "false");
+      if (!node) return;
+      node.setAttribute("aria-disabled", on ? "true" : "false");
+      if (!on || node === button) node.setAttribute("aria-busy", on ? "true" : "false");
     });
   }
 
@@ -145,9 +151,33 @@
     toggle($("round-gone"), !on);
   }
 
+  // An active round expires at its expires_at (the server's clock) even if the player does
+  // nothing: then the page shows it expired at once, not at the next action. A second of slack
+  // keeps the page from saying so before the server would.
+  var expiryTimer = null;
+  var EXPIRY_SLACK_MS = 1000;
+
+  function watchExpiry(r) {
+    clearTimeout(expiryTimer);
+    expiryTimer = null;
+    var at = r && r.status === "active" && r.expires_at ? Date.parse(r.expires_at) : NaN;
+    if (!isNumber(at)) return;
+    var wait = Math.max(0, at - NS.serverNow()) + EXPIRY_SLACK_MS;
+    expiryTimer = setTimeout(function () { expireIfDue(r.token); }, Math.min(wait, 0x7fffffff));
+  }
+
+  function expireIfDue(token) {
+    if (!round || round.token !== token || round.status !== "active") return;
+    if (Date.parse(round.expires_at) + EXPIRY_SLACK_MS > NS.serverNow()) { watchExpiry(round); return; }
+    if (busy) { watchExpiry(round); return; } // the answer in flight says how the round is
+    fail("This round has expired. Start a new one."); // the server's words (round_expired)
+    showExpired();
+  }
+
   function showExpired() {
     closeConfirm(false);
     if (round) round.status = "expired"; // the keys of an active round stop acting on it
+    watchExpiry(null);
     NS.drafts.forget(null);
     setRoundControls(false);
     show("reveal-phase");
@@ -290,6 +320,7 @@
 
   function render(r, isNew) {
     round = r;
+    watchExpiry(r);
     // a draft lives while its round waits for characteristics: accepted or over, it goes
     NS.drafts.forget(r.status === "labelling" ? r.token : null);
     if (r.status === "active") renderReveal(r, isNew);
@@ -300,7 +331,8 @@
 
   // --- actions -----------------------------------------------------------------------------
 
-  function start() {
+  function start(event) {
+    var button = event && event.currentTarget && event.currentTarget.tagName === "BUTTON" ? event.currentTarget : null;
     act(function () {
       say("Loading a new picture…");
       return request("POST", api, campaign ? { campaign: campaign } : {}).then(function (r) {
@@ -311,7 +343,7 @@
           $("more").focus({ preventScroll: true });
         }
       });
-    });
+    }, button);
   }
 
   function more() {
@@ -323,7 +355,7 @@
         if (isNumber(r.points_now)) text += " A right guess now earns " + r.points_now + " points.";
         say(text);
       });
-    });
+    }, $("more"));
   }
 
   function selectedChoice() {
@@ -343,7 +375,7 @@
         render(r, false);
         say("Guess recorded. Now tell us what you saw.");
       });
-    });
+    }, $("guess"));
   }
 
   // Resign asks first (the button and R open the question; "Keep playing" is focused).
@@ -365,7 +397,7 @@
     if (!round || round.status !== "active") return;
     act(function () {
       return request("POST", api + round.token + "/resign/").then(function (r) { render(r, false); });
-    });
+    }, $("resign-yes"));
   }
 
   function sendCharacteristics(event) {
@@ -382,6 +414,13 @@
     if (tooLong.length) { // nothing is sent (the server would refuse it): the field says why
       fail("");
       tooLong[0].focus();
+      return;
+    }
+    if (!texts.some(function (t) { return t.trim(); })) { // all blank: the server's words, unsent
+      inputs[0].setAttribute("aria-invalid", "true");
+      $(inputs[0].id + "-error").textContent = "Please type a characteristic of what you saw.";
+      fail("Please write at least one characteristic of what you saw.");
+      inputs[0].focus();
       return;
     }
     act(function () {
@@ -401,7 +440,7 @@
           }
           throw err;
         });
-    });
+    }, $("send-chars"));
   }
 
   // --- the optional bonus question after the characteristics (issue 12) --------------------
@@ -512,6 +551,7 @@
     }
   });
   $("next").addEventListener("click", start);
+  $("next-top").addEventListener("click", start);
   $("restart").addEventListener("click", start);
 
   document.addEventListener("keydown", function (e) {
@@ -532,7 +572,7 @@
       } else if (key === "enter" && selectedChoice()) { e.preventDefault(); guess(); }
     } else if ((round.status === "done" || round.status === "expired") && key === "n") {
       e.preventDefault();
-      start();
+      start(null);
     }
   });
 
