@@ -32,7 +32,24 @@ def level_data(progress: rules.LevelProgress) -> dict:
     }
 
 
-class PlayerOutput(serializers.Serializer):
+class RankFields(serializers.Serializer):
+    """The player's place on the all-time leaderboard, as the profile and the summary give it."""
+
+    rank = serializers.IntegerField(
+        allow_null=True,
+        help_text="All-time place on the leaderboard; null before the first point and while "
+        "the player is not on the leaderboards (`ranked` false).",
+    )
+    ranked = serializers.BooleanField(
+        help_text="Whether the leaderboards count the player now (they leave out players whose "
+        'play is not confirmed yet; docs/game.md, "Player trust").'
+    )
+    rank_note = serializers.CharField(
+        allow_blank=True, help_text="Why there is no rank number, in plain words ('' with one)."
+    )
+
+
+class PlayerOutput(RankFields):
     nickname = serializers.CharField()
     display_name = serializers.CharField(
         help_text="The player's one public name (the nickname): the header shows it too."
@@ -53,18 +70,6 @@ class PlayerOutput(serializers.Serializer):
     )
     mean_step_number = serializers.FloatField(
         allow_null=True, help_text="mean_step + 1: the UI counts steps 1-6."
-    )
-    rank = serializers.IntegerField(
-        allow_null=True,
-        help_text="All-time place on the leaderboard; null before the first point and while "
-        "the player is not on the leaderboards (`ranked` false).",
-    )
-    ranked = serializers.BooleanField(
-        help_text="Whether the leaderboards count the player now (they leave out players whose "
-        'play is not confirmed yet; docs/game.md, "Player trust").'
-    )
-    rank_note = serializers.CharField(
-        allow_blank=True, help_text="Why there is no rank number, in plain words ('' with one)."
     )
 
 
@@ -108,7 +113,7 @@ class OthersSawOutput(serializers.Serializer):
     count = serializers.IntegerField(help_text="Players who saw it.")
 
 
-class SummaryOutput(serializers.Serializer):
+class SummaryOutput(RankFields):
     outcome = serializers.ChoiceField(choices=["win", "loss", "resign"])
     answer = serializers.CharField()
     answer_label = serializers.CharField()
@@ -127,18 +132,6 @@ class SummaryOutput(serializers.Serializer):
     weight = serializers.FloatField()
     player_points = serializers.IntegerField(help_text="The player's points after the round.")
     level = LevelOutput(help_text="The player's level after the round.")
-    rank = serializers.IntegerField(
-        allow_null=True,
-        help_text="All-time place on the leaderboard; null before the first point and while "
-        "the player is not on the leaderboards (`ranked` false).",
-    )
-    ranked = serializers.BooleanField(
-        help_text="Whether the leaderboards count the player now (they leave out players whose "
-        'play is not confirmed yet; docs/game.md, "Player trust").'
-    )
-    rank_note = serializers.CharField(
-        allow_blank=True, help_text="Why there is no rank number, in plain words ('' with one)."
-    )
     step_number = serializers.IntegerField(help_text="step + 1: the UI counts steps 1-6.")
     step_count = serializers.IntegerField()
     frame_url = serializers.CharField(

@@ -137,8 +137,25 @@ def untrusted_players_q() -> Q:
 # --- stats and history ---------------------------------------------------------------------------
 
 
+class RankNoted:
+    """For a dataclass with ``rank`` and ``ranked``: the steps as the game counts them and why
+    there is no rank number (the profile's stats and a round's summary)."""
+
+    rank: int | None
+    ranked: bool
+
+    @property
+    def step_count(self) -> int:
+        return rules.STEP_COUNT
+
+    @property
+    def rank_note(self) -> str:
+        """Why there is no rank number ('' when there is one)."""
+        return rules.rank_note(rank=self.rank, ranked=self.ranked)
+
+
 @dataclass(frozen=True)
-class PlayerStats:
+class PlayerStats(RankNoted):
     player: Player
     rounds: int
     wins: int
@@ -155,15 +172,6 @@ class PlayerStats:
     def mean_step_number(self) -> float | None:
         """The mean step as the rest of the game counts steps (1-6)."""
         return None if self.mean_step is None else self.mean_step + 1
-
-    @property
-    def step_count(self) -> int:
-        return rules.STEP_COUNT
-
-    @property
-    def rank_note(self) -> str:
-        """Why there is no rank number ('' when there is one)."""
-        return rules.rank_note(rank=self.rank, ranked=self.ranked)
 
 
 def player_rank(*, player: Player) -> int | None:

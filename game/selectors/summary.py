@@ -9,7 +9,7 @@ from explanations.models import ClusterMap
 
 from .. import rules, sql
 from ..models import Characteristic, Round
-from .players import trust_min_counted
+from .players import RankNoted, trust_min_counted
 from .rounds import guessed, round_picture_url
 
 OTHERS_SAW_LIMIT = 8
@@ -31,7 +31,7 @@ class OthersSaw:
 
 
 @dataclass(frozen=True)
-class RoundSummary:
+class RoundSummary(RankNoted):
     """What a player sees once a round is over (never before)."""
 
     outcome: str
@@ -70,15 +70,6 @@ class RoundSummary:
     @property
     def step_number(self) -> int:
         return self.step + 1
-
-    @property
-    def step_count(self) -> int:
-        return rules.STEP_COUNT
-
-    @property
-    def rank_note(self) -> str:
-        """Why there is no rank number ('' when there is one)."""
-        return rules.rank_note(rank=self.rank, ranked=self.ranked)
 
 
 @dataclass(frozen=True)

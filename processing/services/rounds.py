@@ -385,9 +385,9 @@ def rounds_mark_processed(
     qs = Round.objects.filter(
         campaign=campaign, status=Round.Status.DONE, processed_at__isnull=True
     ).exclude(Exists(ungrouped))
-    ids = sorted(qs.values_list("pk", flat=True))
     if round_ids is not None:
-        ids = sorted(set(ids) & set(round_ids))
+        qs = qs.filter(pk__in=sorted(set(round_ids)))
+    ids = sorted(qs.values_list("pk", flat=True))
     now = timezone.now()
     for start in range(0, len(ids), 500):  # bounded parameter lists (SQLite)
         Round.objects.filter(pk__in=ids[start : start + 500]).update(

@@ -24,7 +24,6 @@
   // (game/services/rounds.py): expired, guessed or finished elsewhere (another tab).
   var ROUND_MOVED = ["round_expired", "round_guessed", "round_over", "round_active"];
   var maxLength = Number($("chars-form").dataset.maxLength) || 40;
-  var COUNT_FROM = 10; // the counter shows this many characters before the limit
 
   function request(method, url, body) { return NS.request(method, url, body, csrf); }
 
@@ -208,23 +207,10 @@
   // (nothing is cut; the server refuses it too). Returns whether the text fits.
   function checkLength(input, announce) {
     var n = NS.charLength(input.value);
-    var over = n > maxLength;
-    var counter = $(input.id + "-count");
-    counter.hidden = n < maxLength - COUNT_FROM;
-    counter.textContent = n + "/" + maxLength + " characters";
-    counter.classList.toggle("over", over);
-    var error = $(input.id + "-error");
-    if (over) {
-      if (announce && !input.dataset.tooLong) say("Characteristic " + input.id.replace("char-", "") + " is too long.");
-      error.textContent = "Too long: " + n + " characters, at most " + maxLength + ". Please shorten it.";
-      input.setAttribute("aria-invalid", "true");
-      input.dataset.tooLong = "1";
-    } else if (input.dataset.tooLong) {
-      error.textContent = "";
-      input.removeAttribute("aria-invalid");
-      delete input.dataset.tooLong;
+    if (announce && n > maxLength && !input.dataset.tooLong) {
+      say("Characteristic " + input.id.replace("char-", "") + " is too long.");
     }
-    return !over;
+    return window.NetVizLengthField.show(input, n, maxLength, "Please shorten it.");
   }
 
   function checkTaboo(input) {

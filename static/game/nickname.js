@@ -5,7 +5,6 @@
  * same message. The limit comes from the page (data-max-length: game.rules). */
 (function () {
   "use strict";
-  var COUNT_FROM = 10;
 
   function nicknameLength(text) {
     return Array.from(String(text || "").replace(/\s+/g, " ").trim()).length;
@@ -19,20 +18,7 @@
 
     function check() {
       var n = nicknameLength(input.value);
-      var over = n > max;
-      counter.hidden = n < max - COUNT_FROM;
-      counter.textContent = n + "/" + max + " characters";
-      counter.classList.toggle("over", over);
-      if (over) {
-        error.textContent = "Too long: " + n + " characters, at most " + max + ". Please shorten your nickname.";
-        input.setAttribute("aria-invalid", "true");
-        input.dataset.tooLong = "1";
-      } else if (input.dataset.tooLong) {
-        error.textContent = "";
-        input.removeAttribute("aria-invalid");
-        delete input.dataset.tooLong;
-      }
-      return !over;
+      return window.NetVizLengthField.show(input, n, max, "Please shorten your nickname.");
     }
 
     input.addEventListener("input", check);

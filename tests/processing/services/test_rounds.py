@@ -103,42 +103,46 @@ def test_blocked_player_characteristics_are_refused(springer_items, players, has
     assert not ClusterLabelScore.objects.exists()
 
 
+def _resigned_round(player, capture_on_commit):
+    """A round the player starts and resigns, committed (its on-commit callbacks run)."""
+    from game import services as game_services
+
+    with capture_on_commit(execute=True):
+        rnd = game_services.round_start(player=player)
+        game_services.round_resign(player=player, token=rnd.token)
+    return rnd
+
+
+def _broker_down(name, **options):
+    raise ConnectionError("broker down")
+
+
 def test_finishing_a_round_enqueues_processing_after_commit(
     springer_items, players, sent_tasks, django_capture_on_commit_callbacks, settings
 ):
-    from game import services as game_services
 
     settings.NETVIZ_PROCESSING_BATCH_SECONDS = 2.0
     campaign_id = springer_items[0].image.campaign_id
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[0])
-        game_services.round_resign(player=players[0], token=rnd.token)
+    _resigned_round(players[0], django_capture_on_commit_callbacks)
     assert sent_tasks == [
         SentTask("processing.tasks.process_rounds", (campaign_id,), {}, None, 3.0)
     ]
     # a second round of the campaign within the window: the queued task will take it in
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[1])
-        game_services.round_resign(player=players[1], token=rnd.token)
+    _resigned_round(players[1], django_capture_on_commit_callbacks)
     assert len(sent_tasks) == 1
     # the window closed (the cache key expired): the next round sends a task again
     cache.delete(f"processing:rounds-batch:{campaign_id}")
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[2])
-        game_services.round_resign(player=players[2], token=rnd.token)
+    _resigned_round(players[2], django_capture_on_commit_callbacks)
     assert [t.name for t in sent_tasks] == ["processing.tasks.process_rounds"] * 2
 
 
 def test_without_a_window_each_round_sends_a_task_at_once(
     springer_items, players, sent_tasks, django_capture_on_commit_callbacks, settings
 ):
-    from game import services as game_services
 
     settings.NETVIZ_PROCESSING_BATCH_SECONDS = 0
     for player in players[:2]:
-        with django_capture_on_commit_callbacks(execute=True):
-            rnd = game_services.round_start(player=player)
-            game_services.round_resign(player=player, token=rnd.token)
+        _resigned_round(player, django_capture_on_commit_callbacks)
     campaign_id = springer_items[0].image.campaign_id
     assert (
         sent_tasks
@@ -149,16 +153,10 @@ def test_without_a_window_each_round_sends_a_task_at_once(
 def test_a_broker_failure_does_not_break_the_game(
     springer_items, players, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
-    from game import services as game_services
     from netviz_site.celery import app
 
-    def down(name, **options):
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(app, "send_task", down)
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[0])
-        game_services.round_resign(player=players[0], token=rnd.token)
+    monkeypatch.setattr(app, "send_task", _broker_down)
+    rnd = _resigned_round(players[0], django_capture_on_commit_callbacks)
     assert Round.objects.get(pk=rnd.pk).status == Round.Status.DONE
     assert "could not enqueue process_rounds" in caplog.text
 
@@ -193,21 +191,13 @@ def test_a_failed_send_reopens_the_window_for_the_rounds_after_it(
 ):
     """When the send fails (the broker blinks), the window's cache key is dropped: the next
     round of the window sends the task (found by review)."""
-    from game import services as game_services
     from netviz_site.celery import app
 
     settings.NETVIZ_PROCESSING_BATCH_SECONDS = 2.0
     recorder = app.send_task
 
-    def down(name, **options):
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(app, "send_task", down)
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[0])
-        game_services.round_resign(player=players[0], token=rnd.token)
+    monkeypatch.setattr(app, "send_task", _broker_down)
+    _resigned_round(players[0], django_capture_on_commit_callbacks)
     monkeypatch.setattr(app, "send_task", recorder)  # the broker is back
-    with django_capture_on_commit_callbacks(execute=True):
-        rnd = game_services.round_start(player=players[1])
-        game_services.round_resign(player=players[1], token=rnd.token)
+    _resigned_round(players[1], django_capture_on_commit_callbacks)
     assert [t.name for t in sent_tasks] == ["processing.tasks.process_rounds"]
